@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv and installs
+# what it needs from the package registries; nothing else is downloaded.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# PyTorch is pinned here (a CPU build installs from this pin); the package itself declares a range.
+TORCH_PIN := torch==2.13.0
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the package metadata changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/stepladder simulate --scenario grpo-math --strategies all --seed 0 --repeats 3 --out demo-out
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+test: lint
+	$(BIN)/python -m pytest -m "not bench"
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/hot_path.py
+	$(BIN)/python -m pytest -m bench
+
+clean:
+	rm -rf $(VENV) demo-out bench-out .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,31 @@
+"""stepladder: decide what a model should learn next.
+
+Example:
+    >>> import stepladder
+    >>> cur = stepladder.Curriculum(stepladder.ItemPool(size=1000), "uniform", seed=0)
+    >>> len(cur.propose(32))
+    32
+"""
+
+from stepladder import strategies
+from stepladder.curriculum import Curriculum
+from stepladder.io import load_state, save_state
+from stepladder.outcomes import Outcomes
+from stepladder.pool import ItemPool
+from stepladder.stats import ItemStats
+from stepladder.strategies import Proposal, Strategy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Curriculum",
+    "ItemPool",
+    "ItemStats",
+    "Outcomes",
+    "Proposal",
+    "Strategy",
+    "__version__",
+    "load_state",
+    "save_state",
+    "strategies",
+]

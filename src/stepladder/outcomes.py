@@ -1,0 +1,214 @@
+"""Feedback from one training step: which items were trained and what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stepladder._checks import finite_array, first_bad, index_array
+
+__all__ = ["Outcomes"]
+
+
+@dataclass(frozen=True, eq=False)
+class Outcomes:
+    """A batch of feedback, the one type every strategy observes.
+
+    Attributes:
+        indices: item indices, shape ``(n,)``; an item may appear more than once.
+        rewards: scores in ``[0, 1]`` (1 = success), one per item ``(n,)`` or one per rollout
+            ``(n, G)``. Groups of different sizes are padded with NaN on the right; build them
+            with :meth:`from_groups`. NaN anywhere else is an error.
+        advantages: optional advantages, same shape as ``rewards`` (NaN in the same padding).
+        losses: optional per-item training loss ``(n,)``.
+        signals: optional per-item model signal ``(n,)`` (entropy, uncertainty, any scalar).
+        step: optional training step the feedback belongs to.
+
+    Example:
+        >>> out = Outcomes([3, 7], rewards=[[1, 0, 1, 1], [0, 0, 0, 0]])
+        >>> out.pass_rate.tolist(), out.mixed.tolist(), out.rollouts.tolist()
+        ([0.75, 0.0], [True, False], [4, 4])
+        >>> Outcomes.from_groups([0, 1], [[1, 0], [1, 1, 0, 1]]).rollouts.tolist()
+        [2, 4]
+    """
+
+    indices: np.ndarray
+    rewards: np.ndarray | None = None
+    advantages: np.ndarray | None = None
+    losses: np.ndarray | None = None
+    signals: np.ndarray | None = None
+    step: int | None = None
+
+    def __init__(
+        self,
+        indices: Any,
+        rewards: Any = None,
+        *,
+        advantages: Any = None,
+        losses: Any = None,
+        signals: Any = None,
+        step: int | None = None,
+    ) -> None:
+        idx = index_array("indices", indices)
+        n = len(idx)
+        reward_array = _scores("rewards", rewards, n)
+        advantage_array = None
+        if advantages is not None:
+            if reward_array is None:
+                raise ValueError("advantages given without rewards")
+            advantage_array = _padded_like("advantages", advantages, reward_array)
+        set_ = object.__setattr__
+        set_(self, "indices", idx)
+        set_(self, "rewards", reward_array)
+        set_(self, "advantages", advantage_array)
+        set_(self, "losses", _per_item("losses", losses, n))
+        set_(self, "signals", _per_item("signals", signals, n))
+        set_(self, "step", None if step is None else int(step))
+
+    @classmethod
+    def from_groups(
+        cls,
+        indices: Any,
+        groups: Sequence[Sequence[float]],
+        *,
+        advantages: Sequence[Sequence[float]] | None = None,
+        **kwargs: Any,
+    ) -> Outcomes:
+        """Build outcomes from a list of reward groups of varying size (one per item)."""
+        rewards = _pad(groups)
+        padded_advantages = None if advantages is None else _pad(advantages)
+        return cls(indices, rewards, advantages=padded_advantages, **kwargs)
+
+    @classmethod
+    def empty(cls) -> Outcomes:
+        """An empty batch (observing it changes nothing but the step counter)."""
+        return cls(np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def rollouts(self) -> np.ndarray:
+        """Number of rewards per item (0 where the batch carries no rewards)."""
+        if self.rewards is None:
+            return np.zeros(len(self), dtype=np.int64)
+        if self.rewards.ndim == 1:
+            return np.ones(len(self), dtype=np.int64)
+        return np.sum(~np.isnan(self.rewards), axis=1)
+
+    @property
+    def reward_sum(self) -> np.ndarray:
+        """Sum of rewards per item (successes for 0/1 rewards)."""
+        if self.rewards is None:
+            return np.zeros(len(self))
+        if self.rewards.ndim == 1:
+            return self.rewards.copy()
+        return np.nansum(self.rewards, axis=1)
+
+    @property
+    def pass_rate(self) -> np.ndarray:
+        """Mean reward per item; NaN for items without rewards."""
+        counts = self.rollouts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, self.reward_sum / np.maximum(counts, 1), np.nan)
+
+    @property
+    def mixed(self) -> np.ndarray:
+        """True where an item's rollouts did not all get the same reward (non-zero GRPO signal)."""
+        if self.rewards is None or self.rewards.ndim == 1:
+            return np.zeros(len(self), dtype=bool)
+        if self.rewards.shape[1] == 0:
+            return np.zeros(len(self), dtype=bool)
+        return np.nanmax(self.rewards, axis=1, initial=-np.inf) > np.nanmin(
+            self.rewards, axis=1, initial=np.inf
+        )
+
+    def select(self, mask: Any) -> Outcomes:
+        """The sub-batch of items where ``mask`` (bool array or index array) selects."""
+
+        def take(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else array[mask]
+
+        return Outcomes(
+            self.indices[mask],
+            take(self.rewards),
+            advantages=take(self.advantages),
+            losses=take(self.losses),
+            signals=take(self.signals),
+            step=self.step,
+        )
+
+
+def _pad(groups: Sequence[Sequence[float]]) -> np.ndarray:
+    width = max((len(g) for g in groups), default=0)
+    padded = np.full((len(groups), width), np.nan)
+    for row, group in enumerate(groups):
+        values = np.asarray(group, dtype=np.float64)
+        if values.ndim != 1:
+            raise ValueError(f"groups[{row}] must be a flat sequence of rewards")
+        if np.isnan(values).any():
+            raise ValueError(f"groups[{row}] contains NaN")
+        padded[row, : len(values)] = values
+    return padded
+
+
+def _padding(array: np.ndarray) -> np.ndarray:
+    """Mask of right-hand NaN padding in a 2-D array (NaN from some column to the end)."""
+    missing = np.isnan(array)
+    return np.flip(np.logical_and.accumulate(np.flip(missing, axis=1), axis=1), axis=1)
+
+
+def _scores(name: str, values: Any, n: int) -> np.ndarray | None:
+    if values is None:
+        return None
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numeric: {error}") from None
+    if array.ndim not in (1, 2) or array.shape[0] != n:
+        raise ValueError(f"{name} must have shape (n,) or (n, G) with n={n}, got {array.shape}")
+    if array.ndim == 2:
+        stray = np.isnan(array) & ~_padding(array)
+        if stray.any():
+            raise ValueError(
+                f"{name} contains NaN at {list(first_bad(stray))} (only right padding may be NaN)"
+            )
+    elif np.isnan(array).any():
+        raise ValueError(f"{name} contains NaN at position {int(np.argmax(np.isnan(array)))}")
+    present = ~np.isnan(array)
+    bad = present & ((array < 0) | (array > 1) | np.isinf(array))
+    if bad.any():
+        where = first_bad(bad)
+        raise ValueError(f"{name} must lie in [0, 1], got {array[where]} at {list(where)}")
+    return array
+
+
+def _padded_like(name: str, values: Any, rewards: np.ndarray) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numeric: {error}") from None
+    if array.shape != rewards.shape:
+        raise ValueError(
+            f"{name} must have the shape of rewards {rewards.shape}, got {array.shape}"
+        )
+    expected_missing = np.isnan(rewards)
+    wrong = np.isnan(array) != expected_missing
+    if wrong.any() or np.isinf(array).any():
+        where = first_bad(wrong | np.isinf(array))
+        raise ValueError(
+            f"{name} must be finite where rewards exist, got {array[where]} at {list(where)}"
+        )
+    return array
+
+
+def _per_item(name: str, values: Any, n: int) -> np.ndarray | None:
+    if values is None:
+        return None
+    array = finite_array(name, values, ndim=(1,))
+    if len(array) != n:
+        raise ValueError(f"{name} has {len(array)} values for {n} items")
+    return array

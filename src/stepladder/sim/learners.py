@@ -1,0 +1,143 @@
+"""Simulated items and learners whose abilities change when they are trained.
+
+Items carry IRT parameters; a learner answers item ``i`` correctly with probability
+
+    P = c_i + (1 - c_i) * sigmoid(a_i * (theta[skill_i] - b_i(t)))
+
+where ``theta[s] = global_ability + skill_offset[s]``. Training moves ``theta`` along the
+gradient that the corresponding training signal gives for the learner's logit. The rules and
+the reasoning behind them are in docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import expit
+
+__all__ = ["ItemBank", "Learner"]
+
+
+@dataclass
+class ItemBank:
+    """IRT parameters of a set of simulated items (all arrays of length ``n``).
+
+    Attributes:
+        difficulty: b, on the ability scale.
+        discrimination: a > 0.
+        skill: skill index per item.
+        guessing: c, the success probability floor; for unlearnable items, their fixed
+            success probability.
+        learnable: False for items whose answer does not depend on ability (impossible items,
+            wrong reference answers, noisy labels); training on them teaches nothing.
+        drift: how much the item's difficulty moves per unit of ability gained
+            (``b_i(t) = b_i + drift_i * progress``); zero for static items.
+    """
+
+    difficulty: np.ndarray
+    discrimination: np.ndarray
+    skill: np.ndarray
+    guessing: np.ndarray
+    learnable: np.ndarray
+    drift: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.drift is None:
+            self.drift = np.zeros_like(self.difficulty)
+
+    def __len__(self) -> int:
+        return len(self.difficulty)
+
+
+class Learner:
+    """A learner with one global ability plus an offset per skill.
+
+    Args:
+        n_skills: number of skills.
+        ability: starting ability of every skill.
+        learning_rate: step size of every update (per nominal batch).
+        transfer: share of each update that goes to the global ability (benefits all skills);
+            the rest goes to the trained item's skill.
+        decay: per-step pull of each skill offset back toward its starting value (forgetting).
+        batch_size: nominal batch size; updates are sums over a batch divided by it, so the
+            learning rate means the same whatever the batch holds.
+
+    Example:
+        >>> zeros, ones = np.zeros(2), np.ones(2)
+        >>> bank = ItemBank(zeros, ones, zeros.astype(int), zeros, ones.astype(bool))
+        >>> learner = Learner(1, ability=0.0, learning_rate=0.5, batch_size=2)
+        >>> learner.p_correct(bank, np.array([0])).round(3).tolist()
+        [0.5]
+        >>> learner.train_rl(bank, np.array([0, 1]), np.array([[1.0, 0.0], [1.0, 1.0]]))
+        >>> round(learner.ability_of(0), 3)  # 0.5 * (sqrt(0.5 * 0.5) + 0) / 2
+        0.125
+    """
+
+    def __init__(
+        self,
+        n_skills: int,
+        *,
+        ability: float,
+        learning_rate: float,
+        transfer: float = 1.0,
+        decay: float = 0.0,
+        batch_size: int = 1,
+    ) -> None:
+        self.initial_ability = float(ability)
+        self.global_ability = float(ability)
+        self.skill_offset = np.zeros(n_skills)
+        self.learning_rate = learning_rate
+        self.transfer = transfer
+        self.decay = decay
+        self.batch_size = batch_size
+
+    @property
+    def progress(self) -> float:
+        """Mean ability gained since the start, over skills."""
+        return self.global_ability + float(self.skill_offset.mean()) - self.initial_ability
+
+    def ability_of(self, skill: int) -> float:
+        """Current ability in ``skill``."""
+        return self.global_ability + float(self.skill_offset[skill])
+
+    def logits(self, bank: ItemBank, idx: np.ndarray) -> np.ndarray:
+        theta = self.global_ability + self.skill_offset[bank.skill[idx]]
+        current_difficulty = bank.difficulty[idx] + bank.drift[idx] * self.progress
+        return bank.discrimination[idx] * (theta - current_difficulty)
+
+    def p_correct(self, bank: ItemBank, idx: np.ndarray) -> np.ndarray:
+        """Probability of a correct answer on items ``idx``."""
+        guess = bank.guessing[idx]
+        learned = guess + (1.0 - guess) * expit(self.logits(bank, idx))
+        return np.where(bank.learnable[idx], learned, guess)
+
+    def train_rl(self, bank: ItemBank, idx: np.ndarray, rewards: np.ndarray) -> None:
+        """One GRPO step on groups of 0/1 rewards (rows of ``rewards``, NaN-padded).
+
+        With k of G rollouts correct (p = k/G), group-normalised advantages give the learner's
+        logit a gradient of sqrt(p(1-p)); groups with all-equal rewards give none.
+        """
+        counts = np.sum(~np.isnan(rewards), axis=1)
+        rate = np.nansum(rewards, axis=1) / np.maximum(counts, 1)
+        gradient = np.sqrt(rate * (1.0 - rate)) * bank.discrimination[idx]
+        self._apply(bank, idx, np.where(bank.learnable[idx], gradient, 0.0))
+
+    def train_sft(self, bank: ItemBank, idx: np.ndarray, label_is_correct: np.ndarray) -> None:
+        """One supervised step: cross-entropy on each item's label.
+
+        The gradient of log-likelihood in the logit is (1 - p) for a correct label and -p for
+        a wrong (noisy) label, scaled by discrimination. Unlearnable items with correct labels
+        teach nothing.
+        """
+        p = expit(self.logits(bank, idx))
+        gradient = np.where(label_is_correct, 1.0 - p, -p) * bank.discrimination[idx]
+        teaches = bank.learnable[idx] | ~label_is_correct
+        self._apply(bank, idx, np.where(teaches, gradient, 0.0))
+
+    def _apply(self, bank: ItemBank, idx: np.ndarray, gradient: np.ndarray) -> None:
+        step = self.learning_rate * gradient / self.batch_size
+        self.global_ability += self.transfer * float(step.sum())
+        per_skill = np.bincount(bank.skill[idx], weights=step, minlength=len(self.skill_offset))
+        self.skill_offset += (1.0 - self.transfer) * per_skill
+        self.skill_offset *= 1.0 - self.decay

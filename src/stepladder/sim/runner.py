@@ -1,0 +1,183 @@
+"""Run strategies on scenarios and collect the comparison metrics."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from stepladder.curriculum import Curriculum
+from stepladder.sim.scenarios import Scenario, get_scenario
+from stepladder.strategies import create
+
+__all__ = ["RunResult", "compare", "run"]
+
+
+@dataclass
+class RunResult:
+    """One strategy on one seeded world.
+
+    ``steps_to_target``/``rollouts_to_target`` are None when the target was never reached;
+    ``effective_ratio`` is the share of proposed groups of 2+ rollouts whose rewards were not
+    all equal (None in supervised scenarios).
+    """
+
+    strategy: str
+    steps_to_target: int | None
+    rollouts_to_target: int | None
+    final_accuracy: float
+    effective_ratio: float | None
+    rollouts_used: int
+    wall_seconds: float
+    eval_steps: list[int] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    rollouts: list[int] = field(default_factory=list)
+
+
+def run(
+    scenario: Scenario | str,
+    strategy: str,
+    *,
+    seed: int = 0,
+    repeat: int = 0,
+    steps: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    eval_every: int = 5,
+) -> RunResult:
+    """Train a fresh simulated learner with ``strategy`` and measure it.
+
+    The world (items, learner, answers) depends on ``(seed, repeat)`` only, so every strategy
+    faces the same items; the curriculum's generator is seeded independently of the world's.
+
+    Example:
+        >>> result = run("grpo-math", "uniform", seed=0, steps=20)
+        >>> 0.0 < result.final_accuracy < 1.0, result.rollouts_used
+        (True, 10240)
+    """
+    scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    steps = scenario.steps if steps is None else steps
+    world_seed, curriculum_seed = np.random.SeedSequence([seed, repeat]).spawn(2)
+    started = time.perf_counter()
+    world = scenario.make_world(world_seed)
+    curriculum = Curriculum(
+        world.pool,
+        create(strategy, **dict(params or {})),
+        seed=int(curriculum_seed.generate_state(1)[0]),
+    )
+    eval_steps, accuracy, cumulative = [0], [world.accuracy()], [0]
+    rollouts_used = groups = mixed_groups = 0
+    reached_step = reached_rollouts = None
+    if accuracy[0] >= scenario.target:
+        reached_step, reached_rollouts = 0, 0
+    for step in range(1, steps + 1):
+        proposal = curriculum.propose(scenario.batch_size)
+        outcomes = world.step(proposal)
+        curriculum.observe(outcomes)
+        rollouts_used += int(outcomes.rollouts.sum())
+        multi = outcomes.rollouts > 1
+        groups += int(multi.sum())
+        mixed_groups += int((outcomes.mixed & multi).sum())
+        if step % eval_every == 0 or step == steps:
+            acc = world.accuracy()
+            eval_steps.append(step)
+            accuracy.append(acc)
+            cumulative.append(rollouts_used)
+            if reached_step is None and acc >= scenario.target:
+                reached_step, reached_rollouts = step, rollouts_used
+    return RunResult(
+        strategy=strategy,
+        steps_to_target=reached_step,
+        rollouts_to_target=reached_rollouts,
+        final_accuracy=accuracy[-1],
+        effective_ratio=mixed_groups / groups if groups else None,
+        rollouts_used=rollouts_used,
+        wall_seconds=time.perf_counter() - started,
+        eval_steps=eval_steps,
+        accuracy=accuracy,
+        rollouts=cumulative,
+    )
+
+
+def _summary(values: Sequence[float | None], *, count_reached: bool = False) -> dict[str, Any]:
+    present = [float(v) for v in values if v is not None and not math.isnan(v)]
+    summary: dict[str, Any] = {
+        "mean": float(np.mean(present)) if present else None,
+        "std": float(np.std(present)) if present else None,
+        "min": min(present) if present else None,
+        "max": max(present) if present else None,
+        "values": list(values),
+    }
+    if count_reached:
+        summary["reached"] = len(present)
+    return summary
+
+
+def summarise(results: Sequence[RunResult]) -> dict[str, Any]:
+    """Mean and spread of each metric over repeats, plus the learning curves."""
+    return {
+        "steps_to_target": _summary([r.steps_to_target for r in results], count_reached=True),
+        "rollouts_to_target": _summary([r.rollouts_to_target for r in results], count_reached=True),
+        "final_accuracy": _summary([r.final_accuracy for r in results]),
+        "effective_ratio": _summary([r.effective_ratio for r in results]),
+        "rollouts_used": _summary([r.rollouts_used for r in results]),
+        "wall_seconds": _summary([r.wall_seconds for r in results]),
+        "curves": {
+            "step": results[0].eval_steps,
+            "accuracy": [r.accuracy for r in results],
+            "rollouts": [r.rollouts for r in results],
+        },
+    }
+
+
+def compare(
+    scenario: Scenario | str,
+    strategies: Sequence[str],
+    *,
+    seed: int = 0,
+    repeats: int = 1,
+    steps: int | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run every strategy ``repeats`` times; return the results.json content.
+
+    Example:
+        >>> results = compare("sft", ["uniform", "easy_to_hard"], steps=10)
+        >>> sorted(results["strategies"]), results["target_accuracy"]
+        (['easy_to_hard', 'uniform'], 0.45)
+    """
+    from stepladder import __version__
+
+    scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    steps = scenario.steps if steps is None else steps
+    params = params or {}
+    per_strategy: dict[str, Any] = {}
+    for name in strategies:
+        strategy_params = dict(params.get(name, {}))
+        runs = []
+        for repeat in range(repeats):
+            runs.append(
+                run(scenario, name, seed=seed, repeat=repeat, steps=steps, params=strategy_params)
+            )
+            if progress is not None:
+                progress(name, repeat)
+        per_strategy[name] = {
+            "params": create(name, **strategy_params).get_params(),
+            **summarise(runs),
+        }
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "seed": seed,
+        "steps": steps,
+        "repeats": repeats,
+        "batch_size": scenario.batch_size,
+        "rollouts_per_prompt": scenario.rollouts,
+        "target_accuracy": scenario.target,
+        "stepladder_version": __version__,
+        "strategies": per_strategy,
+    }

@@ -1,0 +1,357 @@
+"""Simulated training scenarios: an item pool, a learner, a held-out set and a target.
+
+Each scenario builds a :class:`World` from a seed. The world answers proposals with sampled
+rewards (and losses), trains its learner on them, and reports held-out accuracy. The item
+parameters, learning rules and their calibration are described in docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import numpy as np
+
+from stepladder.outcomes import Outcomes
+from stepladder.pool import ItemPool
+from stepladder.sim.learners import ItemBank, Learner
+from stepladder.strategies import Proposal
+
+__all__ = ["SCENARIOS", "Scenario", "World", "get_scenario", "scenario_names"]
+
+Mode = Literal["rl", "sft"]
+
+
+@cache
+def calibration() -> dict:
+    """The Rasch calibration of the real LLM response matrix (see scripts/calibrate_sim.py)."""
+    text = resources.files("stepladder.sim").joinpath("data/irt_on_bench.json").read_text()
+    return json.loads(text)
+
+
+def sample_real_difficulties(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Draw difficulties from the calibrated distribution (inverse CDF between quantiles)."""
+    quantiles = np.asarray(calibration()["difficulty_quantiles"])
+    levels = np.linspace(0.0, 1.0, len(quantiles))
+    return np.interp(rng.random(n), levels, quantiles)
+
+
+class World:
+    """A learner, the items it trains on and a held-out evaluation set.
+
+    Args:
+        train: items the curriculum chooses from.
+        heldout: evaluation items (accuracy is measured on the learnable ones).
+        learner: the simulated learner.
+        prior_difficulty: the difficulty estimate the curriculum is given (noisy, static).
+        groups: group label per training item (level, source or skill).
+        mode: ``"rl"`` (G rollouts per prompt, GRPO update) or ``"sft"`` (one labelled example
+            per item, cross-entropy update; items with ``label_noise`` carry a wrong label).
+        rollouts: default rollouts per prompt in RL mode.
+        label_noise: per-item flag, SFT mode only.
+        rng: generator for sampled answers.
+    """
+
+    def __init__(
+        self,
+        *,
+        train: ItemBank,
+        heldout: ItemBank,
+        learner: Learner,
+        prior_difficulty: np.ndarray,
+        groups: list[str],
+        mode: Mode,
+        rollouts: int,
+        rng: np.random.Generator,
+        label_noise: np.ndarray | None = None,
+    ) -> None:
+        self.train_items = train
+        self.heldout = heldout
+        self.learner = learner
+        self.pool = ItemPool(size=len(train), groups=groups, difficulty=prior_difficulty)
+        self.mode = mode
+        self.rollouts = rollouts
+        self.rng = rng
+        self.label_noise = np.zeros(len(train), bool) if label_noise is None else label_noise
+        self._heldout_idx = np.flatnonzero(heldout.learnable)
+
+    def accuracy(self) -> float:
+        """Expected held-out accuracy on learnable items (exact, no sampling noise)."""
+        return float(self.learner.p_correct(self.heldout, self._heldout_idx).mean())
+
+    def step(self, proposal: Proposal) -> Outcomes:
+        """Answer and train on one proposal; return the feedback a trainer would see."""
+        idx = proposal.indices
+        if len(idx) == 0:
+            return Outcomes.empty()
+        p = self.learner.p_correct(self.train_items, idx)
+        if self.mode == "sft":
+            return self._sft_step(idx, p)
+        counts = (
+            np.full(len(idx), self.rollouts) if proposal.rollouts is None else proposal.rollouts
+        )
+        width = int(counts.max())
+        draws = (self.rng.random((len(idx), width)) < p[:, None]).astype(np.float64)
+        draws[np.arange(width)[None, :] >= counts[:, None]] = np.nan
+        self.learner.train_rl(self.train_items, idx, draws)
+        return Outcomes(idx, draws)
+
+    def _sft_step(self, idx: np.ndarray, p: np.ndarray) -> Outcomes:
+        noisy = self.label_noise[idx]
+        # The loss of the label the item carries: -log p for a correct label, -log(1-p) else.
+        logit = self.learner.logits(self.train_items, idx)
+        losses = np.logaddexp(0.0, np.where(noisy, logit, -logit))
+        correct = (self.rng.random(len(idx)) < p).astype(np.float64)
+        self.learner.train_sft(self.train_items, idx, ~noisy)
+        return Outcomes(idx, correct, losses=losses)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named, seeded experimental setting for comparing strategies."""
+
+    name: str
+    description: str
+    build: Callable[[np.random.Generator], World]
+    batch_size: int
+    rollouts: int
+    steps: int
+    target: float
+    mode: Mode
+
+    def make_world(self, seed: int | np.random.SeedSequence) -> World:
+        """Build a fresh world; the same seed gives the same items, learner and answers."""
+        return self.build(np.random.default_rng(seed))
+
+
+def _bank(
+    rng: np.random.Generator,
+    difficulty: np.ndarray,
+    *,
+    skill: np.ndarray | None = None,
+    learnable: np.ndarray | None = None,
+    guessing: float | np.ndarray = 0.0,
+    drift_sd: float = 0.0,
+) -> ItemBank:
+    n = len(difficulty)
+    return ItemBank(
+        difficulty=difficulty,
+        discrimination=rng.lognormal(0.0, 0.3, n),
+        skill=np.zeros(n, np.int64) if skill is None else skill,
+        guessing=np.broadcast_to(np.asarray(guessing, dtype=float), (n,)).copy(),
+        learnable=np.ones(n, bool) if learnable is None else learnable,
+        drift=rng.normal(0.0, drift_sd, n),
+    )
+
+
+def _split(bank: ItemBank, n_train: int) -> tuple[ItemBank, ItemBank]:
+    def part(sl: slice) -> ItemBank:
+        return ItemBank(*(getattr(bank, f)[sl] for f in ItemBank.__dataclass_fields__))
+
+    return part(slice(0, n_train)), part(slice(n_train, None))
+
+
+def _levels(prior: np.ndarray, n_levels: int = 5) -> list[str]:
+    """Difficulty levels 1..n_levels from prior-difficulty quantiles (like MATH's levels)."""
+    edges = np.quantile(prior, np.linspace(0, 1, n_levels + 1)[1:-1])
+    return [f"level-{k + 1}" for k in np.searchsorted(edges, prior, side="right")]
+
+
+# Scenario constants. Noise of the prior difficulty a curriculum is given (ability units).
+PRIOR_NOISE = 0.5
+N_TRAIN, N_HELDOUT = 20_000, 2_000
+
+
+def _grpo_math(rng: np.random.Generator) -> World:
+    difficulty = sample_real_difficulties(rng, N_TRAIN + N_HELDOUT)
+    train, heldout = _split(_bank(rng, difficulty), N_TRAIN)
+    prior = train.difficulty + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    learner = Learner(1, ability=-1.0, learning_rate=0.03, batch_size=64)
+    return World(
+        train=train,
+        heldout=heldout,
+        learner=learner,
+        prior_difficulty=prior,
+        groups=_levels(prior),
+        mode="rl",
+        rollouts=8,
+        rng=rng,
+    )
+
+
+SOURCES = {  # name: (share of items, mean difficulty, share unlearnable)
+    "arithmetic": (0.25, -1.5, 0.0),
+    "algebra": (0.25, 0.0, 0.05),
+    "olympiad": (0.25, 2.0, 0.1),
+    "scraped": (0.25, 0.5, 0.9),
+}
+
+
+def _multi_source(rng: np.random.Generator) -> World:
+    n = N_TRAIN + N_HELDOUT
+    names = list(SOURCES)
+    shares = np.array([s[0] for s in SOURCES.values()])
+    source = rng.choice(len(names), size=n, p=shares / shares.sum())
+    means = np.array([s[1] for s in SOURCES.values()])
+    unlearnable_share = np.array([s[2] for s in SOURCES.values()])
+    difficulty = means[source] + rng.normal(0.0, 1.0, n)
+    learnable = rng.random(n) >= unlearnable_share[source]
+    bank = _bank(rng, difficulty, skill=source, learnable=learnable)
+    train, heldout = _split(bank, N_TRAIN)
+    # Nobody solves an unlearnable item, so graders rate it as very hard.
+    true_like = np.where(train.learnable, train.difficulty, 4.0)
+    prior = true_like + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    learner = Learner(len(names), ability=-0.5, learning_rate=0.03, transfer=0.5, batch_size=64)
+    return World(
+        train=train,
+        heldout=heldout,
+        learner=learner,
+        prior_difficulty=prior,
+        groups=[names[s] for s in train.skill],
+        mode="rl",
+        rollouts=8,
+        rng=rng,
+    )
+
+
+def _sft(rng: np.random.Generator) -> World:
+    difficulty = sample_real_difficulties(rng, N_TRAIN + N_HELDOUT)
+    train, heldout = _split(_bank(rng, difficulty), N_TRAIN)
+    label_noise = rng.random(N_TRAIN) < 0.2
+    prior = train.difficulty + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    learner = Learner(1, ability=-1.0, learning_rate=0.006, batch_size=64)
+    return World(
+        train=train,
+        heldout=heldout,
+        learner=learner,
+        prior_difficulty=prior,
+        groups=_levels(prior),
+        mode="sft",
+        rollouts=1,
+        rng=rng,
+        label_noise=label_noise,
+    )
+
+
+def _difficulty_shift(rng: np.random.Generator) -> World:
+    difficulty = sample_real_difficulties(rng, N_TRAIN + N_HELDOUT)
+    train, heldout = _split(_bank(rng, difficulty, drift_sd=0.6), N_TRAIN)
+    prior = train.difficulty + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    learner = Learner(1, ability=-1.0, learning_rate=0.03, batch_size=64)
+    return World(
+        train=train,
+        heldout=heldout,
+        learner=learner,
+        prior_difficulty=prior,
+        groups=_levels(prior),
+        mode="rl",
+        rollouts=8,
+        rng=rng,
+    )
+
+
+N_SKILLS = 4
+
+
+def _forgetting(rng: np.random.Generator) -> World:
+    n = N_TRAIN + N_HELDOUT
+    skill = rng.integers(0, N_SKILLS, n)
+    difficulty = sample_real_difficulties(rng, n)
+    train, heldout = _split(_bank(rng, difficulty, skill=skill), N_TRAIN)
+    prior = train.difficulty + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    learner = Learner(
+        N_SKILLS, ability=-1.0, learning_rate=0.03, transfer=0.2, decay=0.005, batch_size=64
+    )
+    return World(
+        train=train,
+        heldout=heldout,
+        learner=learner,
+        prior_difficulty=prior,
+        groups=[f"skill-{s}" for s in train.skill],
+        mode="rl",
+        rollouts=8,
+        rng=rng,
+    )
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        Scenario(
+            "grpo-math",
+            "RL with verifiable rewards, GRPO-style: 64 prompts per step, 8 rollouts each; only "
+            "prompts whose rewards are mixed teach anything. Item difficulties follow a Rasch "
+            "calibration of 22 real LLMs on 2,854 benchmark questions; the learner starts weak "
+            "(ability -1), so many prompts are too hard and some too easy.",
+            _grpo_math,
+            batch_size=64,
+            rollouts=8,
+            steps=300,
+            target=0.6,
+            mode="rl",
+        ),
+        Scenario(
+            "multi-source",
+            "RL on four data sources of increasing difficulty (arithmetic, algebra, olympiad) "
+            "plus a scraped source whose items are 90% unlearnable (wrong reference answers: "
+            "never rewarded). Half of each update transfers across sources.",
+            _multi_source,
+            batch_size=64,
+            rollouts=8,
+            steps=300,
+            target=0.58,
+            mode="rl",
+        ),
+        Scenario(
+            "sft",
+            "Supervised fine-tuning, one example per item per step, 20% of training labels "
+            "wrong; updates follow the cross-entropy gradient, and the loss of each example is "
+            "reported to the curriculum.",
+            _sft,
+            batch_size=64,
+            rollouts=1,
+            steps=300,
+            target=0.45,
+            mode="sft",
+        ),
+        Scenario(
+            "difficulty-shift",
+            "grpo-math with items whose difficulty drifts as the learner improves (drift per "
+            "unit of ability ~ N(0, 0.6^2)): the static prior difficulty goes stale.",
+            _difficulty_shift,
+            batch_size=64,
+            rollouts=8,
+            steps=300,
+            target=0.6,
+            mode="rl",
+        ),
+        Scenario(
+            "forgetting",
+            "grpo-math over four skills; each skill's specific ability decays 0.5% per step "
+            "toward its start unless practice outpaces it; 20% of an update transfers.",
+            _forgetting,
+            batch_size=64,
+            rollouts=8,
+            steps=300,
+            target=0.48,
+            mode="rl",
+        ),
+    ]
+}
+
+
+def scenario_names() -> list[str]:
+    """Names of the built-in scenarios."""
+    return list(SCENARIOS)
+
+
+def get_scenario(name: str) -> Scenario:
+    """The scenario called ``name``; ``ValueError`` listing the names if unknown."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; available: {', '.join(SCENARIOS)}") from None

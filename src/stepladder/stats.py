@@ -1,0 +1,91 @@
+"""Running per-item statistics that the curriculum keeps and every strategy may read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from stepladder.outcomes import Outcomes
+
+__all__ = ["ItemStats"]
+
+
+class ItemStats:
+    """Attempts, summed rewards and recency per item, updated from every observed batch.
+
+    Arrays are allocated zeroed (the OS maps untouched pages lazily), so a pool of 10 million
+    items costs memory only for the items ever observed. Checkpoints store touched items only.
+
+    Attributes:
+        attempts: rollouts observed per item (one per reward).
+        successes: summed rewards per item (successes for 0/1 rewards).
+
+    Example:
+        >>> stats = ItemStats(4)
+        >>> stats.update(Outcomes([1, 1, 3], rewards=[[1, 0], [1, 1], [0, 0]]), step=0)
+        >>> stats.attempts.tolist(), stats.mean_reward([1, 3]).tolist(), stats.last_step.tolist()
+        ([0, 4, 0, 2], [0.75, 0.0], [-1, 0, -1, 0])
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.attempts = np.zeros(size, dtype=np.int64)
+        self.successes = np.zeros(size, dtype=np.float64)
+        self._seen_at = np.zeros(
+            size, dtype=np.int64
+        )  # step + 1 of the last observation; 0 = never
+
+    @property
+    def last_step(self) -> np.ndarray:
+        """Step of each item's most recent observation, -1 where never observed."""
+        return self._seen_at - 1
+
+    def seen(self, indices: Any = None) -> np.ndarray:
+        """True where an item has been observed at least once."""
+        seen_at = self._seen_at if indices is None else self._seen_at[np.asarray(indices)]
+        return seen_at > 0
+
+    def mean_reward(self, indices: Any = None) -> np.ndarray:
+        """Running mean reward per item (pass rate); NaN where no reward was observed."""
+        if indices is None:
+            attempts, successes = self.attempts, self.successes
+        else:
+            idx = np.asarray(indices, dtype=np.int64)
+            attempts, successes = self.attempts[idx], self.successes[idx]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(attempts > 0, successes / np.maximum(attempts, 1), np.nan)
+
+    def update(self, outcomes: Outcomes, step: int) -> None:
+        """Add one batch of feedback observed at ``step``."""
+        if len(outcomes) == 0:
+            return
+        idx = outcomes.indices
+        if outcomes.rewards is not None:
+            np.add.at(self.attempts, idx, outcomes.rollouts)
+            np.add.at(self.successes, idx, outcomes.reward_sum)
+        self._seen_at[idx] = step + 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """Touched items only, so checkpoints of huge, sparsely used pools stay small."""
+        touched = np.flatnonzero(self._seen_at)
+        return {
+            "size": self.size,
+            "touched": touched,
+            "attempts": self.attempts[touched],
+            "successes": self.successes[touched],
+            "seen_at": self._seen_at[touched],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if int(state["size"]) != self.size:
+            raise ValueError(
+                f"stats were saved for {state['size']} items, this pool has {self.size}"
+            )
+        touched = np.asarray(state["touched"], dtype=np.int64)
+        self.attempts[:] = 0
+        self.successes[:] = 0.0
+        self._seen_at[:] = 0
+        self.attempts[touched] = state["attempts"]
+        self.successes[touched] = state["successes"]
+        self._seen_at[touched] = state["seen_at"]

@@ -1,0 +1,14 @@
+"""Curriculum strategies: the decision rules, registered by name.
+
+Example:
+    >>> from stepladder import strategies
+    >>> s = strategies.create("hard_to_easy")
+    >>> s.name, "uniform" in strategies.available()
+    ('hard_to_easy', True)
+"""
+
+from stepladder.strategies import baselines  # noqa: F401  (registers the baselines)
+from stepladder.strategies._registry import available, create, get, register
+from stepladder.strategies.base import Proposal, Strategy
+
+__all__ = ["Proposal", "Strategy", "available", "create", "get", "register"]
