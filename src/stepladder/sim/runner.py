@@ -148,7 +148,7 @@ def compare(
     Example:
         >>> results = compare("sft", ["uniform", "easy_to_hard"], steps=10)
         >>> sorted(results["strategies"]), results["target_accuracy"]
-        (['easy_to_hard', 'uniform'], 0.45)
+        (['easy_to_hard', 'uniform'], 0.5)
     """
     from stepladder import __version__
 

@@ -128,24 +128,46 @@ class Scenario:
         return self.build(np.random.default_rng(seed))
 
 
-def _bank(
+# Modelling constants (see docs/simulator.md for the reasoning).
+N_TRAIN, N_HELDOUT = 20_000, 2_000
+#: Error of the prior difficulty a curriculum is given, relative to the crowd's (ability units).
+PRIOR_NOISE = 0.3
+#: Spread of the learner's own item-specific logit offset (what this learner happens to know).
+RESIDUAL_SD = 2.0
+#: Slope factor that keeps the population-average curve equal to the calibrated Rasch curve:
+#: E[sigmoid(k x + e)] ~ sigmoid(x) for e ~ N(0, s^2) when k = sqrt(1 + pi s^2 / 8).
+RESIDUAL_SLOPE = float(np.sqrt(1.0 + np.pi * RESIDUAL_SD**2 / 8.0))
+
+
+def _items(
     rng: np.random.Generator,
-    difficulty: np.ndarray,
+    crowd_difficulty: np.ndarray,
     *,
     skill: np.ndarray | None = None,
     learnable: np.ndarray | None = None,
-    guessing: float | np.ndarray = 0.0,
     drift_sd: float = 0.0,
-) -> ItemBank:
-    n = len(difficulty)
-    return ItemBank(
-        difficulty=difficulty,
-        discrimination=rng.lognormal(0.0, 0.3, n),
+) -> tuple[ItemBank, ItemBank, np.ndarray]:
+    """Training items, held-out items, and the prior difficulty of the training items.
+
+    The learner's logit on item i is ``k a_i (theta - b_i) + e_i`` with crowd difficulty
+    ``b_i``, ``a_i ~ LogNormal(0, 0.3)`` and a learner-specific offset ``e_i ~ N(0, 2^2)``;
+    the curriculum's prior is the crowd difficulty plus grading noise.
+    """
+    n = len(crowd_difficulty)
+    base = rng.lognormal(0.0, 0.3, n)
+    residual = rng.normal(0.0, RESIDUAL_SD, n)
+    discrimination = RESIDUAL_SLOPE * base
+    bank = ItemBank(
+        difficulty=crowd_difficulty - residual / discrimination,
+        discrimination=discrimination,
         skill=np.zeros(n, np.int64) if skill is None else skill,
-        guessing=np.broadcast_to(np.asarray(guessing, dtype=float), (n,)).copy(),
+        guessing=np.zeros(n),
         learnable=np.ones(n, bool) if learnable is None else learnable,
         drift=rng.normal(0.0, drift_sd, n),
     )
+    train, heldout = _split(bank, N_TRAIN)
+    prior = crowd_difficulty[:N_TRAIN] + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    return train, heldout, prior
 
 
 def _split(bank: ItemBank, n_train: int) -> tuple[ItemBank, ItemBank]:
@@ -161,97 +183,67 @@ def _levels(prior: np.ndarray, n_levels: int = 5) -> list[str]:
     return [f"level-{k + 1}" for k in np.searchsorted(edges, prior, side="right")]
 
 
-# Scenario constants. Noise of the prior difficulty a curriculum is given (ability units).
-PRIOR_NOISE = 0.5
-N_TRAIN, N_HELDOUT = 20_000, 2_000
+def _rl_world(rng, train, heldout, prior, learner, groups) -> World:
+    return World(
+        train=train, heldout=heldout, learner=learner, prior_difficulty=prior,
+        groups=groups, mode="rl", rollouts=8, rng=rng,
+    )  # fmt: skip
 
 
 def _grpo_math(rng: np.random.Generator) -> World:
     difficulty = sample_real_difficulties(rng, N_TRAIN + N_HELDOUT)
-    train, heldout = _split(_bank(rng, difficulty), N_TRAIN)
-    prior = train.difficulty + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    train, heldout, prior = _items(rng, difficulty)
     learner = Learner(1, ability=-1.0, learning_rate=0.03, batch_size=64)
-    return World(
-        train=train,
-        heldout=heldout,
-        learner=learner,
-        prior_difficulty=prior,
-        groups=_levels(prior),
-        mode="rl",
-        rollouts=8,
-        rng=rng,
-    )
+    return _rl_world(rng, train, heldout, prior, learner, _levels(prior))
 
 
-SOURCES = {  # name: (share of items, mean difficulty, share unlearnable)
+SOURCES = {  # name: (share of items, mean crowd difficulty, share unlearnable)
     "arithmetic": (0.25, -1.5, 0.0),
     "algebra": (0.25, 0.0, 0.05),
     "olympiad": (0.25, 2.0, 0.1),
     "scraped": (0.25, 0.5, 0.9),
 }
+#: Prior difficulty graders give an unlearnable item: nobody solves it, so it looks very hard.
+UNLEARNABLE_PRIOR = 4.0
 
 
 def _multi_source(rng: np.random.Generator) -> World:
     n = N_TRAIN + N_HELDOUT
     names = list(SOURCES)
-    shares = np.array([s[0] for s in SOURCES.values()])
+    shares, means, unlearnable_share = (
+        np.array(column) for column in zip(*SOURCES.values(), strict=True)
+    )
     source = rng.choice(len(names), size=n, p=shares / shares.sum())
-    means = np.array([s[1] for s in SOURCES.values()])
-    unlearnable_share = np.array([s[2] for s in SOURCES.values()])
     difficulty = means[source] + rng.normal(0.0, 1.0, n)
     learnable = rng.random(n) >= unlearnable_share[source]
-    bank = _bank(rng, difficulty, skill=source, learnable=learnable)
-    train, heldout = _split(bank, N_TRAIN)
-    # Nobody solves an unlearnable item, so graders rate it as very hard.
-    true_like = np.where(train.learnable, train.difficulty, 4.0)
-    prior = true_like + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
-    learner = Learner(len(names), ability=-0.5, learning_rate=0.03, transfer=0.5, batch_size=64)
-    return World(
-        train=train,
-        heldout=heldout,
-        learner=learner,
-        prior_difficulty=prior,
-        groups=[names[s] for s in train.skill],
-        mode="rl",
-        rollouts=8,
-        rng=rng,
+    train, heldout, prior = _items(rng, difficulty, skill=source, learnable=learnable)
+    prior = np.where(
+        train.learnable, prior, UNLEARNABLE_PRIOR + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
     )
+    learner = Learner(len(names), ability=-0.5, learning_rate=0.03, transfer=0.5, batch_size=64)
+    return _rl_world(rng, train, heldout, prior, learner, [names[s] for s in train.skill])
+
+
+#: Share of SFT training items whose label is wrong.
+LABEL_NOISE = 0.2
 
 
 def _sft(rng: np.random.Generator) -> World:
     difficulty = sample_real_difficulties(rng, N_TRAIN + N_HELDOUT)
-    train, heldout = _split(_bank(rng, difficulty), N_TRAIN)
-    label_noise = rng.random(N_TRAIN) < 0.2
-    prior = train.difficulty + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    train, heldout, prior = _items(rng, difficulty)
+    label_noise = rng.random(N_TRAIN) < LABEL_NOISE
     learner = Learner(1, ability=-1.0, learning_rate=0.006, batch_size=64)
     return World(
-        train=train,
-        heldout=heldout,
-        learner=learner,
-        prior_difficulty=prior,
-        groups=_levels(prior),
-        mode="sft",
-        rollouts=1,
-        rng=rng,
-        label_noise=label_noise,
-    )
+        train=train, heldout=heldout, learner=learner, prior_difficulty=prior,
+        groups=_levels(prior), mode="sft", rollouts=1, rng=rng, label_noise=label_noise,
+    )  # fmt: skip
 
 
 def _difficulty_shift(rng: np.random.Generator) -> World:
     difficulty = sample_real_difficulties(rng, N_TRAIN + N_HELDOUT)
-    train, heldout = _split(_bank(rng, difficulty, drift_sd=0.6), N_TRAIN)
-    prior = train.difficulty + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    train, heldout, prior = _items(rng, difficulty, drift_sd=0.6)
     learner = Learner(1, ability=-1.0, learning_rate=0.03, batch_size=64)
-    return World(
-        train=train,
-        heldout=heldout,
-        learner=learner,
-        prior_difficulty=prior,
-        groups=_levels(prior),
-        mode="rl",
-        rollouts=8,
-        rng=rng,
-    )
+    return _rl_world(rng, train, heldout, prior, learner, _levels(prior))
 
 
 N_SKILLS = 4
@@ -260,22 +252,12 @@ N_SKILLS = 4
 def _forgetting(rng: np.random.Generator) -> World:
     n = N_TRAIN + N_HELDOUT
     skill = rng.integers(0, N_SKILLS, n)
-    difficulty = sample_real_difficulties(rng, n)
-    train, heldout = _split(_bank(rng, difficulty, skill=skill), N_TRAIN)
-    prior = train.difficulty + rng.normal(0.0, PRIOR_NOISE, N_TRAIN)
+    train, heldout, prior = _items(rng, sample_real_difficulties(rng, n), skill=skill)
     learner = Learner(
         N_SKILLS, ability=-1.0, learning_rate=0.03, transfer=0.2, decay=0.005, batch_size=64
     )
-    return World(
-        train=train,
-        heldout=heldout,
-        learner=learner,
-        prior_difficulty=prior,
-        groups=[f"skill-{s}" for s in train.skill],
-        mode="rl",
-        rollouts=8,
-        rng=rng,
-    )
+    groups = [f"skill-{s}" for s in train.skill]
+    return _rl_world(rng, train, heldout, prior, learner, groups)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -285,8 +267,9 @@ SCENARIOS: dict[str, Scenario] = {
             "grpo-math",
             "RL with verifiable rewards, GRPO-style: 64 prompts per step, 8 rollouts each; only "
             "prompts whose rewards are mixed teach anything. Item difficulties follow a Rasch "
-            "calibration of 22 real LLMs on 2,854 benchmark questions; the learner starts weak "
-            "(ability -1), so many prompts are too hard and some too easy.",
+            "calibration of 22 real LLMs on 2,854 benchmark questions, plus a learner-specific "
+            "offset per item; the learner starts weak (ability -1), so about a third of the "
+            "prompts are too hard (p < 0.05) and some too easy.",
             _grpo_math,
             batch_size=64,
             rollouts=8,
