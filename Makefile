@@ -27,9 +27,10 @@ lint: $(VENV)/.installed
 test: lint
 	$(BIN)/python -m pytest -m "not bench"
 
+# Long benchmarks: each script rewrites its own section of docs/benchmarks.md.
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/hot_path.py
-	$(BIN)/python -m pytest -m bench
+	$(BIN)/python -m pytest -m bench || [ $$? -eq 5 ]  # exit 5: no test is marked bench yet
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .pytest_cache .ruff_cache .hypothesis

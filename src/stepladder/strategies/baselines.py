@@ -14,19 +14,14 @@ from stepladder.strategies.base import Proposal, Strategy
 __all__ = ["EasyToHard", "HardToEasy", "Uniform"]
 
 
-def _epoch_positions(start: int, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split positions ``start .. start+n-1`` of an endless sequence of epochs of ``size``."""
-    flat = np.arange(start, start + n, dtype=np.int64)
-    return flat // size, flat % size
-
-
 @register("uniform")
 class Uniform(Strategy):
     """Uniform random sampling, the control for every curriculum.
 
     Without replacement (default) each epoch visits every item exactly once in a fresh random
     order; the order is a keyed pseudo-random permutation evaluated per batch, so a step costs
-    O(batch) even for pools of 10^7 items and the state is three integers. With
+    O(batch) even for pools of 10^7 items and the state is three integers. Batches may
+    straddle two epochs. With
     ``replace=True`` items are drawn independently.
 
     Example:
@@ -40,37 +35,35 @@ class Uniform(Strategy):
         self.replace = bool(replace)
 
     def _setup(self) -> None:
-        self._position = 0  # items handed out so far, over all epochs
-        self._keys: dict[int, int] = {}  # epoch -> permutation key
-
-    def _key(self, epoch: int) -> int:
-        # Keys are drawn from the shared generator when an epoch is first reached.
-        if epoch not in self._keys:
-            self._keys = {e: k for e, k in self._keys.items() if e >= epoch - 1}
-            self._keys[epoch] = int(self.rng.integers(0, 2**63))
-        return self._keys[epoch]
+        self._epoch = 0
+        self._cursor = 0  # position in the current epoch's permutation domain
+        self._key: int | None = None  # drawn from the shared generator when the epoch starts
 
     def propose(self, n: int) -> Proposal:
         size = self.pool.size
         if self.replace:
             return Proposal(self.rng.integers(0, size, n, dtype=np.int64))
-        epochs, offsets = _epoch_positions(self._position, n, size)
-        indices = np.empty(n, dtype=np.int64)
-        for epoch in np.unique(epochs):
-            in_epoch = epochs == epoch
-            indices[in_epoch] = FeistelPermutation(size, self._key(int(epoch)))(offsets[in_epoch])
-        self._position += n
-        return Proposal(indices)
+        parts, found = [], 0
+        while found < n:
+            if self._key is None:
+                self._key = int(self.rng.integers(0, 2**63))
+            permutation = FeistelPermutation(size, self._key)
+            items, self._cursor = permutation.take(self._cursor, n - found)
+            parts.append(items)
+            found += len(items)
+            if self._cursor >= permutation.domain:
+                self._epoch, self._cursor, self._key = self._epoch + 1, 0, None
+        return Proposal(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"position": self._position, "keys": [[e, k] for e, k in self._keys.items()]}
+        return {"epoch": self._epoch, "cursor": self._cursor, "key": self._key}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._position = int(state["position"])
-        self._keys = {int(e): int(k) for e, k in state["keys"]}
+        self._epoch, self._cursor = int(state["epoch"]), int(state["cursor"])
+        self._key = None if state["key"] is None else int(state["key"])
 
     def metrics(self) -> dict[str, float]:
-        return {"epoch": float(self._position // self.pool.size)} if not self.replace else {}
+        return {} if self.replace else {"epoch": float(self._epoch)}
 
 
 class _DifficultySweep(Strategy):
@@ -90,9 +83,9 @@ class _DifficultySweep(Strategy):
         self._position = self.start
 
     def propose(self, n: int) -> Proposal:
-        _, offsets = _epoch_positions(self._position, n, self.pool.size)
+        positions = np.arange(self._position, self._position + n) % self.pool.size
         self._position += n
-        return Proposal(self._order[offsets])
+        return Proposal(self._order[positions])
 
     def state_dict(self) -> dict[str, Any]:
         return {"position": self._position}

@@ -1,0 +1,614 @@
+"""Time the curriculum hot path: ``propose(batch)`` + ``observe(batch x rollouts rewards)``.
+
+For pools of 10^4 to 10^7 items, one run measures stepladder's ``uniform`` strategy (without
+replacement, the default, and with ``replace=True``) against a straightforward pure-Python
+peer that keeps per-item statistics in Python lists. It reports the one-off setup time, the
+median and 95th percentile time per step, the naive/stepladder ratio (the headline: absolute
+times on a shared machine are noisy), how the step time grows with the batch size at the
+largest pool, and the memory per item. The tables are printed and written between the
+``hot_path`` markers of ``docs/benchmarks.md``.
+
+    .venv/bin/python benchmarks/hot_path.py [--sizes N ...] [--steps S] [--batch B] [--out PATH]
+    .venv/bin/python benchmarks/hot_path.py --quick          # smoke run, writes nothing
+
+Rewards are generated before the timed region; building the ``Outcomes`` from the proposed
+indices is part of the step, as it is in a training loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import os
+import platform
+import random
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import stepladder
+from stepladder import Curriculum, ItemPool, Outcomes
+from stepladder.io import atomic_write
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
+START = "<!-- hot_path:start -->"
+END = "<!-- hot_path:end -->"
+HEADER = (
+    "# Benchmarks\n\n"
+    "Each section below is written by the script it names; rerun that script to refresh it.\n"
+)
+DEFAULT_SIZES = (10**4, 10**5, 10**6, 10**7)
+QUICK_SIZES = (10**3, 10**4)
+TARGET_MS = 5.0
+TARGET_SIZE = 10**7
+REWARD_BATCHES = 16  # distinct pre-generated reward arrays, cycled through the steps
+MIB = 2**20
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+@dataclass
+class Run:
+    """One timed series: a peer on one pool size and batch size."""
+
+    peer: str
+    size: int
+    batch: int
+    setup_ms: float
+    step_ms: np.ndarray
+    allocated_bytes: int  # bytes the peer allocates for the pool and its per-item state
+    rss_after_setup: int | None  # resident-set growth caused by setup, bytes
+    rss_after_steps: int | None  # resident-set growth after warm-up and timed steps, bytes
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.step_ms))
+
+    @property
+    def p95(self) -> float:
+        return float(np.percentile(self.step_ms, 95))
+
+    @property
+    def steps(self) -> int:
+        return len(self.step_ms)
+
+
+class NaiveCurriculum:
+    """The straightforward pure-Python peer: per-item statistics in Python lists.
+
+    Proposes ``batch`` distinct items with ``random.sample`` (distinct within a batch only,
+    unlike stepladder's ``uniform``, which visits every item once per epoch) and updates the
+    statistics with a loop over items and rollouts.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.attempts = [0] * size
+        self.successes = [0.0] * size
+        self.last_step = [-1] * size
+        self.step = 0
+        self.rng = random.Random(seed)
+
+    def propose(self, n: int) -> list[int]:
+        chosen: list[int] = []
+        while len(chosen) < n:  # a batch larger than the pool takes several samples
+            chosen += self.rng.sample(range(self.size), min(n - len(chosen), self.size))
+        return chosen
+
+    def observe(self, indices: list[int], rewards: list[list[float]]) -> None:
+        for item, row in zip(indices, rewards, strict=True):
+            for reward in row:
+                self.attempts[item] += 1
+                self.successes[item] += reward
+            self.last_step[item] = self.step
+        self.step += 1
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the three lists (pointer slots; touched items add their own objects)."""
+        return sum(sys.getsizeof(x) for x in (self.attempts, self.successes, self.last_step))
+
+
+def current_rss() -> int | None:
+    """Resident set size of this process in bytes, or None where /proc is unavailable."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as stream:
+            resident_pages = int(stream.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss() -> int | None:
+    """Peak resident set size of this process in bytes, or None where unavailable."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
+
+
+def _growth(before: int | None, after: int | None) -> int | None:
+    return None if before is None or after is None else after - before
+
+
+def _array_bytes(obj: Any) -> int:
+    return sum(v.nbytes for v in vars(obj).values() if isinstance(v, np.ndarray))
+
+
+def make_rewards(batch: int, rollouts: int, count: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 2, (batch, rollouts)).astype(np.float64) for _ in range(count)]
+
+
+def time_steps(step: Callable[[int], None], warmup: int, steps: int) -> np.ndarray:
+    """Milliseconds per call of ``step(i)`` for ``steps`` calls after ``warmup`` untimed ones."""
+    for i in range(warmup):
+        step(i)
+    times = np.empty(steps)
+    clock = time.perf_counter_ns
+    for i in range(steps):
+        start = clock()
+        step(warmup + i)
+        times[i] = clock() - start
+    return times / 1e6
+
+
+def run_stepladder(
+    size: int, batch: int, rollouts: int, steps: int, warmup: int, seed: int, replace: bool
+) -> Run:
+    rewards = make_rewards(batch, rollouts, min(REWARD_BATCHES, steps + warmup), seed)
+    gc.collect()
+    rss_before = current_rss()
+    start = time.perf_counter()
+    cur = Curriculum(ItemPool(size=size), "uniform", seed=seed, replace=replace)
+    setup_ms = (time.perf_counter() - start) * 1e3
+    rss_setup = current_rss()
+
+    def step(i: int) -> None:
+        proposal = cur.propose(batch)
+        cur.observe(Outcomes(proposal.indices, rewards[i % len(rewards)]))
+
+    times = time_steps(step, warmup, steps)
+    allocated = cur.pool.nbytes + _array_bytes(cur.stats) + _array_bytes(cur.strategy)
+    return Run(
+        peer="uniform, replace=True" if replace else "uniform",
+        size=size,
+        batch=batch,
+        setup_ms=setup_ms,
+        step_ms=times,
+        allocated_bytes=allocated,
+        rss_after_setup=_growth(rss_before, rss_setup),
+        rss_after_steps=_growth(rss_before, current_rss()),
+    )
+
+
+def run_naive(size: int, batch: int, rollouts: int, steps: int, warmup: int, seed: int) -> Run:
+    reward_lists = [
+        r.tolist() for r in make_rewards(batch, rollouts, min(REWARD_BATCHES, steps + warmup), seed)
+    ]
+    gc.collect()
+    rss_before = current_rss()
+    start = time.perf_counter()
+    naive = NaiveCurriculum(size, seed)
+    setup_ms = (time.perf_counter() - start) * 1e3
+    rss_setup = current_rss()
+
+    def step(i: int) -> None:
+        indices = naive.propose(batch)
+        naive.observe(indices, reward_lists[i % len(reward_lists)])
+
+    times = time_steps(step, warmup, steps)
+    return Run(
+        peer="naive",
+        size=size,
+        batch=batch,
+        setup_ms=setup_ms,
+        step_ms=times,
+        allocated_bytes=naive.nbytes,
+        rss_after_setup=_growth(rss_before, rss_setup),
+        rss_after_steps=_growth(rss_before, current_rss()),
+    )
+
+
+@dataclass
+class Results:
+    sizes: list[int]
+    batch: int
+    rollouts: int
+    steps: int
+    naive_steps: int
+    warmup: int
+    uniform: dict[int, Run]
+    replace: dict[int, Run]
+    naive: dict[int, Run]
+    scaling: list[Run]
+    peak_rss: int | None
+
+
+def measure(
+    sizes: Sequence[int],
+    *,
+    batch: int,
+    rollouts: int,
+    steps: int,
+    naive_steps: int,
+    warmup: int,
+    scaling_batches: Sequence[int],
+    seed: int,
+    log: Callable[[str], None],
+) -> Results:
+    uniform: dict[int, Run] = {}
+    replace: dict[int, Run] = {}
+    naive: dict[int, Run] = {}
+    for size in sizes:
+        log(f"pool of {size:,} items")
+        uniform[size] = run_stepladder(size, batch, rollouts, steps, warmup, seed, replace=False)
+        replace[size] = run_stepladder(size, batch, rollouts, steps, warmup, seed, replace=True)
+        naive[size] = run_naive(size, batch, rollouts, naive_steps, warmup, seed)
+        gc.collect()
+    largest = max(sizes)
+    log(f"batch scaling at {largest:,} items")
+    scaling = [
+        run_stepladder(largest, b, rollouts, steps, warmup, seed, replace=False)
+        for b in scaling_batches
+    ]
+    return Results(
+        sizes=list(sizes),
+        batch=batch,
+        rollouts=rollouts,
+        steps=steps,
+        naive_steps=naive_steps,
+        warmup=warmup,
+        uniform=uniform,
+        replace=replace,
+        naive=naive,
+        scaling=scaling,
+        peak_rss=peak_rss(),
+    )
+
+
+def _ms(value: float) -> str:
+    if value < 1:
+        return f"{value:.3f}"
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _mib(value: int | None) -> str:
+    return "n/a" if value is None else f"{value / MIB:.1f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> str:
+    align = ["---" if i < right_from else "---:" for i in range(len(header))]
+    lines = [header, align, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as stream:
+            models = [
+                line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")
+            ]
+        if models:
+            cpu = models[0]
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"stepladder {stepladder.__version__}"
+    )
+
+
+def interpretation(res: Results) -> list[str]:
+    """Sentences derived from the measured numbers (nothing here is decided in advance)."""
+    sentences = []
+    if TARGET_SIZE in res.uniform:
+        run = res.uniform[TARGET_SIZE]
+        verdict = "meets" if run.median < TARGET_MS else "misses"
+        tail = "under" if run.p95 < TARGET_MS else "over"
+        sentences.append(
+            f"At {TARGET_SIZE:,} items a `uniform` step took {_ms(run.median)} ms (median), "
+            f"which {verdict} the {TARGET_MS:g} ms target; the 95th percentile, "
+            f"{_ms(run.p95)} ms, is {tail} it."
+        )
+    else:
+        sentences.append(
+            f"The {TARGET_MS:g} ms target is set for {TARGET_SIZE:,} items, which this run "
+            f"did not measure (largest pool: {max(res.sizes):,} items)."
+        )
+    ratios = [res.naive[s].median / res.uniform[s].median for s in res.sizes]
+    replace_ratios = [res.naive[s].median / res.replace[s].median for s in res.sizes]
+    sentences.append(
+        f"The pure-Python loop needed {_span(ratios)} the median step time of `uniform` "
+        f"({_span(replace_ratios)} that of `replace=True`), so "
+        + (
+            f"both were {_faster(ratios)}."
+            if _faster(ratios) == _faster(replace_ratios)
+            else f"`uniform` was {_faster(ratios)} and `replace=True` {_faster(replace_ratios)}."
+        )
+    )
+    if len(res.sizes) > 1:
+        small, large = min(res.sizes), max(res.sizes)
+        parts = []
+        for label, runs in (("`uniform`", res.uniform), ("`replace=True`", res.replace)):
+            growth = runs[large].median / runs[small].median
+            medians = {size: runs[size].median for size in res.sizes}
+            slowest, fastest = (
+                max(medians, key=medians.__getitem__),
+                min(medians, key=medians.__getitem__),
+            )
+            text = f"{growth:.2f} for {label}"
+            if medians[slowest] / medians[fastest] >= 1.5:
+                text += (
+                    f" (not monotonic in between: slowest at {slowest:,} items, "
+                    f"{medians[slowest] / medians[fastest]:.1f}{TIMES} the fastest, at "
+                    f"{fastest:,})"
+                )
+            parts.append((growth, text))
+        grows = max(g for g, _ in parts) >= 2
+        verdict = "grew with the pool size" if grows else "did not grow with the pool size"
+        sentences.append(
+            f"From {small:,} to {large:,} items ({large / small:,.0f}{TIMES} the pool) the median "
+            f"step time changed by a factor of {' and '.join(t for _, t in parts)}: it {verdict}."
+        )
+    if len(res.scaling) > 1:
+        first, last = res.scaling[0], res.scaling[-1]
+        fold = last.batch / first.batch
+        growth = last.median / first.median
+        batch_verdict = "no faster than" if growth <= 1.25 * fold else "faster than"
+        sentences.append(
+            f"Growing the batch {fold:g}-fold (at {last.size:,} items) multiplied the median "
+            f"step time by {growth:.1f}, {batch_verdict} the batch size."
+        )
+    run = res.uniform[max(res.sizes)]
+    if run.rss_after_setup is not None and run.rss_after_steps is not None:
+        grew = run.rss_after_steps > max(2 * run.rss_after_setup, MIB)
+        reason = ", as observations of random items touch pages across the arrays" if grew else ""
+        sentences.append(
+            f"Setting up {run.size:,} items made {_mib(run.rss_after_setup)} MiB resident of the "
+            f"{_mib(run.allocated_bytes)} MiB allocated (zeroed arrays are mapped lazily); "
+            f"after {res.warmup + run.steps} steps of {run.batch} random items it was "
+            f"{_mib(run.rss_after_steps)} MiB{reason}."
+        )
+    return sentences
+
+
+def _span(values: Sequence[float]) -> str:
+    low, high = f"{min(values):.1f}{TIMES}", f"{max(values):.1f}{TIMES}"
+    return low if low == high else f"{low} to {high}"
+
+
+def _spread(values: Sequence[float]) -> float:
+    return max(values) / min(values)
+
+
+def _faster(ratios: Sequence[float]) -> str:
+    if min(ratios) > 1:
+        return "faster than the loop at every pool size measured"
+    if max(ratios) < 1:
+        return "slower than the loop at every pool size measured"
+    return "faster than the loop at some pool sizes and slower at others"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def render(res: Results, command: str) -> str:
+    steps_note = (
+        f"Each series: {_plural(res.warmup, 'untimed warm-up step')}, then "
+        f"{_plural(res.steps, 'timed step')}"
+    )
+    if res.naive_steps != res.steps:
+        steps_note += f" ({_plural(res.naive_steps, 'timed step')} for the naive peer)"
+    step_rows = []
+    setup_rows = []
+    for size in res.sizes:
+        u, r, n = res.uniform[size], res.replace[size], res.naive[size]
+        step_rows.append(
+            [
+                f"{size:,}",
+                _ms(u.median),
+                _ms(u.p95),
+                _ms(r.median),
+                _ms(r.p95),
+                _ms(n.median),
+                _ms(n.p95),
+                f"{n.median / u.median:.1f}{TIMES}",
+                f"{n.median / r.median:.1f}{TIMES}",
+            ]
+        )
+        setup_rows.append([f"{size:,}", _ms(u.setup_ms), _ms(r.setup_ms), _ms(n.setup_ms)])
+    step_table = _table(
+        [
+            "pool items",
+            "`uniform` median",
+            "`uniform` p95",
+            "`replace=True` median",
+            "`replace=True` p95",
+            "naive median",
+            "naive p95",
+            "naive ÷ `uniform`",
+            "naive ÷ `replace=True`",
+        ],
+        step_rows,
+    )
+    setup_table = _table(
+        ["pool items", "`uniform`", "`replace=True`", "naive"],
+        setup_rows,
+    )
+    largest = max(res.sizes)
+    base = res.scaling[0]
+    scaling_table = _table(
+        ["batch", "median ms", "p95 ms", "µs per item (median)", f"time ÷ batch {base.batch}"],
+        [
+            [
+                f"{run.batch:,}",
+                _ms(run.median),
+                _ms(run.p95),
+                f"{run.median * 1e3 / run.batch:.2f}",
+                f"{run.median / base.median:.1f}{TIMES}",
+            ]
+            for run in res.scaling
+        ],
+    )
+    u, n = res.uniform[largest], res.naive[largest]
+    memory_table = _table(
+        ["quantity", "stepladder `uniform`", "naive peer"],
+        [
+            [
+                "allocated per item (bytes)",
+                f"{u.allocated_bytes / largest:.1f}",
+                f"{n.allocated_bytes / largest:.1f} (+ objects for touched items)",
+            ],
+            ["allocated in all (MiB)", _mib(u.allocated_bytes), _mib(n.allocated_bytes)],
+            ["resident growth after setup (MiB)", _mib(u.rss_after_setup), _mib(n.rss_after_setup)],
+            [
+                "resident growth after warm-up + timed steps (MiB)",
+                _mib(u.rss_after_steps),
+                _mib(n.rss_after_steps),
+            ],
+        ],
+    )
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    parts = [
+        "## Hot path: propose + observe",
+        f"Reproduce with {command}. Measured {stamp} on: {machine_description()}.",
+        f"One step is `propose({res.batch})` and `observe` of {res.batch} {TIMES} {res.rollouts} "
+        "0/1 rewards (rewards generated before the timed region; building `Outcomes` is "
+        f"timed). {steps_note}. The naive peer keeps attempts, successes and last step in "
+        "Python lists, proposes with `random.sample(range(N), batch)` (distinct within a "
+        "batch only; `uniform` visits every item once per epoch) and updates in a loop "
+        "over items and rollouts. Absolute times on a shared machine are noisy; the ratio "
+        "is the headline.",
+        "### Time per step (ms)",
+        step_table,
+        "### One-off setup (ms): building the pool and curriculum, or the naive lists",
+        setup_table,
+        f"### Batch scaling of `uniform` at {largest:,} items",
+        scaling_table,
+        f"### Memory at {largest:,} items",
+        memory_table,
+    ]
+    if res.peak_rss is not None:
+        parts.append(
+            f"Peak resident set of the whole benchmark process: {_mib(res.peak_rss)} MiB "
+            "(includes the naive peer's lists)."
+        )
+    parts.append("### Reading")
+    parts.append(" ".join(interpretation(res)))
+    return "\n\n".join(parts) + "\n"
+
+
+def update_markdown(path: Path, section: str) -> None:
+    """Replace the text between the markers in ``path`` (creating the file or markers)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
+    block = f"{START}\n{section.rstrip()}\n{END}"
+    start = text.find(START)
+    end = text.find(END, start + len(START)) if start != -1 else -1
+    if start != -1 and end != -1:
+        text = text[:start] + block + text[end + len(END) :]
+    elif start == -1 and END not in text:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    else:
+        raise ValueError(f"{path} has only one of the markers {START} and {END}; fix it by hand")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as stream:
+        stream.write(text.encode("utf-8"))
+
+
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", help="pool sizes (default 10^4 10^5 10^6 10^7)"
+    )
+    parser.add_argument("--steps", type=int, help="timed steps per series (default 200)")
+    parser.add_argument(
+        "--naive-steps", type=int, help="timed steps for the naive peer (default: --steps)"
+    )
+    parser.add_argument("--warmup", type=int, help="untimed warm-up steps (default 5)")
+    parser.add_argument("--batch", type=int, help="items per step (default 1024)")
+    parser.add_argument("--rollouts", type=int, default=8, help="rewards per item (default 8)")
+    parser.add_argument(
+        "--scaling-batches",
+        type=int,
+        nargs="+",
+        help="batch sizes timed at the largest pool (default batch/4, batch, 4*batch)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="markdown file to update (default docs/benchmarks.md)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny smoke run (small pools, few steps); writes a file only when --out is given",
+    )
+    args = parser.parse_args(argv)
+    args.sizes = sorted(set(args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)))
+    args.steps = _default(args.steps, 5 if args.quick else 200)
+    args.naive_steps = _default(args.naive_steps, args.steps)
+    args.warmup = _default(args.warmup, 1 if args.quick else 5)
+    args.batch = _default(args.batch, 64 if args.quick else 1024)
+    args.scaling_batches = sorted(
+        set(args.scaling_batches or (max(1, args.batch // 4), args.batch, 4 * args.batch))
+    )
+    if args.out is None and not args.quick:
+        args.out = DEFAULT_OUT
+    for name in ("steps", "naive_steps", "batch", "rollouts"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    if min(args.sizes) < 1 or min(args.scaling_batches) < 1 or args.warmup < 0:
+        parser.error("sizes and batches must be positive, --warmup non-negative")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    started = time.perf_counter()
+    results = measure(
+        args.sizes,
+        batch=args.batch,
+        rollouts=args.rollouts,
+        steps=args.steps,
+        naive_steps=args.naive_steps,
+        warmup=args.warmup,
+        scaling_batches=args.scaling_batches,
+        seed=args.seed,
+        log=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    script = "`.venv/bin/python benchmarks/hot_path.py"
+    command = (
+        f"`make bench` (or {script}`)"
+        if not argv
+        else f"{script} {' '.join(shlex.quote(a) for a in argv)}`"
+    )
+    section = render(results, command)
+    print(section)
+    if args.out is not None:
+        update_markdown(args.out, section)
+        print(f"wrote {args.out}", file=sys.stderr)
+    print(f"total {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
