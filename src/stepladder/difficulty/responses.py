@@ -129,18 +129,29 @@ class Responses:
         values = np.asarray(matrix, dtype=np.float64)
         if values.ndim != 2:
             raise ValueError(f"{source}: expected a 2-D matrix, got shape {values.shape}")
-        present = ~np.isnan(values)
-        item_index, learner_index = np.nonzero(present)
-        items = np.arange(values.shape[0]) if item_ids is None else np.asarray(item_ids)
-        learners = np.arange(values.shape[1]) if learner_ids is None else np.asarray(learner_ids)
-        if len(items) != values.shape[0] or len(learners) != values.shape[1]:
+        n_items, n_learners = values.shape
+        items = pa.array(np.arange(n_items) if item_ids is None else item_ids)
+        learners = pa.array(np.arange(n_learners) if learner_ids is None else learner_ids)
+        if len(items) != n_items or len(learners) != n_learners:
             raise ValueError(
                 f"{source}: {len(items)} item ids and {len(learners)} learner ids "
-                f"for a {values.shape[0]} x {values.shape[1]} matrix"
+                f"for a {n_items} x {n_learners} matrix"
             )
-        return cls.from_long(
-            learners[learner_index], items[item_index], values[present], source=source
-        )
+        for name, ids in (("item", items), ("learner", learners)):
+            if pc.count_distinct(ids).as_py() != len(ids):
+                raise ValueError(f"{source}: {name} ids are not distinct")
+        if np.isinf(values).any():
+            row, col = np.argwhere(np.isinf(values))[0]
+            raise ValueError(f"{source}: row {row}, column {col}: score is {values[row, col]}")
+        present = ~np.isnan(values)
+        item_index, learner_index = np.nonzero(present)
+        scores = values[present]
+        _check_range(scores, 0.0, 1.0, "correct", source)
+        # Ids keep the matrix order, so learner k is column k and item i is row i.
+        return cls(
+            learner_index.astype(np.int64), item_index.astype(np.int64), scores,
+            np.ones(len(scores)), learners, items,
+        )  # fmt: skip
 
     @classmethod
     def from_table(
