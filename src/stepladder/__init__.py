@@ -9,6 +9,7 @@ Example:
 
 from stepladder import strategies
 from stepladder.curriculum import Curriculum
+from stepladder.grading import grade
 from stepladder.io import load_state, save_state
 from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
@@ -25,6 +26,7 @@ __all__ = [
     "Proposal",
     "Strategy",
     "__version__",
+    "grade",
     "load_state",
     "save_state",
     "strategies",

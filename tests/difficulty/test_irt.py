@@ -69,14 +69,31 @@ def test_recovers_simulated_difficulty():
     assert spearmanr(model.abilities_, theta)[0] >= 0.98
 
 
-def test_scale_is_unbiased_with_thousands_of_responses_per_learner():
-    # Sharp posteriors fall between fixed quadrature nodes; refinement must keep the scale.
-    responses, theta, a, b = simulate(300, 2000, seed=1)
-    model = IRT("2pl").fit(responses)
+def test_many_responses_per_learner_keep_scale_and_abilities():
+    # Posteriors much narrower than the node spacing: the refined grid must resolve them.
+    responses, theta, a, b = simulate(200, 5000, seed=1)
+    model = IRT("2pl", standard_errors=False).fit(responses)
     assert model.quadrature_.refine > 1
+    # Abilities are standardised on this sample, whose spread is theta.std().
     slope = np.polyfit(b, model.items_.difficulty, 1)[0]
-    assert slope * theta.std() == pytest.approx(1.0, abs=0.05)
-    assert np.mean(model.items_.discrimination) / np.mean(a) == pytest.approx(1.0, abs=0.06)
+    assert slope * theta.std() == pytest.approx(1.0, abs=0.07)
+    ratio = np.mean(model.items_.discrimination) / np.mean(a) / theta.std()
+    assert ratio == pytest.approx(1.0, abs=0.05)
+    standardised = (theta - theta.mean()) / theta.std()
+    error = np.sqrt(np.mean((model.abilities_ - standardised) ** 2))
+    assert np.mean(model.se_abilities_) == pytest.approx(error, rel=0.3)  # calibrated SEs
+    classical = IRT("2pl", refine=1, standard_errors=False).fit(responses)
+    classical_error = np.sqrt(np.mean((classical.abilities_ - standardised) ** 2))
+    assert classical_error > 2 * error  # fixed nodes collapse abilities onto a few values
+
+
+def test_refined_posterior_equals_em_on_the_fine_grid():
+    responses, *_ = simulate(100, 800, seed=9)
+    fast = IRT("2pl", quadrature=41, refine=4, standard_errors=False).fit(responses)
+    exact = IRT("2pl", quadrature=161, refine=1, standard_errors=False).fit(responses)
+    np.testing.assert_allclose(fast.items_.difficulty, exact.items_.difficulty, atol=2e-3)
+    np.testing.assert_allclose(fast.items_.discrimination, exact.items_.discrimination, rtol=2e-3)
+    assert fast.report_.loglik == pytest.approx(exact.report_.loglik, abs=0.5)
 
 
 def test_perfect_and_zero_items_stay_finite():

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 from scipy.special import logsumexp
 
 __all__ = ["Quadrature"]
@@ -60,6 +59,8 @@ class Quadrature:
         if self.refine == 1:
             self._interpolate = self._fold = None
         else:
+            from scipy.interpolate import CubicSpline  # lazily: slow to import
+
             # Linear maps as matrices: coarse values -> fine values (spline through them), and
             # fine masses -> coarse masses (hat weights).
             self._interpolate = CubicSpline(self.nodes, np.eye(n_nodes))(self.fine_nodes).T

@@ -146,6 +146,9 @@ class IRT(Grader):
         priors: override the method's default :class:`Priors`.
         quadrature: number of equally spaced ability nodes on ``[-theta_max, theta_max]``.
         theta_max: half-width of the ability grid.
+        refine: fine-grid steps per node interval for the posterior (see
+            ``stepladder.difficulty._quadrature``); by default enough to resolve the sharpest
+            posterior in the data; 1 gives classical fixed-node quadrature.
         max_iter: EM iterations at most.
         tol: convergence when no parameter (a, intercept, c, d) moves more than this.
         dense: force dense (True) or sparse (False) matrices; by default chosen from the
@@ -171,6 +174,7 @@ class IRT(Grader):
         priors: Priors | None = None,
         quadrature: int = 41,
         theta_max: float = 6.0,
+        refine: int | None = None,
         max_iter: int = 500,
         tol: float = 1e-4,
         dense: bool | None = None,
@@ -192,6 +196,7 @@ class IRT(Grader):
         self.priors = priors
         self.quadrature = quadrature
         self.theta_max = theta_max
+        self.refine = refine
         self.max_iter = max_iter
         self.tol = tol
         self.dense = dense
@@ -207,9 +212,12 @@ class IRT(Grader):
         priors = self.priors or _default_priors(self.model, self.method)
         self.priors_ = priors
         matrices = ResponseMatrices.from_responses(responses, dense=self.dense)
-        quadrature = Quadrature.for_responses(
-            self.quadrature, self.theta_max, matrices.max_attempts_per_learner()
-        )
+        if self.refine is None:
+            quadrature = Quadrature.for_responses(
+                self.quadrature, self.theta_max, matrices.max_attempts_per_learner()
+            )
+        else:
+            quadrature = Quadrature(self.quadrature, self.theta_max, refine=self.refine)
         self.quadrature_ = quadrature
         state = _initial_state(responses, self.model)
         report = FitReport()

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 import numpy as np
 import pyarrow as pa
-from scipy import sparse, stats
+from scipy import sparse
 
 from stepladder.difficulty.text import TEXT_FEATURES, _as_text_array, _feature_matrix, text_features
 
@@ -244,10 +244,12 @@ class DifficultyPredictor:
         predicted = fresh.predict(x_test, texts=t_test)
         truth = target[test]
         error = predicted - truth
+        from scipy.stats import pearsonr, spearmanr  # lazily: scipy.stats is slow to import
+
         constant = np.ptp(predicted) == 0 or np.ptp(truth) == 0
         return {
-            "pearson": np.nan if constant else float(stats.pearsonr(predicted, truth)[0]),
-            "spearman": np.nan if constant else float(stats.spearmanr(predicted, truth)[0]),
+            "pearson": np.nan if constant else float(pearsonr(predicted, truth)[0]),
+            "spearman": np.nan if constant else float(spearmanr(predicted, truth)[0]),
             "mae": float(np.mean(np.abs(error))),
             "rmse": float(np.sqrt(np.mean(error**2))),
             "n_train": int(train.size),
