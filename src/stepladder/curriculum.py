@@ -105,6 +105,15 @@ class Curriculum:
         self.strategy.observe(outcomes)
         self.step += 1
 
+    def keep(self, outcomes: Outcomes) -> np.ndarray:
+        """Which generated groups to train on (bool per item), as the strategy decides."""
+        mask = np.asarray(self.strategy.keep(outcomes), dtype=bool)
+        if mask.shape != (len(outcomes),):
+            raise RuntimeError(
+                f"strategy {self.strategy.name!r} returned a keep mask of shape {mask.shape}"
+            )
+        return mask
+
     def metrics(self) -> dict[str, float]:
         """Scalars for logging: step, items seen, and the strategy's own metrics."""
         return {

@@ -235,3 +235,15 @@ def test_random_feedback_sequences(name: str, size: int, script, seed: int) -> N
         return history
 
     assert play() == play()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keep_returns_a_mask_per_group(name: str) -> None:
+    cur = Curriculum(make_pool(), name, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        outcomes = rollout_feedback(cur.propose(6), rng)
+        cur.observe(outcomes)
+        mask = cur.keep(outcomes)
+        assert mask.dtype == bool and mask.shape == (len(outcomes),)
+    assert cur.keep(Outcomes.empty()).shape == (0,)

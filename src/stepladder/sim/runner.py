@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from stepladder.batching import fill_batch
 from stepladder.curriculum import Curriculum
 from stepladder.sim.scenarios import Scenario, get_scenario
 from stepladder.strategies import create
@@ -47,11 +48,14 @@ def run(
     steps: int | None = None,
     params: Mapping[str, Any] | None = None,
     eval_every: int = 5,
+    max_rounds: int = 4,
 ) -> RunResult:
     """Train a fresh simulated learner with ``strategy`` and measure it.
 
     The world (items, learner, answers) depends on ``(seed, repeat)`` only, so every strategy
     faces the same items; the curriculum's generator is seeded independently of the world's.
+    Each step fills a batch with :func:`~stepladder.batching.fill_batch`: strategies that
+    filter groups generate again, up to ``max_rounds`` rounds, and pay for every rollout.
 
     Example:
         >>> result = run("grpo-math", "uniform", seed=0, steps=20)
@@ -74,13 +78,11 @@ def run(
     if accuracy[0] >= scenario.target:
         reached_step, reached_rollouts = 0, 0
     for step in range(1, steps + 1):
-        proposal = curriculum.propose(scenario.batch_size)
-        outcomes = world.step(proposal)
-        curriculum.observe(outcomes)
-        rollouts_used += int(outcomes.rollouts.sum())
-        multi = outcomes.rollouts > 1
-        groups += int(multi.sum())
-        mixed_groups += int((outcomes.mixed & multi).sum())
+        batch = fill_batch(curriculum, world.generate, scenario.batch_size, max_rounds=max_rounds)
+        world.train(batch.kept)
+        rollouts_used += batch.rollouts
+        groups += batch.generated_groups
+        mixed_groups += batch.mixed_groups
         if step % eval_every == 0 or step == steps:
             acc = world.accuracy()
             eval_steps.append(step)
@@ -93,7 +95,7 @@ def run(
         steps_to_target=reached_step,
         rollouts_to_target=reached_rollouts,
         final_accuracy=accuracy[-1],
-        effective_ratio=mixed_groups / groups if groups else None,
+        effective_ratio=mixed_groups / groups if groups and scenario.mode == "rl" else None,
         rollouts_used=rollouts_used,
         wall_seconds=time.perf_counter() - started,
         eval_steps=eval_steps,

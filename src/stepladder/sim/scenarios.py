@@ -72,7 +72,14 @@ class World:
         self.train_items = train
         self.heldout = heldout
         self.learner = learner
-        self.pool = ItemPool(size=len(train), groups=groups, difficulty=prior_difficulty)
+        # Content features a value model can learn from: one noisy view of the crowd's
+        # difficulty and three uninformative columns.
+        features = np.column_stack(
+            [prior_difficulty + rng.normal(0.0, 0.5, len(train)), rng.normal(size=(len(train), 3))]
+        )
+        self.pool = ItemPool(
+            size=len(train), groups=groups, difficulty=prior_difficulty, features=features
+        )
         self.mode = mode
         self.rollouts = rollouts
         self.rng = rng
@@ -85,29 +92,41 @@ class World:
 
     def step(self, proposal: Proposal) -> Outcomes:
         """Answer and train on one proposal; return the feedback a trainer would see."""
+        outcomes = self.generate(proposal)
+        self.train(outcomes)
+        return outcomes
+
+    def generate(self, proposal: Proposal) -> Outcomes:
+        """Answer a proposal without training: G rollouts per prompt (RL) or a loss (SFT)."""
         idx = proposal.indices
         if len(idx) == 0:
             return Outcomes.empty()
         p = self.learner.p_correct(self.train_items, idx)
         if self.mode == "sft":
-            return self._sft_step(idx, p)
+            noisy = self.label_noise[idx]
+            # The loss of the label the item carries: -log p for a correct label, -log(1-p) else.
+            logit = self.learner.logits(self.train_items, idx)
+            losses = np.logaddexp(0.0, np.where(noisy, logit, -logit))
+            correct = (self.rng.random(len(idx)) < p).astype(np.float64)
+            return Outcomes(idx, correct, losses=losses)
         counts = (
             np.full(len(idx), self.rollouts) if proposal.rollouts is None else proposal.rollouts
         )
         width = int(counts.max())
         draws = (self.rng.random((len(idx), width)) < p[:, None]).astype(np.float64)
         draws[np.arange(width)[None, :] >= counts[:, None]] = np.nan
-        self.learner.train_rl(self.train_items, idx, draws)
         return Outcomes(idx, draws)
 
-    def _sft_step(self, idx: np.ndarray, p: np.ndarray) -> Outcomes:
-        noisy = self.label_noise[idx]
-        # The loss of the label the item carries: -log p for a correct label, -log(1-p) else.
-        logit = self.learner.logits(self.train_items, idx)
-        losses = np.logaddexp(0.0, np.where(noisy, logit, -logit))
-        correct = (self.rng.random(len(idx)) < p).astype(np.float64)
-        self.learner.train_sft(self.train_items, idx, ~noisy)
-        return Outcomes(idx, correct, losses=losses)
+    def train(self, outcomes: Outcomes) -> None:
+        """One training step on the given feedback (a GRPO step, or an SFT step)."""
+        if len(outcomes) == 0:
+            return
+        if self.mode == "sft":
+            self.learner.train_sft(
+                self.train_items, outcomes.indices, ~self.label_noise[outcomes.indices]
+            )
+        else:
+            self.learner.train_rl(self.train_items, outcomes.indices, outcomes.rewards)
 
 
 @dataclass(frozen=True)

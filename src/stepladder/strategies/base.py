@@ -67,6 +67,8 @@ class Strategy(abc.ABC):
       ``load_state_dict`` on a fresh object bound to the same pool restores it exactly, so
       that the same later feedback gives the same later proposals.
     - ``metrics()`` returns finite floats worth logging.
+    - ``keep(outcomes)`` (filtering strategies, ``filters = True``) says which generated
+      groups to train on; :func:`stepladder.batching.fill_batch` refills the batch.
     """
 
     name: ClassVar[str] = ""
@@ -74,6 +76,8 @@ class Strategy(abc.ABC):
     allocates_rollouts: ClassVar[bool] = False
     #: Whether the strategy needs ``pool.difficulty``.
     needs_difficulty: ClassVar[bool] = False
+    #: Whether the strategy filters generated groups (see :meth:`keep`).
+    filters: ClassVar[bool] = False
 
     pool: ItemPool
     stats: ItemStats
@@ -98,6 +102,10 @@ class Strategy(abc.ABC):
 
     def observe(self, outcomes: Outcomes) -> None:  # noqa: B027 - stateless strategies ignore feedback
         """Learn from one batch of feedback."""
+
+    def keep(self, outcomes: Outcomes) -> np.ndarray:
+        """Which groups of a generated batch to train on (bool per item); all by default."""
+        return np.ones(len(outcomes), dtype=bool)
 
     def state_dict(self) -> dict[str, Any]:
         """Learned state (not parameters), enough to continue exactly."""
