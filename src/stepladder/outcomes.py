@@ -33,6 +33,8 @@ class Outcomes:
         ([0.75, 0.0], [True, False], [4, 4])
         >>> Outcomes.from_groups([0, 1], [[1, 0], [1, 1, 0, 1]]).rollouts.tolist()
         [2, 4]
+        >>> out.mean_abs_advantage().round(3).tolist()  # GRPO advantages when none are given
+        [0.866, 0.0]
     """
 
     indices: np.ndarray
@@ -125,6 +127,32 @@ class Outcomes:
         return np.nanmax(self.rewards, axis=1, initial=-np.inf) > np.nanmin(
             self.rewards, axis=1, initial=np.inf
         )
+
+    def group_advantages(self) -> np.ndarray:
+        """Per-rollout advantages: the given ones, else GRPO's (r - mean) / (std + 1e-6).
+
+        Computed per group over its present rollouts (population std); NaN padding kept;
+        zero for groups whose rewards are all equal and for scalar rewards.
+        """
+        if self.advantages is not None:
+            return self.advantages
+        if self.rewards is None:
+            return np.zeros((len(self), 0))
+        rewards = self.rewards if self.rewards.ndim == 2 else self.rewards[:, None]
+        if rewards.shape[1] == 0:
+            return rewards.copy()
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(rewards, axis=1, keepdims=True)
+            std = np.nanstd(rewards, axis=1, keepdims=True)
+        return (rewards - mean) / (std + 1e-6)
+
+    def mean_abs_advantage(self) -> np.ndarray:
+        """Mean |advantage| over each item's rollouts (0 for items without rewards)."""
+        advantages = np.abs(self.group_advantages())
+        if advantages.shape[1] == 0:
+            return np.zeros(len(self))
+        counts = np.sum(~np.isnan(advantages), axis=1)
+        return np.where(counts > 0, np.nansum(advantages, axis=1) / np.maximum(counts, 1), 0.0)
 
     def select(self, mask: Any) -> Outcomes:
         """The sub-batch of items where ``mask`` (bool array or index array) selects."""
