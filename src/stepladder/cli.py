@@ -1,4 +1,4 @@
-"""Command line: ``stepladder simulate`` (and more to come).
+"""Command line: ``stepladder grade`` and ``stepladder simulate``.
 
 Bad input ends with a one-line ``error: ...`` on stderr and exit code 2; outputs are written
 atomically at the end, so a failed run leaves no partial file behind.
@@ -6,15 +6,25 @@ atomically at the end, so a failed run leaves no partial file behind.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+import numpy as np
 from tqdm.auto import tqdm
 
 from stepladder import __version__, strategies
 from stepladder.io import atomic_write, write_json
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from stepladder.difficulty import Grader, Responses
 
 __all__ = ["main"]
 
@@ -137,6 +147,332 @@ def simulate(
     if not quiet:
         click.echo(_table(results))
         click.echo(f"\nwrote {out_dir / 'results.json'} and {out_dir / 'report.html'}")
+
+
+GRADE_MODELS = ("1pl", "2pl", "3pl", "4pl", "elo", "glicko2", "passrate")
+IRT_METHODS = ("mml", "map", "jml")
+
+
+def _is_irt(model: str) -> bool:
+    return model in GRADE_MODELS[:4]
+
+
+def _make_grader(model: str, method: str | None, max_iter: int | None, progress: bool) -> Grader:
+    """The grader for ``--model`` (IRT options only for IRT models)."""
+    from stepladder.difficulty import IRT, Elo, Glicko2, PassRateGrader
+
+    if _is_irt(model):
+        options: dict[str, Any] = {"method": method or "mml", "progress": progress}
+        if max_iter is not None:
+            options["max_iter"] = max_iter
+        try:
+            return IRT(model, **options)
+        except ValueError as error:
+            raise InputError(f"--method: {error}") from None
+    makers: dict[str, Callable[[], Grader]] = {
+        "elo": Elo,
+        "glicko2": Glicko2,
+        "passrate": PassRateGrader,
+    }
+    return makers[model]()
+
+
+def _check_grade_options(
+    model: str, wide: bool, method: str | None, max_iter: int | None, columns: dict[str, Any]
+) -> None:
+    """Reject options that do not apply to this model or layout."""
+    if not _is_irt(model):
+        for flag, value in (("--method", method), ("--max-iter", max_iter)):
+            if value is not None:
+                raise InputError(f"{flag} applies to IRT models (1pl-4pl), not {model!r}")
+    if wide:
+        for name, value in columns.items():
+            if value is not None:
+                flag = "--" + name.replace("_", "-")
+                raise InputError(f"{flag} does not apply with --wide (first column = item id)")
+
+
+def _check_outputs(input_path: Path, outputs: dict[str, Path | None]) -> None:
+    """Outputs must be distinct files other than the input, in usable places."""
+    seen: dict[Path, str] = {input_path.resolve(): "INPUT"}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        resolved = path.resolve()
+        if resolved in seen:
+            raise InputError(f"{flag}: {path} is also given as {seen[resolved]}")
+        seen[resolved] = flag
+        if path.is_dir():
+            raise InputError(f"{flag}: {path} is a directory")
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise InputError(f"{flag}: {parent} is not a directory")
+                break
+
+
+def _read_log(input_path: Path, wide: bool, columns: dict[str, Any]) -> Responses:
+    """Parquet files and shard directories lean (compact), other formats whole."""
+    from stepladder.difficulty import ResponseLogError, read_responses, read_responses_compact
+
+    given = {name: value for name, value in columns.items() if value is not None}
+    parquet = input_path.is_dir() or input_path.name.lower().endswith(".parquet")
+    try:
+        if parquet and not wide:
+            return read_responses_compact(input_path, **given)
+        return read_responses(input_path, wide=wide, **given)
+    except ResponseLogError as error:
+        raise InputError(str(error)) from None
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with NumPy scalars as Python ones and non-finite floats as None."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _with_metadata(table: pa.Table, summary: dict[str, Any], kind: str) -> pa.Table:
+    """``table`` with the fit summary as JSON under the schema metadata key ``stepladder``."""
+    facts = {**summary, "table": kind, "stepladder_version": __version__}
+    metadata = dict(table.schema.metadata or {})
+    metadata[b"stepladder"] = json.dumps(facts, allow_nan=False).encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def _number(value: float, model: str) -> str:
+    if model in ("elo", "glicko2"):
+        return f"{value:,.0f}"
+    return f"{value:.3f}" if model == "passrate" else f"{value:,.2f}"
+
+
+def _grade_paragraph(
+    summary: dict[str, Any], difficulty: np.ndarray, written: list[tuple[str, Path]]
+) -> str:
+    """The one-paragraph account of a grading run printed on success."""
+    from stepladder.report.grading import IRT_LIMITS, model_name
+
+    model = summary["model"]
+    name = model_name(model)
+    if _is_irt(model):
+        name = f"{name} ({summary.get('method', 'mml')})"
+    text = [
+        f"Graded {summary['n_items']:,} items from {summary['n_learners']:,} learners "
+        f"({summary['n_responses']:,} responses) in {summary['input']} with {name}."
+    ]
+    seconds = f"{summary.get('seconds') or 0.0:.2f} s"
+    if "converged" in summary:
+        iterations = summary.get("iterations", 0)
+        if summary["converged"]:
+            text.append(f"Converged after {iterations:,} iterations in {seconds}")
+        else:
+            text.append(
+                f"Did NOT converge within {iterations:,} iterations in {seconds} "
+                "(raise --max-iter, or try --method map)"
+            )
+        fit = [
+            f"{label} {summary[key]:,.1f}"
+            for label, key in (("log-likelihood", "loglik"), ("AIC", "aic"), ("BIC", "bic"))
+            if summary.get(key) is not None
+        ]
+        text[-1] += f"; {', '.join(fit)}." if fit else "."
+    elif "periods" in summary:
+        text.append(f"Replayed {summary['periods']:,} rating periods in {seconds}.")
+    else:
+        text.append(f"Fitted in {seconds}; a learner's ability is its mean score.")
+    finite = difficulty[np.isfinite(difficulty)]
+    if len(finite):
+        low, median, high = (float(v) for v in np.quantile(finite, [0.0, 0.5, 1.0]))
+        where = {"elo": " (item rating)", "glicko2": " (item rating)"}.get(
+            model, " (1 - posterior pass rate)" if model == "passrate" else " (ability scale)"
+        )
+        line = (
+            f"Difficulty{where}: median {_number(median, model)}, range "
+            f"{_number(low, model)} to {_number(high, model)}"
+        )
+        if _is_irt(model):
+            beyond = int(np.count_nonzero(np.abs(finite) > IRT_LIMITS[1]))
+            if beyond:
+                line += f", {beyond:,} items beyond ±{IRT_LIMITS[1]:g}"
+        if len(finite) < len(difficulty):
+            line += f", {len(difficulty) - len(finite):,} not finite"
+        text.append(line + ".")
+    else:
+        text.append("No item has a finite difficulty.")
+    places = [f"{what} to {path}" for what, path in written]
+    text.append(
+        "Wrote " + (", ".join(places[:-1]) + " and " if len(places) > 1 else "") + places[-1] + "."
+    )
+    return " ".join(text)
+
+
+def _characteristic_curves(grader: Grader, items: pa.Table) -> list[tuple[str, Any, Any]]:
+    """ICCs of the report's selected items from the fitted IRT parameters."""
+    from stepladder.difficulty import ItemParameters
+    from stepladder.report.grading import IRT_LIMITS, icc_items
+
+    fitted = grader.items_  # type: ignore[attr-defined]
+    chosen = icc_items(items, within=IRT_LIMITS[1])
+    rows = np.array([row for _, row in chosen], dtype=np.int64)
+    theta = np.linspace(-4.0, 4.0, 161)
+    subset = ItemParameters(
+        fitted.discrimination[rows],
+        fitted.difficulty[rows],
+        fitted.guessing[rows],
+        fitted.slipping[rows],
+    )
+    probability = subset.probability(theta)
+    return [(label, theta, probability[:, k]) for k, (label, _) in enumerate(chosen)]
+
+
+class _Status:
+    """A one-line status on stderr, shown only on a terminal and erased when done."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def show(self, text: str) -> None:
+        if self.enabled:
+            click.echo(f"\r\033[K{text}", err=True, nl=False)
+
+    def clear(self) -> None:
+        if self.enabled:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    type=click.Choice(GRADE_MODELS),
+    required=True,
+    help="IRT model (1pl-4pl), rating system (elo, glicko2) or Beta pass rate (passrate).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Item table, Parquet: item_id, difficulty, n_responses, p_correct, ...",
+)
+@click.option(
+    "--learners-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Learner table, Parquet: learner_id, ability, se_ability, n_responses.",
+)
+@click.option(
+    "--wide", is_flag=True, help="INPUT is a matrix: one row per item, one column per learner."
+)
+@click.option(
+    "--method",
+    type=click.Choice(IRT_METHODS),
+    default=None,
+    help="IRT estimation: mml (default), map (informative priors) or jml (1pl/2pl).",
+)
+@click.option(
+    "--max-iter",
+    type=click.IntRange(min=1),
+    default=None,
+    help="IRT iterations at most (default 500).",
+)
+@click.option("--learner-column", default=None, help="Learner id column [default: learner_id].")
+@click.option("--item-column", default=None, help="Item id column [default: item_id].")
+@click.option("--score-column", default=None, help="Score column, in [0, 1] [default: correct].")
+@click.option(
+    "--trials-column",
+    default=None,
+    help="Attempts per row; the score column then counts successes.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a self-contained HTML report.",
+)
+@click.option("--quiet", is_flag=True, help="No progress and no summary.")
+def grade(
+    input_path: Path,
+    model: str,
+    out_path: Path,
+    learners_out: Path | None,
+    wide: bool,
+    method: str | None,
+    max_iter: int | None,
+    learner_column: str | None,
+    item_column: str | None,
+    score_column: str | None,
+    trials_column: str | None,
+    report_path: Path | None,
+    quiet: bool,
+) -> None:
+    """Grade item difficulty (and learner ability) from the response log INPUT.
+
+    INPUT is a CSV, JSON Lines or Parquet file, or a directory of Parquet shards, in long
+    format (learner_id, item_id, correct) unless --wide. Outputs are written only when the
+    fit succeeds, each atomically; the fit summary is stored as JSON in each Parquet file's
+    schema metadata under the key "stepladder". Progress goes to stderr on a terminal.
+    """
+    import pyarrow.parquet as pq
+
+    columns = {
+        "learner_column": learner_column,
+        "item_column": item_column,
+        "score_column": score_column,
+        "trials_column": trials_column,
+    }
+    _check_grade_options(model, wide, method, max_iter, columns)
+    outputs = {"--out": out_path, "--learners-out": learners_out, "--report": report_path}
+    _check_outputs(input_path, outputs)
+    interactive = not quiet and sys.stderr.isatty()
+    grader = _make_grader(model, method, max_iter, progress=interactive)
+    status = _Status(interactive)
+    status.show(f"reading {input_path} ...")
+    try:
+        responses = _read_log(input_path, wide, columns)
+        status.show(f"fitting {model} on {len(responses):,} responses ...")
+        try:
+            grader.fit(responses)
+        except ValueError as error:
+            raise InputError(f"{input_path}: {error}") from None
+    finally:
+        status.clear()
+    items, learners = grader.item_table(), grader.learner_table()
+    summary = _json_ready({**grader.summary(), "input": str(input_path)})
+    html = None
+    if report_path is not None:
+        from stepladder.report import render_grading_report
+
+        curves = _characteristic_curves(grader, items) if _is_irt(model) else None
+        html = render_grading_report(items, learners, summary, icc=curves)
+    for path in outputs.values():
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:  # every temporary file is complete before any rename
+        for path, table, kind in ((out_path, items, "items"), (learners_out, learners, "learners")):
+            if path is not None:
+                pq.write_table(
+                    _with_metadata(table, summary, kind), stack.enter_context(atomic_write(path))
+                )
+        if report_path is not None and html is not None:
+            stack.enter_context(atomic_write(report_path)).write(html.encode())
+    if not quiet:
+        written = [("items", out_path)]
+        if learners_out is not None:
+            written.append(("learners", learners_out))
+        if report_path is not None:
+            written.append(("the report", report_path))
+        difficulty = np.asarray(items.column("difficulty").to_numpy(), dtype=np.float64)
+        click.echo(_grade_paragraph(summary, difficulty, written))
 
 
 def main(argv: list[str] | None = None) -> int:

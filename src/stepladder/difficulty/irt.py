@@ -38,6 +38,8 @@ __all__ = ["IRT", "ItemParameters", "Priors"]
 MODELS = ("1pl", "2pl", "3pl", "4pl")
 METHODS = ("mml", "map", "jml")
 _EPS = 1e-10
+#: Relative noise of log-likelihoods summed from float32 matrix products.
+_NOISE = 1e-6
 _PARAMETER_NAMES = ("discrimination", "difficulty", "guessing", "slipping")
 
 
@@ -132,6 +134,7 @@ class FitReport:
     loglik: float = float("nan")
     loglik_history: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    expanded: bool = True
 
 
 class IRT(Grader):
@@ -392,67 +395,111 @@ def _e_step(matrices, state, model, quadrature: Quadrature) -> tuple[np.ndarray,
 
 
 def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_State, FitReport]:
-    """EM accelerated by SQUAREM (Varadhan & Roland, "Simple and globally convergent methods
-    for accelerating the convergence of any EM algorithm", 2008), scheme S3.
+    """PX-EM accelerated by SQUAREM (Varadhan & Roland, "Simple and globally convergent
+    methods for accelerating the convergence of any EM algorithm", 2008), scheme S3.
 
     Each cycle takes two EM steps x1 = F(x0), x2 = F(x1), extrapolates
     x' = x0 - 2 s r + s^2 v with r = x1 - x0, v = x2 - x1 - r, s = -|r| / |v| (s <= -1), and
-    takes one EM step from x'. A cycle whose log-likelihood falls below that of x1 falls
-    back to plain EM. Converged when one plain EM step moves no parameter more than ``tol``.
+    takes one EM step from x'. A cycle whose penalised log-likelihood falls below that of x2
+    keeps x2. Parameter expansion is not guaranteed to be monotone once item priors matter
+    (few learners per item): if a PX step lowers the penalised log-likelihood, the fit goes
+    on with plain EM. Converged when one EM step moves no parameter more than ``tol``.
     """
     success_totals = matrices.item_sums(np.ones(matrices.successes.shape[0]), of="successes")
+    expand = True
 
     def em_step(current: _State) -> tuple[_State, float]:
+        """One EM step, and the penalised log-likelihood at ``current``."""
         posterior, marginal = _e_step(matrices, current, irt.model, quadrature)
-        folded = quadrature.fold(posterior)
-        excess = quadrature.variance_added(posterior)
-        updated = _m_step(irt.model, current, matrices, folded, excess, quadrature.nodes, priors,
-                          success_totals)  # fmt: skip
-        return _standardise(updated, posterior, quadrature.fine_nodes), float(marginal.sum())
+        # PX-EM: run the M-step on the abilities re-expressed as z = (theta - mean) / sd.
+        mean, sd = _ability_moments(posterior, quadrature.fine_nodes) if expand else (0.0, 1.0)
+        expanded = _State(current.a * sd, current.delta + current.a * mean, current.c, current.d)
+        updated = _m_step(
+            irt.model, expanded, matrices, quadrature.fold(posterior),
+            quadrature.variance_added(posterior) / sd**2, (quadrature.nodes - mean) / sd,
+            priors, success_totals,
+        )  # fmt: skip
+        return updated, float(marginal.sum()) + _log_prior(current, priors, irt.model)
 
     bar = tqdm(
         total=irt.max_iter, desc=f"IRT {irt.model}", unit="EM step", disable=not irt.progress
     )
+
+    def count(steps: int = 1) -> None:
+        report.iterations += steps
+        bar.update(steps)
+
     try:
         while report.iterations < irt.max_iter:
             x0 = state.vector()
-            first, loglik0 = em_step(state)
+            first, objective0 = em_step(state)
+            count()
             r = first.vector() - x0
             change = float(np.max(np.abs(r)))
-            report.loglik_history.append(loglik0)
-            report.iterations += 1
-            bar.update()
-            bar.set_postfix(loglik=f"{loglik0:.1f}", change=f"{change:.1e}")
+            report.loglik_history.append(objective0)
+            bar.set_postfix(objective=f"{objective0:.1f}", change=f"{change:.1e}")
             if change < irt.tol:
                 state, report.converged = first, True
                 break
-            second, loglik1 = em_step(first)
+            if report.iterations >= irt.max_iter:
+                state = first
+                break
+            second, objective1 = em_step(first)
+            count()
+            if expand and objective1 < objective0 - _NOISE * abs(objective0):
+                expand = False  # the expanded step went downhill: continue with plain EM
+                continue
+            if report.iterations >= irt.max_iter:
+                state = second
+                break
             v = second.vector() - first.vector() - r
             norm_v = float(np.linalg.norm(v))
             step = min(-float(np.linalg.norm(r)) / norm_v, -1.0) if norm_v > 0 else -1.0
             jumped = _State.from_vector(x0 - 2 * step * r + step**2 * v)
-            state, loglik_jump = em_step(jumped)
-            report.iterations += 2
-            bar.update(2)
-            if not np.isfinite(loglik_jump) or loglik_jump < loglik1:
+            landed, objective_jump = em_step(jumped)
+            count()
+            tolerance = _NOISE * abs(objective1)
+            if np.isfinite(objective_jump) and objective_jump >= objective1 - tolerance:
+                state = landed
+            else:
                 state = second  # the extrapolation overshot: keep the plain EM step
     finally:
         bar.close()
+    report.expanded = expand
     return state, report
 
 
-def _standardise(state: _State, posterior: np.ndarray, nodes: np.ndarray) -> _State:
-    """Parameter-expanded EM (Liu, Rubin & Wu, "Parameter expansion to accelerate EM: the
-    PX-EM algorithm", 1998): estimate the ability distribution's mean and sd from the
-    posteriors and re-express the items so that it is N(0, 1) again.
+def _log_prior(state: _State, priors: Priors, model: str) -> float:
+    """Log density (up to constants) of the item priors at ``state``."""
+    mean_a, sd_a = priors.discrimination
+    value = -0.5 * np.sum(((state.a - mean_a) / sd_a) ** 2)
+    value -= 0.5 * np.sum((state.delta / priors.intercept_sd) ** 2)
+    if model in ("3pl", "4pl"):
+        ga, gb = priors.guessing
+        c = np.clip(state.c, _EPS, 1 - _EPS)
+        value += np.sum((ga - 1) * np.log(c) + (gb - 1) * np.log1p(-c))
+    if model == "4pl":
+        sa, sb = priors.slipping
+        slip = np.clip(1 - state.d, _EPS, 1 - _EPS)
+        value += np.sum((sa - 1) * np.log(slip) + (sb - 1) * np.log1p(-slip))
+    return float(value)
 
-    With many responses per learner, posteriors barely feel the N(0, 1) prior, so plain EM
-    moves the overall scale of the items by a tiny fraction per iteration; this step moves
-    it all the way. logit = a (mu + sigma z) + delta = (a sigma) z + (delta + a mu).
+
+def _ability_moments(posterior: np.ndarray, nodes: np.ndarray) -> tuple[float, float]:
+    """Mean and sd of the ability distribution implied by the learners' posteriors.
+
+    Parameter-expanded EM (Liu, Rubin & Wu, "Parameter expansion to accelerate EM: the PX-EM
+    algorithm", 1998) treats them as free: the M-step fits the items to the standardised
+    abilities z = (theta - mean) / sd, which is the same model with logit
+    a (mean + sd z) + delta, so the items stay on the N(0, 1) scale while the priors still
+    act on the parameters being estimated. With many responses per learner, posteriors
+    barely feel the N(0, 1) prior, so plain EM moves the overall scale by a tiny fraction per
+    iteration (and stops early, far from the optimum); this moves it all the way.
     """
-    mean = float((posterior @ nodes).mean())
-    sd = float(np.sqrt(max((posterior @ nodes**2).mean() - mean**2, 1e-12)))
-    return _State(state.a * sd, state.delta + state.a * mean, state.c, state.d)
+    means = posterior @ nodes
+    mean = float(means.mean())
+    second = float((posterior @ nodes**2).mean())
+    return mean, float(np.sqrt(max(second - mean**2, 1e-12)))
 
 
 def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_totals) -> _State:
@@ -491,19 +538,36 @@ def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_to
     return _State(a, delta, np.clip(c, 0.0, 0.5), np.clip(d, 0.5, 1.0))
 
 
+def _logistic_objective(a, delta, success_sum, success_moment, attempts, nodes, priors,
+                        curvature) -> np.ndarray:  # fmt: skip
+    """Per-item expected complete-data log-likelihood plus log prior, logit = a * theta + delta.
+
+    sum_q R_q z_q - N_q softplus(z_q) needs successes only through their sum and first moment;
+    the folding correction adds E[excess * a^2 P (1 - P)] / 2 (the softplus curvature).
+    """
+    z = a[:, None] * nodes + delta[:, None]
+    p = expit(z)
+    value = a * success_moment + delta * success_sum - (attempts * np.logaddexp(0.0, z)).sum(axis=1)
+    value += 0.5 * (curvature * (a**2)[:, None] * p * (1 - p)).sum(axis=1)
+    mean_a, sd_a = priors.discrimination
+    return value - 0.5 * ((a - mean_a) / sd_a) ** 2 - 0.5 * (delta / priors.intercept_sd) ** 2
+
+
 def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nodes, priors,
                      curvature, steps: int = 2):  # fmt: skip
     """Newton steps of the per-item weighted logistic regression of successes on the nodes.
 
-    logit = a * theta + delta; the log-likelihood is concave in (a, delta), and so is the
-    normal prior, so a few damped Newton steps per EM iteration suffice. Successes enter only
-    through their sum and first moment over nodes. The gradient's expected terms
-    E[N P] and E[N theta P] are corrected by -E[excess * g''] / 2 for the variance that
-    folding added (``curvature`` = N.T @ (excess * posterior)); the Hessian is not, which
-    changes the path but not the fixed point.
+    logit = a * theta + delta; the objective (:func:`_logistic_objective`) is concave in
+    (a, delta) up to the small folding correction, so a few Newton steps per EM iteration
+    suffice; each step is halved until the objective does not decrease (a generalised EM
+    step, which keeps EM monotone even for items whose responses nearly separate).
+    The gradient's expected terms E[N P] and E[N theta P] are corrected by -E[excess * g''] / 2
+    for the variance that folding added (``curvature`` = N.T @ (excess * posterior)); the
+    Hessian is not, which changes the path but not the fixed point.
     """
     mean_a, sd_a = priors.discrimination
     var_a, var_d = sd_a**2, priors.intercept_sd**2
+    args = (success_sum, success_moment, attempts, nodes, priors, curvature)
     for _ in range(steps):
         p = expit(a[:, None] * nodes + delta[:, None])
         slope = p * (1 - p)
@@ -529,6 +593,14 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
         step_a = (h_dd * g_a - h_ad * g_delta) / det
         step_d = (h_aa * g_delta - h_ad * g_a) / det
         scale = np.minimum(1.0, 1.0 / np.maximum(np.abs(step_a), np.abs(step_d)))  # trust region
+        before = _logistic_objective(a, delta, *args)
+        for _ in range(20):  # backtracking, vectorised over items
+            after = _logistic_objective(a + scale * step_a, delta + scale * step_d, *args)
+            worse = ~(after >= before - 1e-9 * np.abs(before))
+            if not worse.any():
+                break
+            scale = np.where(worse, scale / 2, scale)
+        scale = np.where(worse, 0.0, scale)
         a, delta = a + scale * step_a, delta + scale * step_d
     return a, delta
 
