@@ -10,7 +10,6 @@ import contextlib
 import json
 import math
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from stepladder import __version__, strategies
+from stepladder.grading import GRADERS
 from stepladder.io import atomic_write, write_json
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def simulate(
         click.echo(f"\nwrote {out_dir / 'results.json'} and {out_dir / 'report.html'}")
 
 
-GRADE_MODELS = ("1pl", "2pl", "3pl", "4pl", "elo", "glicko2", "passrate")
+GRADE_MODELS = tuple(GRADERS)
 IRT_METHODS = ("mml", "map", "jml")
 
 
@@ -159,22 +159,17 @@ def _is_irt(model: str) -> bool:
 
 def _make_grader(model: str, method: str | None, max_iter: int | None, progress: bool) -> Grader:
     """The grader for ``--model`` (IRT options only for IRT models)."""
-    from stepladder.difficulty import IRT, Elo, Glicko2, PassRateGrader
+    from stepladder.grading import make_grader
 
+    options: dict[str, Any] = {}
     if _is_irt(model):
-        options: dict[str, Any] = {"method": method or "mml", "progress": progress}
+        options = {"method": method or "mml", "progress": progress}
         if max_iter is not None:
             options["max_iter"] = max_iter
-        try:
-            return IRT(model, **options)
-        except ValueError as error:
-            raise InputError(f"--method: {error}") from None
-    makers: dict[str, Callable[[], Grader]] = {
-        "elo": Elo,
-        "glicko2": Glicko2,
-        "passrate": PassRateGrader,
-    }
-    return makers[model]()
+    try:
+        return make_grader(model, **options)
+    except ValueError as error:
+        raise InputError(f"--method: {error}") from None
 
 
 def _check_grade_options(
