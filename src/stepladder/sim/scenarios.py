@@ -148,7 +148,7 @@ class Scenario:
 
 
 # Modelling constants (see docs/simulator.md for the reasoning).
-N_TRAIN, N_HELDOUT = 20_000, 2_000
+N_TRAIN, N_HELDOUT = 5_000, 2_000
 #: Error of the prior difficulty a curriculum is given, relative to the crowd's (ability units).
 PRIOR_NOISE = 0.3
 #: Spread of the learner's own item-specific logit offset (what this learner happens to know).
@@ -317,7 +317,7 @@ SCENARIOS: dict[str, Scenario] = {
             batch_size=64,
             rollouts=1,
             steps=300,
-            target=0.45,
+            target=0.5,
             mode="sft",
         ),
         Scenario(
@@ -339,7 +339,7 @@ SCENARIOS: dict[str, Scenario] = {
             batch_size=64,
             rollouts=8,
             steps=300,
-            target=0.48,
+            target=0.47,
             mode="rl",
         ),
     ]

@@ -7,7 +7,16 @@ Example:
     ('hard_to_easy', True)
 """
 
-from stepladder.strategies import baselines  # noqa: F401  (registers the baselines)
+# Importing each family module registers its strategies.
+from stepladder.strategies import (  # noqa: F401
+    bandits,
+    baselines,
+    budget,
+    filtering,
+    learned,
+    posterior,
+    targeting,
+)
 from stepladder.strategies._registry import available, create, get, register
 from stepladder.strategies.base import Proposal, Strategy
 

@@ -1,0 +1,646 @@
+"""Rollout budgets: how many rollouts (or sampling trials) each chosen prompt gets.
+
+The strategies here choose *which* prompts to train on uniformly at random (they hold a
+:class:`~stepladder.strategies.baselines.Uniform` sampler) and decide *how many* rollouts each
+one gets from a Beta posterior of its pass rate
+(:class:`~stepladder.difficulty.passrate.BetaPassRate`, prior ``(1, 1)`` unless ``prior`` says
+otherwise, updated with every observed group: ``successes = sum of rewards``,
+``trials = rollouts``). Their proposals carry ``rollouts``: positive ints, one per prompt.
+
+- ``knapsack``: Knapsack RL's exact budget allocation (value of a prompt's exploration
+  budget = chance of a non-zero GRPO gradient x an information-gain proxy).
+- ``gfpo``: GFPO's adaptive difficulty: larger groups for harder prompts, by difficulty
+  quartiles of the running pass rates, at the same mean budget.
+- ``dart``: DART-Math's trial allocation for rejection sampling: enough trials to collect
+  ``k`` correct responses (``uniform``) or a number proportional to difficulty
+  (``prop2diff``).
+
+The building blocks are public: :func:`knapsack_value`, :func:`knapsack_gain`,
+:func:`knapsack_greedy` and :func:`knapsack_dp` (two exact solvers of the same problem) and
+:func:`allocate_proportional` (a total split in proportion to weights, within bounds, rounded
+so that the total is met exactly).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from stepladder._checks import finite_array, positive_int
+from stepladder.difficulty.passrate import BetaPassRate
+from stepladder.outcomes import Outcomes
+from stepladder.strategies._registry import register
+from stepladder.strategies.base import Proposal, Strategy
+from stepladder.strategies.baselines import Uniform
+
+__all__ = [
+    "DART",
+    "GFPOAdaptive",
+    "KnapsackRL",
+    "allocate_proportional",
+    "knapsack_dp",
+    "knapsack_gain",
+    "knapsack_greedy",
+    "knapsack_value",
+]
+
+#: Slack that keeps ``ceil``/``floor`` of quotients such as ``4 / (1/3)`` from stepping past
+#: the integer that exact arithmetic gives.
+_SLACK = 1e-9
+
+
+# --------------------------------------------------------------------------- shared machinery
+
+
+def _positive_float(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    return number
+
+
+def _prior(value: Any) -> tuple[float, float]:
+    """A Beta prior ``(alpha0, beta0)`` of two positive numbers."""
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
+        raise ValueError(f"prior must be a pair (alpha0, beta0), got {value!r}")
+    return _positive_float("prior[0]", value[0]), _positive_float("prior[1]", value[1])
+
+
+def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    return str(value)
+
+
+def _check_bounds(rollouts: int, low: int, high: int | None) -> None:
+    if low > rollouts or (high is not None and rollouts > high):
+        upper = "" if high is None else f" <= max_rollouts={high}"
+        raise ValueError(f"need min_rollouts={low} <= rollouts={rollouts}{upper}")
+
+
+class _PosteriorStrategy(Strategy):
+    """A Beta posterior of every item's pass rate, updated from observed rewards.
+
+    Subclasses set ``prior`` (and ``decay``, default 1) in ``__init__``. With
+    ``_chooses_uniformly`` they also hold a :class:`Uniform` sampler (without replacement,
+    epoch by epoch) that shares the curriculum's generator. ``_last`` holds scalars about the
+    latest proposal, reported by :meth:`metrics` and kept in the state.
+    """
+
+    allocates_rollouts = True
+    _chooses_uniformly = True
+
+    prior: tuple[float, float]
+
+    def _setup(self) -> None:
+        alpha0, beta0 = self.prior
+        decay = getattr(self, "decay", 1.0)
+        self.posterior = BetaPassRate(self.pool.size, alpha0=alpha0, beta0=beta0, decay=decay)
+        self._chooser: Uniform | None = None
+        if self._chooses_uniformly:
+            self._chooser = Uniform()
+            self._chooser.bind(self.pool, self.stats, self.rng)
+        self._last: dict[str, float] = {}
+
+    def _choose(self, n: int) -> np.ndarray:
+        assert self._chooser is not None
+        return self._chooser.propose(n).indices
+
+    def observe(self, outcomes: Outcomes) -> None:
+        """Add each group's successes (sum of rewards) and trials (rollouts) to the posterior."""
+        if len(outcomes) == 0 or outcomes.rewards is None:
+            return
+        self.posterior.update(outcomes.indices, outcomes.reward_sum, outcomes.rollouts)
+
+    def _observed(self) -> np.ndarray:
+        """True for items whose posterior has absorbed at least one trial."""
+        post = self.posterior
+        return (post.alpha != post.alpha0) | (post.beta != post.beta0)
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "posterior": self.posterior.state_dict(),
+            "last": dict(self._last),
+        }
+        if self._chooser is not None:
+            state["chooser"] = self._chooser.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.posterior.load_state_dict(state["posterior"])
+        self._last = {str(k): float(v) for k, v in state["last"].items()}
+        if self._chooser is not None:
+            self._chooser.load_state_dict(state["chooser"])
+
+    def metrics(self) -> dict[str, float]:
+        return dict(self._last)
+
+    def _summarise(self, items: np.ndarray, rollouts: np.ndarray, p: np.ndarray) -> None:
+        if len(items):
+            self._last = {
+                "mean_rollouts": float(rollouts.mean()),
+                "max_rollouts": float(rollouts.max()),
+                "min_rollouts": float(rollouts.min()),
+                "mean_pass_estimate": float(p.mean()),
+            }
+
+
+def allocate_proportional(
+    weights: Any, total: int, *, low: int = 1, high: int | None = None
+) -> np.ndarray:
+    """Split ``total`` into integers proportional to ``weights``, each within ``[low, high]``.
+
+    The real-valued split is ``x_i = clip(c * w_i, low, high)`` with the one ``c`` for which
+    ``sum x_i = total`` (found by bisection, then solved exactly on its linear piece); zero
+    weights get ``low`` (all weights zero: equal shares). Integers come from the largest
+    remainder method: every item gets ``floor(x_i)``, and the items with the largest fractional
+    parts (ties: lower position first) get one more until the total is met exactly.
+
+    Example:
+        >>> allocate_proportional([0.5, 0.3, 0.2], 20, low=2).tolist()
+        [10, 6, 4]
+        >>> allocate_proportional([1.0, 1.0, 1.0], 10, low=2).tolist()  # remainder to the first
+        [4, 3, 3]
+        >>> allocate_proportional([100.0, 1.0], 12, low=2, high=8).tolist()
+        [8, 4]
+    """
+    w = finite_array("weights", weights, ndim=(1,))
+    if (w < 0).any():
+        raise ValueError(f"weights must be non-negative, got {w[np.argmax(w < 0)]}")
+    total = positive_int("total", total, allow_zero=True)
+    low = positive_int("low", low, allow_zero=True)
+    cap = math.inf if high is None else positive_int("high", high)
+    k = len(w)
+    if low > cap:
+        raise ValueError(f"low={low} exceeds high={high}")
+    if total < k * low or total > k * cap:
+        raise ValueError(f"cannot split {total} into {k} parts within [{low}, {high}]")
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not (w > 0).any():
+        w = np.ones(k)
+    return _largest_remainder(_water_fill(w, total, low, cap), total, low, cap)
+
+
+def _water_fill(w: np.ndarray, total: int, low: int, cap: float) -> np.ndarray:
+    """Real ``x = clip(c w, low, cap)`` (zero weights at ``low``) summing to ``total``."""
+    pos = w > 0
+    wp = w[pos]
+    zeros = int(np.count_nonzero(~pos))
+    x = np.full(len(w), float(low))
+    if total >= len(wp) * cap + zeros * low:  # every weighted item at its cap
+        x[pos] = cap
+        if zeros:
+            x[~pos] += (total - len(wp) * cap - zeros * low) / zeros
+        return x
+
+    def filled(c: float) -> float:
+        return float(np.clip(c * wp, low, cap).sum()) + zeros * low
+
+    lo, hi = 0.0, (cap if math.isfinite(cap) else float(total)) / float(wp.min())
+    for _ in range(200):  # bisection down to adjacent doubles
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if filled(mid) < total:
+            lo = mid
+        else:
+            hi = mid
+    c = hi
+    free = (c * wp > low) & (c * wp < cap)
+    if free.any():  # exact solution on this linear piece: fixed part + c * (free weights)
+        fixed = np.where(c * wp >= cap, cap, float(low))[~free].sum() + zeros * low
+        c = (total - fixed) / wp[free].sum()
+    x[pos] = np.clip(c * wp, low, cap)
+    return x
+
+
+def _largest_remainder(x: np.ndarray, total: int, low: int, cap: float) -> np.ndarray:
+    """Integers within ``[low, cap]`` near ``x`` that sum to ``total`` exactly."""
+    base = np.clip(np.floor(x + _SLACK), low, cap).astype(np.int64)
+    frac = x - base
+    short = total - int(base.sum())
+    while short > 0:  # one more to the largest fractional parts with room
+        order = np.argsort(-frac, kind="stable")
+        order = order[base[order] < cap][:short]
+        base[order] += 1
+        frac[order] -= 1.0
+        short -= len(order)
+    while short < 0:  # float noise only: one less to the smallest fractional parts
+        order = np.argsort(frac, kind="stable")
+        order = order[base[order] > low][:-short]
+        base[order] -= 1
+        frac[order] += 1.0
+        short += len(order)
+    return base
+
+
+# --------------------------------------------------------------------------- Knapsack RL
+
+
+def knapsack_value(p: Any, n: Any) -> np.ndarray:
+    """Knapsack RL's value of giving a prompt with pass rate ``p`` a budget of ``n`` rollouts.
+
+    ``value(N) = (1 - p^N - (1-p)^N) * p * (1-p)^2``: the probability that the N rewards are
+    not all equal (a non-zero GRPO gradient) times ``p (1-p)^2``, the paper's approximation of
+    the information gain (expected increase of the success probability) of one update.
+
+    Example:
+        >>> knapsack_value([0.5, 0.5, 0.1, 0.0, 1.0], [2, 8, 8, 8, 8]).round(6).tolist()
+        [0.0625, 0.124023, 0.046132, 0.0, 0.0]
+    """
+    p = np.asarray(p, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    q = 1.0 - p
+    return (1.0 - p**n - q**n) * p * q**2
+
+
+def knapsack_gain(p: Any, n: Any) -> np.ndarray:
+    """Marginal value of one more rollout: ``value(N+1) - value(N)``, in closed form.
+
+    ``1 - p^N - (1-p)^N`` grows by ``p^N (1-p) + (1-p)^N p`` from N to N+1, so the gain is
+    ``p (1-p)^2 * (p^N (1-p) + (1-p)^N p)`` (no cancellation).
+
+    Example:
+        >>> float(knapsack_gain(0.5, 2)), float(knapsack_value(0.5, 3) - knapsack_value(0.5, 2))
+        (0.03125, 0.03125)
+    """
+    p = np.asarray(p, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    q = 1.0 - p
+    return p * q**2 * (p**n * q + q**n * p)
+
+
+def _knapsack_inputs(p: Any, budget: int, low: int, high: int) -> tuple[np.ndarray, int]:
+    rates = finite_array("p", p, ndim=(1,))
+    if ((rates < 0) | (rates > 1)).any():
+        raise ValueError("pass rates p must lie in [0, 1]")
+    budget = positive_int("budget", budget, allow_zero=True)
+    low = positive_int("min_rollouts", low, allow_zero=True)
+    high = positive_int("max_rollouts", high, allow_zero=True)
+    if high < low:
+        raise ValueError(f"max_rollouts={high} is below min_rollouts={low}")
+    spare = budget - len(rates) * low
+    if spare < 0:
+        raise ValueError(f"budget={budget} is below {len(rates)} x min_rollouts={low}")
+    return rates, min(spare, len(rates) * (high - low))
+
+
+def knapsack_greedy(
+    p: Any, budget: int, *, min_rollouts: int = 2, max_rollouts: int = 128
+) -> np.ndarray:
+    """Exact Knapsack RL allocation by taking the largest marginal gains (the default solver).
+
+    Maximises ``sum_i value(p_i, N_i)`` subject to ``sum_i N_i <= budget`` and
+    ``min_rollouts <= N_i <= max_rollouts`` (each rollout costs 1). Every prompt starts at
+    ``min_rollouts``; the spare budget buys the largest positive gains
+    ``knapsack_gain(p_i, N)`` over all pairs ``(i, N)``, found with one partition
+    (``O(k (max - min))``). Ties at the cut go to lower ``(i, N)`` first. Prompts with
+    ``p`` in {0, 1} have gain 0 and stay at ``min_rollouts``, so the budget may be left
+    partly unspent (see :class:`KnapsackRL` for where it goes).
+
+    Why greedy is exact: ``value`` is concave in ``N``. With ``c = p (1-p)^2 >= 0``,
+    ``gain(N) = c (p^N (1-p) + (1-p)^N p)``, and both ``p^N`` and ``(1-p)^N`` are
+    non-increasing in N for ``p`` in [0, 1], so every prompt's gains are non-increasing. The
+    value of any feasible allocation is ``sum_i value(min) + the gains it buys``, at most
+    ``sum_i value(min) +`` the ``spare`` largest positive gains; taking those gains is feasible
+    because, with non-increasing gains per prompt, the chosen pairs of each prompt are its
+    first ones (for tied gains any subset of equal values has the same sum). Powers are built
+    by cumulative products, which keeps the computed gains non-increasing in floating point.
+
+    Example:
+        >>> knapsack_greedy([0.5, 0.05, 0.95, 0.0], 32, max_rollouts=16).tolist()
+        [11, 16, 3, 2]
+    """
+    rates, spare = _knapsack_inputs(p, budget, min_rollouts, max_rollouts)
+    counts = np.full(len(rates), min_rollouts, dtype=np.int64)
+    steps = max_rollouts - min_rollouts
+    if spare == 0 or steps == 0:
+        return counts
+    gains = _gain_table(rates, min_rollouts, steps).ravel()
+    if spare >= gains.size:
+        take = gains > 0
+    else:
+        cut = gains.size - spare
+        threshold = np.partition(gains, cut)[cut]  # the spare-th largest gain
+        take = gains > threshold
+        if threshold > 0:
+            ties = np.flatnonzero(gains == threshold)[: spare - int(np.count_nonzero(take))]
+            take[ties] = True
+    return counts + take.reshape(len(rates), steps).sum(axis=1)
+
+
+def _gain_table(rates: np.ndarray, low: int, steps: int) -> np.ndarray:
+    """``gains[i, j] = knapsack_gain(p_i, low + j)`` for ``j < steps``, monotone per row."""
+    q = 1.0 - rates
+    factors_p = np.repeat(rates[:, None], steps, axis=1)
+    factors_q = np.repeat(q[:, None], steps, axis=1)
+    factors_p[:, 0] = rates**low
+    factors_q[:, 0] = q**low
+    p_pow = np.cumprod(factors_p, axis=1)  # p^N, N = low, ..., low + steps - 1
+    q_pow = np.cumprod(factors_q, axis=1)
+    weight = (rates * q**2)[:, None]
+    return weight * (p_pow * q[:, None] + q_pow * rates[:, None])
+
+
+def knapsack_dp(
+    p: Any, budget: int, *, min_rollouts: int = 2, max_rollouts: int = 128
+) -> np.ndarray:
+    """Exact Knapsack RL allocation by dynamic programming over (prompt, spare budget).
+
+    ``best_i[b] = max over extra rollouts j of best_{i-1}[b - j] + value(p_i, min + j)``
+    (``j = 0 .. max - min``, ``best_0 = 0``: budget may stay unspent); then backtrack from the
+    full spare budget. Ties prefer fewer rollouts. Vectorised over ``b``; ``O(k S (max - min))``
+    for ``S`` spare rollouts, so it is the reference that :func:`knapsack_greedy` is checked
+    against rather than the default.
+
+    Example:
+        >>> knapsack_dp([0.5, 0.05, 0.95, 0.0], 32, max_rollouts=16).tolist()
+        [11, 16, 3, 2]
+    """
+    rates, spare = _knapsack_inputs(p, budget, min_rollouts, max_rollouts)
+    k = len(rates)
+    steps = min(max_rollouts - min_rollouts, spare)
+    extra = np.arange(steps + 1)
+    # value of j extra rollouts relative to min_rollouts, per prompt: (k, steps + 1)
+    table = knapsack_value(rates[:, None], min_rollouts + extra[None, :])
+    table = table - table[:, :1]
+    best = np.zeros(spare + 1)
+    choice = np.zeros((k, spare + 1), dtype=np.int32)
+    for i in range(k):
+        new = best.copy()
+        pick = choice[i]
+        for j in range(1, steps + 1):
+            candidate = best[:-j] + table[i, j]  # spend j more on prompt i: b - j -> b
+            better = candidate > new[j:]
+            new[j:][better] = candidate[better]
+            pick[j:][better] = j
+        best = new
+    counts = np.full(k, min_rollouts, dtype=np.int64)
+    b = spare
+    for i in range(k - 1, -1, -1):
+        counts[i] += choice[i, b]
+        b -= int(choice[i, b])
+    return counts
+
+
+_SOLVERS = {"greedy": knapsack_greedy, "dp": knapsack_dp}
+
+
+@register("knapsack")
+class KnapsackRL(_PosteriorStrategy):
+    """Knapsack RL budget allocation across uniformly chosen prompts.
+
+    From "Knapsack RL: Unlocking Exploration of LLMs via Optimizing Budget Allocation"
+    (Li et al., 2025). Each step chooses ``n`` prompts uniformly (without replacement, epoch
+    by epoch) and splits ``n * rollouts`` rollouts among them to maximise
+    ``sum_i value(p_i, N_i)`` with :func:`knapsack_value`
+    ``value(N) = (1 - p^N - (1-p)^N) * p (1-p)^2`` (the paper's value: probability of a
+    non-zero gradient times its InfoGain approximation ``p (1-p)^2``), each ``N_i`` in
+    ``[min_rollouts, max_rollouts]`` and each rollout costing 1. ``solver="greedy"``
+    (:func:`knapsack_greedy`, exact because ``value`` is concave in N) is the default;
+    ``solver="dp"`` runs the dynamic program (:func:`knapsack_dp`).
+
+    The pass rate ``p_i`` is the item's Beta-posterior mean ``(s + 1) / (t + 2)`` with the
+    default ``prior=(1, 1)`` (``estimate="posterior"``): never-seen prompts get 0.5 and a
+    prompt never solved in ``t`` rollouts ``1 / (t + 2)``, which still has positive value, so
+    hard prompts receive large budgets as the paper intends. ``estimate="observed"`` uses the
+    raw pass rate ``s / t`` of past rollouts (prior mean for never-seen prompts) as the paper
+    does with its previous-epoch success rates; then prompts at exactly 0 or 1 have value 0.
+
+    Surplus: when the gains of every prompt with room are 0 (all at p = 0 or 1) budget is left
+    after the optimisation. It goes, one rollout at a time in batch order (round robin), to
+    the chosen prompts never solved so far (no success observed, including never-seen ones)
+    that are below ``max_rollouts``; if none has room, to every chosen prompt with room. The
+    total is therefore always exactly ``n * rollouts``.
+
+    Example:
+        >>> from stepladder import Curriculum, Outcomes
+        >>> cur = Curriculum(4, "knapsack", seed=0, max_rollouts=16)
+        >>> cur.observe(Outcomes([0, 1, 2], [[1, 0] * 4, [0] * 8, [1] * 8]))  # p .5, .1, .9
+        >>> batch = cur.propose(4)  # item 3 unseen: p = .5
+        >>> sorted(zip(batch.indices.tolist(), batch.rollouts.tolist()))
+        [(0, 7), (1, 16), (2, 2), (3, 7)]
+        >>> int(batch.rollouts.sum())
+        32
+    """
+
+    def __init__(
+        self,
+        *,
+        rollouts: int = 8,
+        min_rollouts: int = 2,
+        max_rollouts: int = 128,
+        solver: str = "greedy",
+        estimate: str = "posterior",
+        prior: tuple[float, float] = (1.0, 1.0),
+    ) -> None:
+        self.rollouts = positive_int("rollouts", rollouts)
+        self.min_rollouts = positive_int("min_rollouts", min_rollouts)
+        self.max_rollouts = positive_int("max_rollouts", max_rollouts)
+        _check_bounds(self.rollouts, self.min_rollouts, self.max_rollouts)
+        self.solver = _choice("solver", solver, tuple(_SOLVERS))
+        self.estimate = _choice("estimate", estimate, ("posterior", "observed"))
+        self.prior = _prior(prior)
+
+    def pass_estimates(self, items: Any) -> np.ndarray:
+        """The ``p`` the allocation uses for ``items`` (see ``estimate``)."""
+        post = self.posterior
+        mean = post.mean(items)
+        if self.estimate == "posterior":
+            return mean
+        idx = np.asarray(items, dtype=np.int64)
+        wins = post.alpha[idx] - post.alpha0
+        trials = wins + post.beta[idx] - post.beta0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(trials > 0, np.clip(wins / trials, 0.0, 1.0), mean)
+
+    def propose(self, n: int) -> Proposal:
+        items = self._choose(n)
+        total = n * self.rollouts
+        p = self.pass_estimates(items)
+        solve = _SOLVERS[self.solver]
+        counts = solve(p, total, min_rollouts=self.min_rollouts, max_rollouts=self.max_rollouts)
+        counts = self._spread_surplus(items, counts, total)
+        self._summarise(items, counts, p)
+        return Proposal(items, rollouts=counts)
+
+    def _spread_surplus(self, items: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
+        left = total - int(counts.sum())
+        unsolved = self.posterior.alpha[items] <= self.posterior.alpha0  # no success observed
+        for group in (unsolved, np.ones(len(items), dtype=bool)):
+            while left > 0:
+                room = np.flatnonzero(group & (counts < self.max_rollouts))[:left]
+                if len(room) == 0:
+                    break
+                counts[room] += 1
+                left -= len(room)
+        return counts
+
+
+# --------------------------------------------------------------------------- GFPO
+
+
+@register("gfpo")
+class GFPOAdaptive(_PosteriorStrategy):
+    """GFPO's adaptive difficulty: larger rollout groups for harder prompts.
+
+    From "Sample More to Think Less: Group Filtered Policy Optimization for Concise
+    Reasoning" (Shrivastava et al., 2025). Adaptive Difficulty GFPO tracks a running
+    difficulty estimate (the mean reward of each prompt's rollouts, bucketed by quartiles kept
+    in a streaming digest) and gives harder prompts more of the group: in the paper every
+    prompt samples the same G and the number of responses *retained* after length filtering
+    grows with difficulty (easy 4, medium 6, hard and very hard 8; the default
+    ``group_weights`` mirror these). Here the strategy decides before sampling, so it turns
+    that profile into group sizes: with ``p_i`` the Beta-posterior mean pass rate and
+    ``q25 <= q50 <= q75`` the quartiles of the posterior means of every item observed so far
+    (``O(pool)`` per step), a prompt is very hard if ``p <= q25``, hard if ``p <= q50``, medium
+    if ``p <= q75`` and easy otherwise; its weight is ``group_weights[bucket]`` (ordered easy,
+    medium, hard, very hard; never-seen prompts get the mean weight), and
+    :func:`allocate_proportional` splits ``n * rollouts`` in proportion to the weights within
+    ``[min_rollouts, max_rollouts]``, so the mean budget stays ``rollouts`` per prompt.
+    Prompts are chosen uniformly.
+
+    GFPO's response-level filtering (keep the shortest, or highest reward-per-token, responses
+    of a group) needs the responses themselves and is the trainer's job.
+
+    Example:
+        >>> from stepladder import Curriculum, Outcomes
+        >>> cur = Curriculum(8, "gfpo", seed=0)
+        >>> cur.observe(Outcomes(range(8), [[1] * k + [0] * (8 - k) for k in range(8)]))
+        >>> batch = cur.propose(8)
+        >>> sorted(zip(batch.indices.tolist(), batch.rollouts.tolist()))
+        [(0, 10), (1, 10), (2, 10), (3, 10), (4, 7), (5, 7), (6, 5), (7, 5)]
+    """
+
+    def __init__(
+        self,
+        *,
+        rollouts: int = 8,
+        min_rollouts: int = 2,
+        max_rollouts: int = 32,
+        group_weights: tuple[float, float, float, float] = (4.0, 6.0, 8.0, 8.0),
+        prior: tuple[float, float] = (1.0, 1.0),
+    ) -> None:
+        self.rollouts = positive_int("rollouts", rollouts)
+        self.min_rollouts = positive_int("min_rollouts", min_rollouts)
+        self.max_rollouts = positive_int("max_rollouts", max_rollouts)
+        _check_bounds(self.rollouts, self.min_rollouts, self.max_rollouts)
+        if isinstance(group_weights, str) or len(group_weights) != 4:
+            raise ValueError(
+                "group_weights must be four numbers (easy, medium, hard, very hard), "
+                f"got {group_weights!r}"
+            )
+        self.group_weights = tuple(
+            _positive_float(f"group_weights[{i}]", w) for i, w in enumerate(group_weights)
+        )
+        self.prior = _prior(prior)
+
+    def quartiles(self) -> np.ndarray:
+        """Quartiles (25, 50, 75%) of the posterior mean pass rates of observed items.
+
+        Empty when nothing has been observed yet.
+        """
+        observed = self._observed()
+        if not observed.any():
+            return np.zeros(0)
+        means = self.posterior.alpha[observed] / (
+            self.posterior.alpha[observed] + self.posterior.beta[observed]
+        )
+        return np.quantile(means, [0.25, 0.5, 0.75])
+
+    def buckets(self, items: Any) -> np.ndarray:
+        """Difficulty bucket per item: 0 easy, 1 medium, 2 hard, 3 very hard, -1 never seen."""
+        idx = np.asarray(items, dtype=np.int64)
+        edges = self.quartiles()
+        if len(edges) == 0:
+            return np.full(len(idx), -1, dtype=np.int64)
+        below = np.searchsorted(edges, self.posterior.mean(idx), side="left")  # edges < p
+        return np.where(self._observed()[idx], 3 - below, -1).astype(np.int64)
+
+    def propose(self, n: int) -> Proposal:
+        items = self._choose(n)
+        weights = np.asarray(self.group_weights)
+        bucket = self.buckets(items)
+        w = np.where(bucket >= 0, weights[np.maximum(bucket, 0)], weights.mean())
+        counts = allocate_proportional(
+            w, n * self.rollouts, low=self.min_rollouts, high=self.max_rollouts
+        )
+        self._summarise(items, counts, self.posterior.mean(items))
+        return Proposal(items, rollouts=counts)
+
+
+# --------------------------------------------------------------------------- DART
+
+
+@register("dart")
+class DART(_PosteriorStrategy):
+    """DART's difficulty-aware trial allocation for rejection-sampling data synthesis.
+
+    From "DART-Math: Difficulty-Aware Rejection Tuning for Mathematical Problem-Solving"
+    (Tong et al., 2024). Vanilla rejection sampling draws the same number of responses per
+    query and keeps the correct ones, which starves hard queries. DART allocates trials by
+    difficulty, here from the Beta-posterior mean pass rate ``p_i`` (prior ``(1, 1)``, so
+    ``p_i > 0`` and never-seen queries get 0.5):
+
+    - ``mode="uniform"``: every query should reach ``k`` correct responses, which takes
+      ``k / p_i`` trials in expectation: ``trials_i = ceil(k / p_i)``.
+    - ``mode="prop2diff"``: the number of correct responses kept is proportional to the fail
+      rate ``1 - p_i``, with the hardest query of the pool (largest ``1 - p``) getting ``k``:
+      ``k_i = max(1, ceil(k (1 - p_i) / max_j (1 - p_j)))``, ``trials_i = ceil(k_i / p_i)``.
+
+    Trials are capped at ``max_trials`` (the paper caps raw samples too). Queries are chosen
+    uniformly (DART walks the whole query set). The paper collects tens to hundreds of
+    correct responses per query offline; the defaults here (``k=4``, ``max_trials=64``) suit
+    online use, where a query at ``p = 0.5`` gets the usual 8 rollouts.
+
+    Example:
+        >>> from stepladder import Curriculum, Outcomes
+        >>> cur = Curriculum(3, "dart", seed=0)
+        >>> cur.observe(Outcomes([0, 1], [[0] * 8, [1] * 8]))  # p = 0.1 and 0.9; item 2: 0.5
+        >>> batch = cur.propose(3)
+        >>> sorted(zip(batch.indices.tolist(), batch.rollouts.tolist()))
+        [(0, 40), (1, 5), (2, 8)]
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str = "uniform",
+        k: int = 4,
+        max_trials: int = 64,
+        prior: tuple[float, float] = (1.0, 1.0),
+    ) -> None:
+        self.mode = _choice("mode", mode, ("uniform", "prop2diff"))
+        self.k = positive_int("k", k)
+        self.max_trials = positive_int("max_trials", max_trials)
+        self.prior = _prior(prior)
+
+    def targets(self, items: Any) -> np.ndarray:
+        """Correct responses wanted per item: ``k``, or ``k_i`` proportional to difficulty."""
+        idx = np.asarray(items, dtype=np.int64)
+        if self.mode == "uniform":
+            return np.full(len(idx), float(self.k))
+        fail = 1.0 - self.posterior.mean(idx)
+        hardest = float((1.0 - self.posterior.mean()).max())
+        return np.maximum(1.0, np.ceil(self.k * fail / hardest - _SLACK))
+
+    def trials(self, items: Any) -> np.ndarray:
+        """``min(max_trials, ceil(k_i / p_i))`` per item (at least 1)."""
+        p = self.posterior.mean(items)
+        wanted = np.ceil(self.targets(items) / p - _SLACK)
+        return np.clip(wanted, 1, self.max_trials).astype(np.int64)
+
+    def propose(self, n: int) -> Proposal:
+        items = self._choose(n)
+        counts = self.trials(items)
+        self._summarise(items, counts, self.posterior.mean(items))
+        return Proposal(items, rollouts=counts)

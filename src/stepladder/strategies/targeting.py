@@ -1,0 +1,497 @@
+"""Difficulty targeting: keep each batch near a moving point on a difficulty or rank scale.
+
+- :class:`AdaRFT`: a target difficulty in [0, 100] driven by the batch mean reward.
+- :class:`CDAS`: learned item difficulties and a learner ability kept in alignment.
+- :class:`GAINRL`: a Gaussian window over a fixed item ranking whose centre moves forward.
+
+"Batch mean reward" is the mean of every reward in the batch (all rollouts pooled); a batch
+without rewards leaves these strategies unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from stepladder._checks import positive_int
+from stepladder.outcomes import Outcomes
+from stepladder.strategies._registry import register
+from stepladder.strategies.base import Proposal, Strategy
+
+__all__ = ["CDAS", "GAINRL", "AdaRFT", "scale_difficulty"]
+
+_TIES = ("random", "index")
+
+
+def _finite_float(name: str, value: Any, *, low: float = -math.inf) -> float:
+    """``value`` as a finite float >= ``low``, else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < low:
+        bound = "" if low == -math.inf else f" and >= {low:g}"
+        raise ValueError(f"{name} must be finite{bound}, got {value}")
+    return value
+
+
+def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    return str(value)
+
+
+def _batch_mean_reward(outcomes: Outcomes) -> float | None:
+    """Mean of all rewards in the batch (rollouts pooled); None when there are none."""
+    if len(outcomes) == 0 or outcomes.rewards is None:
+        return None
+    values = outcomes.rewards[~np.isnan(outcomes.rewards)]
+    return float(values.mean()) if values.size else None
+
+
+def _empty() -> Proposal:
+    return Proposal(np.zeros(0, dtype=np.int64))
+
+
+def scale_difficulty(difficulty: Any, *, method: str = "minmax") -> np.ndarray:
+    """Map difficulties to [0, 100]: min-max scaling or percentile ranks; NaN -> 50.
+
+    ``"minmax"``: 100 (x - min) / (max - min) over the known values (all 50 if they are
+    equal). ``"rank"``: 100 (rank - 1) / (n_known - 1) with average ranks for ties (50 for a
+    single known value). Unknown (NaN) difficulties sit at the middle, 50.
+
+    Example:
+        >>> scale_difficulty([2.0, 4.0, np.nan, 12.0]).tolist()
+        [0.0, 20.0, 50.0, 100.0]
+        >>> scale_difficulty([2.0, 4.0, np.nan, 12.0], method="rank").tolist()
+        [0.0, 50.0, 50.0, 100.0]
+    """
+    _choice("method", method, ("minmax", "rank"))
+    values = np.asarray(difficulty, dtype=np.float64)
+    known = ~np.isnan(values)
+    scaled = np.full(values.shape, 50.0)
+    if known.sum() < 2:
+        return scaled
+    if method == "minmax":
+        low, high = values[known].min(), values[known].max()
+        if high > low:
+            scaled[known] = 100.0 * (values[known] - low) / (high - low)
+    else:
+        from scipy.stats import rankdata
+
+        scaled[known] = 100.0 * (rankdata(values[known]) - 1.0) / (known.sum() - 1.0)
+    return scaled
+
+
+def _smallest(values: np.ndarray, k: int, rng: np.random.Generator, random_ties: bool):
+    """Positions of the ``k`` smallest ``values``, nearest first; O(len(values)).
+
+    Ties at the cut are broken uniformly at random (``random_ties``) or by position.
+    """
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if k >= len(values):
+        return np.lexsort((np.arange(len(values)), values)).astype(np.int64)
+    cut = np.partition(values, k - 1)[k - 1]
+    closer = np.flatnonzero(values < cut)
+    closer = closer[np.argsort(values[closer], kind="stable")]
+    tied = np.flatnonzero(values == cut)
+    need = k - len(closer)
+    if random_ties:
+        tied = tied[rng.choice(len(tied), need, replace=False)]
+    return np.concatenate([closer, tied[:need]]).astype(np.int64)
+
+
+def _nearest_sorted(
+    values: np.ndarray, target: float, k: int, rng: np.random.Generator, random_ties: bool
+) -> np.ndarray:
+    """Positions of the ``k`` entries of ascending ``values`` nearest ``target``.
+
+    O(log N + k log k): the k nearest lie within k positions of ``target``'s insertion point.
+    Entries tied at the cut distance form at most two runs of equal values (one each side);
+    the places left are drawn from them uniformly at random (``random_ties``) or taken in
+    position order (lower value first), without materialising the runs.
+    """
+    size = len(values)
+    if k >= size:
+        return np.lexsort((np.arange(size), np.abs(values - target))).astype(np.int64)
+    middle = int(np.searchsorted(values, target))
+    low, high = max(0, middle - k), min(size, middle + k)
+    positions = np.arange(low, high)
+    distance = np.abs(values[low:high] - target)
+    ranked = np.lexsort((positions, distance))
+    cut = distance[ranked[k - 1]]
+    closer = positions[ranked[distance[ranked] < cut]]
+    need = k - len(closer)
+    runs = [
+        (int(np.searchsorted(values, v, "left")), int(np.searchsorted(values, v, "right")))
+        for v in np.unique(values[low:high][distance == cut])
+    ]
+    first_length = runs[0][1] - runs[0][0]
+    total = sum(end - start for start, end in runs)
+    offsets = rng.choice(total, need, replace=False) if random_ties else np.arange(need)
+    tied = np.where(
+        offsets < first_length, runs[0][0] + offsets, runs[-1][0] + offsets - first_length
+    )
+    return np.concatenate([closer, tied]).astype(np.int64)
+
+
+@register("adarft")
+class AdaRFT(Strategy):
+    """Batches of the items whose difficulty is nearest a target that follows the reward.
+
+    From "Efficient Reinforcement Finetuning via Adaptive Curriculum Learning" (AdaRFT, Shi
+    et al., 2025). Difficulties are mapped to [0, 100] (:func:`scale_difficulty`); the
+    target starts at ``start`` and after each step with batch mean reward R ::
+
+        T <- clip(T + eta * tanh(alpha * (R - beta)), dmin, dmax)
+
+    The next batch is the n items with the smallest |d_i - T|. Items with equal distance at
+    the cut are drawn at random (``ties="random"``, so equal-difficulty items, e.g. MATH
+    levels, take turns) or taken lower difficulty first, then in pool order
+    (``ties="index"``). The paper's rule repeats the
+    same batch while T stands still; ``candidates=k`` instead draws the batch uniformly from
+    the k*n nearest items (1 = the paper). A batch larger than the pool repeats it.
+    Selection costs O(log N + n log n) per step: the items are sorted by difficulty once.
+
+    Args:
+        start: initial target T (0).
+        eta: step size (50); alpha: slope of tanh (2); beta: target reward (0.5).
+        dmin, dmax: bounds of the target (0, 100).
+        scale: ``"minmax"`` or ``"rank"``, how the pool's difficulty maps to [0, 100].
+        ties: ``"random"`` or ``"index"``.
+        candidates: draw the batch from the ``candidates * n`` nearest items (1).
+
+    Example:
+        >>> from stepladder import Curriculum, ItemPool, Outcomes
+        >>> cur = Curriculum(ItemPool(size=11, difficulty=np.arange(11.0)), "adarft")
+        >>> cur.propose(3).indices.tolist()  # difficulties 0, 10, ..., 100; T = 0
+        [0, 1, 2]
+        >>> cur.observe(Outcomes([0, 1, 2], rewards=np.ones((3, 4))))  # R = 1
+        >>> round(cur.strategy.target, 2)  # 50 tanh(2 (1 - 0.5))
+        38.08
+        >>> cur.propose(2).indices.tolist()  # d = 40 and 30 are nearest
+        [4, 3]
+    """
+
+    needs_difficulty = True
+
+    def __init__(
+        self,
+        *,
+        start: float = 0.0,
+        eta: float = 50.0,
+        alpha: float = 2.0,
+        beta: float = 0.5,
+        dmin: float = 0.0,
+        dmax: float = 100.0,
+        scale: str = "minmax",
+        ties: str = "random",
+        candidates: int = 1,
+    ) -> None:
+        self.dmin = _finite_float("dmin", dmin)
+        self.dmax = _finite_float("dmax", dmax)
+        if self.dmax <= self.dmin:
+            raise ValueError(f"dmax must exceed dmin, got dmin={self.dmin}, dmax={self.dmax}")
+        self.start = _finite_float("start", start)
+        if not self.dmin <= self.start <= self.dmax:
+            raise ValueError(f"start must lie in [dmin, dmax], got {self.start}")
+        self.eta = _finite_float("eta", eta, low=0.0)
+        self.alpha = _finite_float("alpha", alpha, low=0.0)
+        self.beta = _finite_float("beta", beta)
+        if not 0.0 <= self.beta <= 1.0:
+            raise ValueError(f"beta must lie in [0, 1], got {self.beta}")
+        self.scale = _choice("scale", scale, ("minmax", "rank"))
+        self.ties = _choice("ties", ties, _TIES)
+        self.candidates = positive_int("candidates", candidates)
+
+    def _setup(self) -> None:
+        scaled = scale_difficulty(self.pool.difficulty, method=self.scale)
+        self._order = np.argsort(scaled, kind="stable")
+        self._sorted = scaled[self._order]
+        self._target = self.start
+
+    @property
+    def target(self) -> float:
+        """Current target difficulty T on the [0, 100] scale."""
+        return self._target
+
+    def propose(self, n: int) -> Proposal:
+        if n == 0:
+            return _empty()
+        size = self.pool.size
+        batch = min(n, size)
+        wanted = min(size, batch * self.candidates)
+        positions = _nearest_sorted(
+            self._sorted, self._target, wanted, self.rng, self.ties == "random"
+        )
+        if wanted > batch:
+            positions = positions[self.rng.choice(wanted, batch, replace=False)]
+        return Proposal(np.resize(self._order[positions], n).astype(np.int64))
+
+    def observe(self, outcomes: Outcomes) -> None:
+        reward = _batch_mean_reward(outcomes)
+        if reward is None:
+            return
+        step = self.eta * math.tanh(self.alpha * (reward - self.beta))
+        self._target = min(max(self._target + step, self.dmin), self.dmax)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"target": self._target}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._target = float(state["target"])
+
+    def metrics(self) -> dict[str, float]:
+        return {"target": float(self._target)}
+
+
+@register("cdas")
+class CDAS(Strategy):
+    """Competence-difficulty alignment: learned difficulties, ability, batches around it.
+
+    Competence-Difficulty Alignment Sampling (CDAS) from "Rethinking the Sampling Criteria in
+    Reinforcement Learning for LLM Reasoning: A Competence-Difficulty Alignment Perspective"
+    (Kong et al., 2025). Ability R and every item difficulty d_x start at 0. After a step,
+    each sampled item x with pass rate pr_x is updated, k_x counting its updates ::
+
+        p_exp = sigmoid(R - d_x)
+        d_x  <- ((k_x - 1) / k_x) d_x + (1 / k_x) (p_exp - pr_x)   (running mean of the gap)
+        R    <- R - sum_x (d_x,new - d_x,old) / N_items
+
+    so R stays minus the mean difficulty of the pool. The next batch is the ceil(n/2) items
+    with d <= R nearest R plus the floor(n/2) with d > R nearest R, backfilled from the other
+    side when one runs short. An item appearing several times in a batch is updated once,
+    with its pooled pass rate. Equal distances (all unvisited items share d = 0) are broken
+    at random (``ties="random"``) or by pool order. Selection is O(N) per step.
+
+    Args:
+        init: ``"zero"`` (the method) or ``"prior"``: unvisited items start at the pool's
+            standardised difficulty (NaN -> 0), which the first update replaces.
+        ties: ``"random"`` or ``"index"``.
+
+    Example:
+        >>> from stepladder import Curriculum, Outcomes
+        >>> cur = Curriculum(4, "cdas", seed=0)
+        >>> cur.observe(Outcomes([0], rewards=[[1, 0, 0, 0]]))  # pr = 0.25, p_exp = 0.5
+        >>> cur.strategy.item_difficulty().tolist(), cur.strategy.ability  # d_0 = 0.25
+        ([0.25, 0.0, 0.0, 0.0], -0.0625)
+        >>> 0 in cur.propose(2).indices  # items 1-3 (d = 0) are nearest R = -0.0625
+        False
+    """
+
+    def __init__(self, *, init: str = "zero", ties: str = "random") -> None:
+        self.init = _choice("init", init, ("zero", "prior"))
+        self.ties = _choice("ties", ties, _TIES)
+
+    def _setup(self) -> None:
+        self._initial: np.ndarray | None = None
+        if self.init == "prior":
+            if self.pool.difficulty is None:
+                raise ValueError(
+                    "strategy 'cdas' with init='prior' needs a prior difficulty per item: "
+                    "build the pool with ItemPool(..., difficulty=...)"
+                )
+            prior = self.pool.difficulty
+            known = ~np.isnan(prior)
+            initial = np.zeros(self.pool.size)
+            if known.any():
+                spread = prior[known].std()
+                centred = prior[known] - prior[known].mean()
+                initial[known] = centred / spread if spread > 0 else 0.0
+            self._initial = initial
+        self._reset()
+
+    def _reset(self) -> None:
+        size = self.pool.size
+        self._d = np.zeros(size) if self._initial is None else self._initial.copy()
+        self._k = np.zeros(size, dtype=np.int64)
+        self._ability = 0.0 if self._initial is None else -float(self._initial.mean())
+
+    @property
+    def ability(self) -> float:
+        """Current learner ability R."""
+        return self._ability
+
+    def item_difficulty(self) -> np.ndarray:
+        """Current difficulty d_x of every item (a copy)."""
+        return self._d.copy()
+
+    def propose(self, n: int) -> Proposal:
+        if n == 0:
+            return _empty()
+        size = self.pool.size
+        batch = min(n, size)
+        random_ties = self.ties == "random"
+        below = np.flatnonzero(self._d <= self._ability)
+        above = np.flatnonzero(self._d > self._ability)
+        want_below, want_above = batch - batch // 2, batch // 2
+        take_below = min(len(below), want_below + max(0, want_above - len(above)))
+        take_above = batch - take_below
+        low = below[_smallest(self._ability - self._d[below], take_below, self.rng, random_ties)]
+        high = above[_smallest(self._d[above] - self._ability, take_above, self.rng, random_ties)]
+        return Proposal(np.resize(np.concatenate([low, high]), n).astype(np.int64))
+
+    def observe(self, outcomes: Outcomes) -> None:
+        if len(outcomes) == 0 or outcomes.rewards is None:
+            return
+        rollouts = outcomes.rollouts
+        present = rollouts > 0
+        if not present.any():
+            return
+        items, slot = np.unique(outcomes.indices[present], return_inverse=True)
+        successes = np.bincount(slot, weights=outcomes.reward_sum[present])
+        pass_rate = successes / np.bincount(slot, weights=rollouts[present])
+        old = self._d[items]
+        expected = 1.0 / (1.0 + np.exp(-(self._ability - old)))  # p_exp = sigmoid(R - d_x)
+        k = self._k[items] + 1
+        new = ((k - 1) / k) * old + (1.0 / k) * (expected - pass_rate)
+        self._d[items], self._k[items] = new, k
+        self._ability -= float(np.sum(new - old)) / self.pool.size
+
+    def state_dict(self) -> dict[str, Any]:
+        touched = np.flatnonzero(self._k)
+        return {
+            "ability": self._ability,
+            "touched": touched,
+            "difficulty": self._d[touched],
+            "updates": self._k[touched],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._reset()
+        touched = np.asarray(state["touched"], dtype=np.int64)
+        self._d[touched] = np.asarray(state["difficulty"], dtype=np.float64)
+        self._k[touched] = np.asarray(state["updates"], dtype=np.int64)
+        self._ability = float(state["ability"])
+
+    def metrics(self) -> dict[str, float]:
+        return {"ability": float(self._ability), "items_updated": float(np.count_nonzero(self._k))}
+
+
+@register("gain")
+class GAINRL(Strategy):
+    """A Gaussian sampling window over a fixed item ranking, moved forward by accuracy.
+
+    From "Angles Don't Lie: Unlocking Training-Efficient RL Through the Model's Own Signals"
+    (GAIN-RL, Wang et al., 2025). Items are ranked once by a score, descending (the paper:
+    angle concentration; here ``score`` if given, else the pool's difficulty ascending,
+    easiest first, as a proxy; NaN ranks last). Each step draws n items without replacement
+    with weights ::
+
+        w(rank) = exp(-((rank - mu) / sigma)^2 / 2)
+
+    and after the step, with batch mean reward acc and signal s ::
+
+        mu <- mu + clamp(gain * tanh(2 (acc - 0.5)) + gain * tanh(2 s), 0, max_shift)
+
+    where s is the mean of ``outcomes.signals`` when the trainer reports them, else 0. The
+    defaults are the paper's, in ranks of a data set of tens of thousands (sigma = 1000,
+    gain = 500, max_shift = 1000); scale them down for small pools. mu starts at ``start``
+    and is clamped to [0, N - 1]. Weighted sampling without replacement uses Gumbel top-k
+    (the same distribution as successive weighted draws) over ranks within mu +- 6 sigma
+    (wider when the batch needs it): O(sigma + n) per step.
+
+    Args:
+        score: optional per-item score, higher = earlier in the order.
+        sigma: width of the window in ranks (1000).
+        gain: weight of each tanh term in ranks (500).
+        max_shift: largest move of mu per step in ranks (1000).
+        start: initial mu (0).
+
+    Example:
+        >>> from stepladder import Curriculum, ItemPool, Outcomes
+        >>> cur = Curriculum(ItemPool(size=5000, difficulty=np.arange(5000.0)), "gain")
+        >>> cur.observe(Outcomes([0, 1], rewards=np.ones((2, 8))))  # acc = 1, no signals
+        >>> round(cur.strategy.mu, 2)  # 500 tanh(1)
+        380.8
+        >>> bool(np.abs(cur.propose(64).indices - 380.8).max() < 6000)
+        True
+    """
+
+    #: Ranks farther than this many sigmas from mu carry weight < 2e-8 and are skipped.
+    _reach = 6.0
+
+    def __init__(
+        self,
+        *,
+        score: Any = None,
+        sigma: float = 1000.0,
+        gain: float = 500.0,
+        max_shift: float = 1000.0,
+        start: float = 0.0,
+    ) -> None:
+        if score is not None:
+            try:
+                score = np.asarray(score, dtype=np.float64)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"score must be numeric: {error}") from None
+            if score.ndim != 1 or np.isinf(score).any():
+                raise ValueError("score must be a 1-D array of finite values (NaN = unknown)")
+        self.score = score
+        self.sigma = _finite_float("sigma", sigma, low=0.0)
+        if self.sigma == 0:
+            raise ValueError("sigma must be positive, got 0.0")
+        self.gain = _finite_float("gain", gain, low=0.0)
+        self.max_shift = _finite_float("max_shift", max_shift, low=0.0)
+        self.start = _finite_float("start", start, low=0.0)
+
+    def _setup(self) -> None:
+        if self.score is not None:
+            if len(self.score) != self.pool.size:
+                raise ValueError(
+                    f"score has {len(self.score)} values for a pool of {self.pool.size} items"
+                )
+            ascending_key = -self.score
+        elif self.pool.difficulty is not None:
+            ascending_key = self.pool.difficulty
+        else:
+            raise ValueError(
+                "strategy 'gain' needs a per-item score or a prior difficulty: pass score=... "
+                "or build the pool with ItemPool(..., difficulty=...)"
+            )
+        self._order = np.argsort(ascending_key, kind="stable")  # NaN sorts last
+        self._mu = min(self.start, float(self.pool.size - 1))
+
+    @property
+    def mu(self) -> float:
+        """Current centre of the sampling window, in ranks."""
+        return self._mu
+
+    def propose(self, n: int) -> Proposal:
+        if n == 0:
+            return _empty()
+        size = self.pool.size
+        batch = min(n, size)
+        centre = round(self._mu)
+        half = max(math.ceil(self._reach * self.sigma), batch)
+        low, high = max(0, centre - half), min(size, centre + half + 1)
+        ranks = np.arange(low, high)
+        log_weight = -0.5 * ((ranks - self._mu) / self.sigma) ** 2
+        keys = log_weight + self.rng.gumbel(size=len(ranks))
+        top = np.arange(len(ranks))
+        if batch < len(ranks):
+            top = np.argpartition(-keys, batch - 1)[:batch]
+        top = top[np.argsort(-keys[top], kind="stable")]  # Gumbel top-k, heaviest key first
+        return Proposal(np.resize(self._order[ranks[top]], n).astype(np.int64))
+
+    def observe(self, outcomes: Outcomes) -> None:
+        accuracy = _batch_mean_reward(outcomes)
+        if accuracy is None:
+            return
+        signal = 0.0
+        if outcomes.signals is not None and len(outcomes.signals):
+            signal = float(outcomes.signals.mean())
+        shift = self.gain * math.tanh(2.0 * (accuracy - 0.5)) + self.gain * math.tanh(2.0 * signal)
+        shift = min(max(shift, 0.0), self.max_shift)
+        self._mu = min(max(self._mu + shift, 0.0), float(self.pool.size - 1))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mu": self._mu}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._mu = float(state["mu"])
+
+    def metrics(self) -> dict[str, float]:
+        return {"mu": float(self._mu), "progress": self._mu / max(self.pool.size - 1, 1)}

@@ -1,0 +1,289 @@
+import itertools
+import math
+import time
+
+import numpy as np
+import pytest
+
+from stepladder import Curriculum, ItemPool, Outcomes
+from stepladder.stats import ItemStats
+from stepladder.strategies import create
+from stepladder.strategies.budget import (
+    allocate_proportional,
+    knapsack_dp,
+    knapsack_gain,
+    knapsack_greedy,
+    knapsack_value,
+)
+
+
+def bound(name: str, size: int, seed: int = 0, **params):
+    strategy = create(name, **params)
+    strategy.bind(ItemPool(size=size), ItemStats(size), np.random.default_rng(seed))
+    return strategy
+
+
+def by_item(proposal) -> dict[int, int]:
+    return dict(zip(proposal.indices.tolist(), proposal.rollouts.tolist(), strict=True))
+
+
+# --------------------------------------------------------------------------- value function
+
+
+@pytest.mark.parametrize(
+    ("p", "n", "expected"),
+    [
+        (0.5, 2, (1 - 0.25 - 0.25) * 0.5 * 0.25),  # 0.0625
+        (0.5, 8, (1 - 2 / 256) * 0.125),  # 0.1240234375
+        (0.1, 8, (1 - 0.1**8 - 0.9**8) * 0.1 * 0.81),  # 0.0461321...
+        (1 / 3, 3, 72 / 729),  # (1 - 1/27 - 8/27) * (1/3) * (4/9)
+        (0.0, 8, 0.0),
+        (1.0, 8, 0.0),
+    ],
+)
+def test_knapsack_value_by_hand(p, n, expected):
+    assert math.isclose(float(knapsack_value(p, n)), expected, rel_tol=1e-12, abs_tol=1e-15)
+
+
+def test_knapsack_gains_are_value_increments_and_non_increasing():
+    p = np.linspace(0, 1, 41)[:, None]
+    n = np.arange(1, 60)[None, :]
+    gains = knapsack_gain(p, n)
+    np.testing.assert_allclose(gains, knapsack_value(p, n + 1) - knapsack_value(p, n), atol=1e-15)
+    assert (gains >= 0).all() and (np.diff(gains, axis=1) <= 1e-18).all()  # concave in N
+
+
+# --------------------------------------------------------------------------- exact solvers
+
+
+def brute_force(p, budget, low, high):
+    best = 0.0
+    for counts in itertools.product(range(low, high + 1), repeat=len(p)):
+        if sum(counts) <= budget:
+            best = max(best, float(knapsack_value(np.asarray(p), np.asarray(counts)).sum()))
+    return best
+
+
+def total_value(p, counts):
+    return float(knapsack_value(np.asarray(p), counts).sum())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_greedy_equals_dp_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 4))
+    low, high = int(rng.integers(1, 3)), int(rng.integers(3, 8))
+    pool = [0.0, 1.0, 0.5, 0.2, 0.2, 1 / 3]  # exact 0 and 1, repeated values (ties)
+    p = [pool[i] if rng.random() < 0.5 else float(rng.random()) for i in rng.integers(0, 6, k)]
+    budget = int(rng.integers(k * low, k * high + 3))
+    greedy = knapsack_greedy(p, budget, min_rollouts=low, max_rollouts=high)
+    dp = knapsack_dp(p, budget, min_rollouts=low, max_rollouts=high)
+    best = brute_force(p, budget, low, high)
+    for counts in (greedy, dp):
+        assert counts.sum() <= budget and counts.min() >= low and counts.max() <= high
+        assert math.isclose(total_value(p, counts), best, rel_tol=1e-12, abs_tol=1e-15)
+
+
+def test_greedy_equals_dp_on_larger_random_cases():
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        p = rng.random(40)
+        p[:5] = [0.0, 1.0, 0.5, 0.5, 0.5]
+        greedy = knapsack_greedy(p, 400, min_rollouts=2, max_rollouts=30)
+        dp = knapsack_dp(p, 400, min_rollouts=2, max_rollouts=30)
+        assert math.isclose(total_value(p, greedy), total_value(p, dp), rel_tol=1e-12)
+        assert greedy.sum() == 400  # every p in (0, 1) still has positive gains
+
+
+def test_greedy_leaves_budget_only_when_gains_are_zero():
+    counts = knapsack_greedy([0.0, 1.0, 0.0], 30, min_rollouts=2, max_rollouts=20)
+    assert counts.tolist() == [2, 2, 2]
+    assert knapsack_greedy([0.5, 0.5], 100, max_rollouts=10).tolist() == [10, 10]
+    assert knapsack_greedy([], 0).tolist() == []
+
+
+def test_greedy_breaks_ties_towards_lower_positions():
+    assert knapsack_greedy([0.5, 0.5, 0.5], 7, min_rollouts=2, max_rollouts=9).tolist() == [
+        3,
+        2,
+        2,
+    ]
+
+
+def test_knapsack_solvers_reject_bad_input():
+    with pytest.raises(ValueError, match="below"):
+        knapsack_greedy([0.5, 0.5], 3)
+    with pytest.raises(ValueError, match="lie in"):
+        knapsack_dp([1.5], 8)
+    with pytest.raises(ValueError, match="max_rollouts"):
+        knapsack_greedy([0.5], 8, min_rollouts=4, max_rollouts=3)
+
+
+def test_greedy_is_fast_for_512_prompts_and_4096_rollouts():
+    p = np.random.default_rng(0).random(512)
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        counts = knapsack_greedy(p, 4096)
+        times.append(time.perf_counter() - start)
+    assert counts.sum() == 4096
+    assert min(times) < 0.05  # generous; benchmarks/knapsack_speed.py reports the real figure
+    cur = Curriculum(20_000, "knapsack", seed=0)
+    start = time.perf_counter()
+    proposal = cur.propose(512)
+    assert time.perf_counter() - start < 0.05 and int(proposal.rollouts.sum()) == 4096
+
+
+# --------------------------------------------------------------------------- knapsack strategy
+
+
+def test_knapsack_strategy_spends_exactly_the_budget_within_bounds():
+    rng = np.random.default_rng(1)
+    cur = Curriculum(60, "knapsack", seed=0, max_rollouts=40)
+    true_p = rng.random(60) ** 3
+    for _ in range(10):
+        batch = cur.propose(16)
+        assert int(batch.rollouts.sum()) == 16 * 8
+        assert batch.rollouts.min() >= 2 and batch.rollouts.max() <= 40
+        groups = [
+            (rng.random(k) < true_p[i]).astype(float)
+            for i, k in zip(batch.indices, batch.rollouts, strict=True)
+        ]
+        cur.observe(Outcomes.from_groups(batch.indices, groups))
+
+
+def test_knapsack_surplus_goes_to_never_solved_prompts():
+    strategy = bound("knapsack", 4, estimate="observed", max_rollouts=20)
+    strategy.observe(Outcomes([0, 1, 2, 3], [[0.0] * 4, [0.0] * 4, [1.0] * 4, [1.0] * 4]))
+    # Every observed p is 0 or 1: all gains vanish, the solver leaves 2 each (8 of 32);
+    # the 24 left go round robin to the never-solved items 0 and 1.
+    assert by_item(strategy.propose(4)) == {0: 14, 1: 14, 2: 2, 3: 2}
+
+    strategy = bound("knapsack", 4, estimate="observed", max_rollouts=10)
+    strategy.observe(Outcomes([0, 1, 2, 3], [[0.0] * 4, [0.0] * 4, [1.0] * 4, [1.0] * 4]))
+    # Items 0 and 1 fill up to 10; the remaining 8 are spread over the others.
+    assert by_item(strategy.propose(4)) == {0: 10, 1: 10, 2: 6, 3: 6}
+
+
+def test_knapsack_estimates():
+    strategy = bound("knapsack", 3)
+    strategy.observe(Outcomes([0, 1], [[0.0] * 8, [1.0, 0.0] * 4]))
+    np.testing.assert_allclose(strategy.pass_estimates([0, 1, 2]), [0.1, 0.5, 0.5])
+    strategy = bound("knapsack", 3, estimate="observed")
+    strategy.observe(Outcomes.from_groups([0, 1], [[0.0] * 8, [1.0, 1.0, 1.0, 0.0]]))
+    np.testing.assert_allclose(strategy.pass_estimates([0, 1, 2]), [0.0, 0.75, 0.5])
+
+
+def test_knapsack_dp_solver_reaches_the_same_value_as_greedy():
+    greedy = bound("knapsack", 30, seed=3)
+    dp = bound("knapsack", 30, seed=3, solver="dp")
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        a, b = greedy.propose(10), dp.propose(10)
+        assert a.indices.tolist() == b.indices.tolist()
+        p = greedy.pass_estimates(a.indices)
+        assert math.isclose(total_value(p, a.rollouts), total_value(p, b.rollouts), rel_tol=1e-12)
+        rewards = (rng.random((10, 6)) < 0.3).astype(float)
+        greedy.observe(Outcomes(a.indices, rewards))
+        dp.observe(Outcomes(b.indices, rewards))
+
+
+# --------------------------------------------------------------------------- GFPO
+
+
+def test_gfpo_group_sizes_by_difficulty_quartile():
+    strategy = bound("gfpo", 8)
+    strategy.observe(Outcomes(range(8), [[1.0] * k + [0.0] * (8 - k) for k in range(8)]))
+    # posterior means .1 .. .8, quartiles .275, .45, .625: items 0-1 very hard, 2-3 hard,
+    # 4-5 medium, 6-7 easy -> weights 8, 8, 8, 8, 6, 6, 4, 4 (sum 52) of 64 rollouts:
+    # 9.85 x 4, 7.38 x 2, 4.92 x 2 -> floors 9, 9, 9, 9, 7, 7, 4, 4 (58); the 6 left go to
+    # the largest fractional parts (.92 twice, .85 four times).
+    assert strategy.buckets(range(8)).tolist() == [3, 3, 2, 2, 1, 1, 0, 0]
+    np.testing.assert_allclose(strategy.quartiles(), [0.275, 0.45, 0.625])
+    proposal = strategy.propose(8)
+    assert by_item(proposal) == {0: 10, 1: 10, 2: 10, 3: 10, 4: 7, 5: 7, 6: 5, 7: 5}
+
+
+def test_gfpo_unseen_prompts_get_the_mean_and_bounds_hold():
+    strategy = bound("gfpo", 20, min_rollouts=4, max_rollouts=9)
+    assert strategy.propose(5).rollouts.tolist() == [8] * 5  # nothing seen: all neutral
+    strategy.observe(Outcomes(range(10), [[1.0] * k + [0.0] * (9 - k) for k in range(10)]))
+    assert (strategy.buckets(range(10, 20)) == -1).all()
+    for n in (1, 3, 20, 33):
+        proposal = strategy.propose(n)
+        assert int(proposal.rollouts.sum()) == 8 * n
+        assert proposal.rollouts.min() >= 4 and proposal.rollouts.max() <= 9
+
+
+def test_gfpo_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="group_weights"):
+        create("gfpo", group_weights=(1.0, 2.0))
+    with pytest.raises(ValueError):
+        create("gfpo", rollouts=40, max_rollouts=32)
+
+
+# --------------------------------------------------------------------------- DART
+
+
+def observed_dart(**params):
+    strategy = bound("dart", 4, **params)
+    # posterior means: item 0 Beta(1, 9) .1; item 1 Beta(9, 1) .9; item 2 Beta(2, 3) .4;
+    # item 3 unseen .5
+    strategy.observe(Outcomes.from_groups([0, 1, 2], [[0.0] * 8, [1.0] * 8, [1.0, 0, 0]]))
+    return strategy
+
+
+def test_dart_uniform_trials_reach_k_correct_in_expectation():
+    strategy = observed_dart(k=4)
+    # ceil(4 / .1) = 40, ceil(4 / .9) = 5, ceil(4 / .4) = 10, ceil(4 / .5) = 8
+    assert strategy.trials([0, 1, 2, 3]).tolist() == [40, 5, 10, 8]
+    assert by_item(strategy.propose(4)) == {0: 40, 1: 5, 2: 10, 3: 8}
+    assert observed_dart(k=4, max_trials=20).trials([0, 1, 2, 3]).tolist() == [20, 5, 10, 8]
+
+
+def test_dart_prop2diff_keeps_correct_responses_in_proportion_to_difficulty():
+    strategy = observed_dart(mode="prop2diff", k=8)
+    # fail rates .9, .1, .6, .5; hardest .9 gets k = 8:
+    # k_i = ceil(8 * fail / .9) = 8, 1 (0.89), 6 (5.33), 5 (4.44)
+    assert strategy.targets([0, 1, 2, 3]).tolist() == [8, 1, 6, 5]
+    # trials = ceil(k_i / p_i) = 80 -> capped at 64, ceil(1.11) = 2, 15, 10
+    assert strategy.trials([0, 1, 2, 3]).tolist() == [64, 2, 15, 10]
+
+
+def test_dart_exact_quotients_do_not_round_up():
+    strategy = bound("dart", 2, k=4)
+    strategy.observe(Outcomes([0], [[1.0, 0.0, 0.0, 0.0]]))  # Beta(2, 4): p = 1/3
+    assert strategy.trials([0]).tolist() == [12]
+
+
+def test_dart_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="mode"):
+        create("dart", mode="proportional")
+    with pytest.raises(ValueError):
+        create("dart", k=0)
+
+
+# --------------------------------------------------------------------------- proportional split
+
+
+def test_allocate_proportional_is_exact_and_bounded():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        k = int(rng.integers(1, 30))
+        low, high = int(rng.integers(0, 4)), int(rng.integers(4, 20))
+        total = int(rng.integers(k * low, k * high + 1))
+        weights = rng.random(k) * (rng.random(k) < 0.8)
+        counts = allocate_proportional(weights, total, low=low, high=high)
+        assert counts.sum() == total and counts.min() >= low and counts.max() <= high
+        assert counts.dtype == np.int64
+
+
+def test_allocate_proportional_by_hand():
+    assert allocate_proportional([3.0, 1.0], 8).tolist() == [6, 2]
+    assert allocate_proportional([0.0, 0.0, 0.0], 7, low=2).tolist() == [3, 2, 2]
+    assert allocate_proportional([1.0, 0.0], 9, low=1, high=5).tolist() == [5, 4]
+    assert allocate_proportional([], 0).tolist() == []
+    with pytest.raises(ValueError, match="cannot split"):
+        allocate_proportional([1.0, 1.0], 3, low=2)
+    with pytest.raises(ValueError, match="non-negative"):
+        allocate_proportional([1.0, -1.0], 3)

@@ -1,0 +1,182 @@
+import math
+import time
+
+import numpy as np
+import pytest
+
+from stepladder import Curriculum, ItemPool, Outcomes
+from stepladder.stats import ItemStats
+from stepladder.strategies import create
+from stepladder.strategies.baselines import Uniform
+
+
+def bound(name: str, size: int, seed: int, **params):
+    strategy = create(name, **params)
+    strategy.bind(ItemPool(size=size), ItemStats(size), np.random.default_rng(seed))
+    return strategy
+
+
+# --------------------------------------------------------------------------- MoPPS
+
+
+def test_mopps_keeps_candidates_whose_thompson_draw_is_closest_to_half():
+    strategy = bound("mopps", 50, seed=5, ratio=4)
+    strategy.observe(Outcomes(np.arange(20), np.tile([1.0, 0, 0, 0], (20, 1))))
+    proposal = strategy.propose(3)
+
+    # By hand: the same generator draws 12 uniform candidates, then one Beta draw each.
+    rng = np.random.default_rng(5)
+    uniform = Uniform()
+    uniform.bind(ItemPool(size=50), ItemStats(50), rng)
+    candidates = uniform.propose(12).indices
+    alpha = np.where(candidates < 20, 1.0 + 1, 1.0)  # 1 success of 4
+    beta = np.where(candidates < 20, 1.0 + 3, 1.0)
+    draws = rng.beta(alpha, beta)
+    expected = candidates[np.argsort((draws - 0.5) ** 2, kind="stable")[:3]]
+    assert proposal.indices.tolist() == expected.tolist()
+    assert proposal.rollouts is None
+
+
+def test_mopps_band_mode_picks_at_random_inside_the_band_then_nearest():
+    strategy = bound("mopps", 30, seed=2, ratio=3, band=(0.3, 0.7))
+    proposal = strategy.propose(4)
+    rng = np.random.default_rng(2)
+    uniform = Uniform()
+    uniform.bind(ItemPool(size=30), ItemStats(30), rng)
+    candidates = uniform.propose(12).indices
+    draws = rng.beta(np.ones(12), np.ones(12))
+    inside = np.flatnonzero((draws >= 0.3) & (draws <= 0.7))
+    assert len(inside) >= 4  # this seed has enough candidates in the band
+    expected = candidates[rng.choice(inside, size=4, replace=False)]
+    assert proposal.indices.tolist() == expected.tolist()
+
+
+def test_mopps_band_mode_fills_up_with_the_candidates_nearest_the_band():
+    strategy = bound("mopps", 30, seed=2, ratio=2, band=(0.49, 0.51))
+    proposal = strategy.propose(5)
+    rng = np.random.default_rng(2)
+    uniform = Uniform()
+    uniform.bind(ItemPool(size=30), ItemStats(30), rng)
+    candidates = uniform.propose(10).indices
+    draws = rng.beta(np.ones(10), np.ones(10))
+    assert np.count_nonzero((draws >= 0.49) & (draws <= 0.51)) < 5
+    gap = np.maximum(np.maximum(0.49 - draws, draws - 0.51), 0.0)
+    expected = candidates[np.argsort(gap, kind="stable")[:5]]
+    assert proposal.indices.tolist() == expected.tolist()
+
+
+def test_mopps_decay_forgets_old_evidence_by_the_formula():
+    strategy = bound("mopps", 3, seed=0, decay=0.5)
+    strategy.observe(Outcomes([0], [[1.0, 1, 1, 1]]))  # alpha = .5*1 + .5*1 + 4 = 5, beta = 1
+    strategy.observe(Outcomes([0], [[0.0, 0, 0, 0]]))  # alpha = 2.5 + .5 = 3, beta = .5+.5+4
+    assert strategy.posterior.alpha[0] == 3.0 and strategy.posterior.beta[0] == 5.0
+    assert strategy.posterior.alpha[1] == 1.0  # unobserved items keep the prior
+
+
+def test_mopps_candidate_pool_is_capped_by_the_pool_and_avoids_duplicates():
+    strategy = bound("mopps", 10, seed=0)  # ratio 16: 16 * 5 = 80 candidates, capped at 10
+    proposal = strategy.propose(5)
+    assert len(set(proposal.indices.tolist())) == 5
+    assert strategy.metrics()["candidates"] == 10.0
+    assert len(strategy.propose(25)) == 25  # more than the pool: items repeat
+
+
+def test_mopps_prefers_prompts_near_half_over_training():
+    rng = np.random.default_rng(0)
+    true_p = np.linspace(0.0, 1.0, 200)
+    cur = Curriculum(200, "mopps", seed=0, ratio=4)
+    picked = []
+    for _ in range(60):
+        batch = cur.propose(16)
+        picked.append(batch.indices)
+        rewards = (rng.random((16, 8)) < true_p[batch.indices, None]).astype(float)
+        cur.observe(Outcomes(batch.indices, rewards))
+    late = np.concatenate(picked[-20:])
+    assert np.mean(np.abs(true_p[late] - 0.5)) < 0.17  # uniform would give 0.25
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"ratio": 0}, {"decay": 0.2}, {"band": (0.7, 0.3)}, {"band": "x"}, {"prior": (0, 1)}],
+)
+def test_mopps_rejects_bad_parameters(params):
+    with pytest.raises(ValueError):
+        create("mopps", **params)
+
+
+# --------------------------------------------------------------------------- CurES
+
+
+def three_items():
+    strategy = bound("cures", 3, seed=0)
+    # posteriors: item 0 Beta(2, 2) -> p = .5; item 1 Beta(1, 3) -> .25; item 2 Beta(1, 9) -> .1
+    strategy.observe(Outcomes.from_groups([0, 1, 2], [[1, 0], [0, 0], [0] * 8]))
+    return strategy
+
+
+def test_cures_sampling_probabilities_by_hand():
+    strategy = three_items()
+    sd = [math.sqrt(0.5 * 0.5), math.sqrt(0.25 * 0.75), math.sqrt(0.1 * 0.9)]
+    weights = [math.exp(s / 0.1) for s in sd]  # e^5 = 148.41, e^4.330 = 75.96, e^3 = 20.09
+    expected = [w / sum(weights) for w in weights]
+    np.testing.assert_allclose(strategy.probabilities(), expected, rtol=1e-12)
+    np.testing.assert_allclose(expected, [0.6071, 0.3107, 0.0822], atol=1e-4)
+
+
+def test_cures_rollout_allocation_by_hand():
+    strategy = three_items()
+    proposal = strategy.propose(3)
+    rollouts = dict(zip(proposal.indices.tolist(), proposal.rollouts.tolist(), strict=True))
+    # sqrt(p(1-p)) = .5, .4330, .3 (sum 1.2330); 24 rollouts in proportion:
+    # 9.732, 8.428, 5.839 -> floors 9, 8, 5 (22); the 2 left go to the largest
+    # fractional parts, .839 (item 2) and .732 (item 0).
+    assert rollouts == {0: 10, 1: 8, 2: 6}
+
+
+def test_cures_respects_the_minimum_and_exact_total():
+    strategy = bound("cures", 6, seed=1, rollouts=4, min_rollouts=3)
+    strategy.observe(Outcomes(range(6), np.array([[1.0] * 40] * 3 + [[1.0, 0.0] * 20] * 3)))
+    for n in (1, 4, 6, 13):
+        proposal = strategy.propose(n)
+        assert int(proposal.rollouts.sum()) == 4 * n and proposal.rollouts.min() >= 3
+
+
+def test_cures_draws_follow_rho_without_replacement():
+    strategy = three_items()
+    counts = np.zeros(3)
+    for _ in range(6000):
+        counts[strategy.propose(1).indices[0]] += 1
+    np.testing.assert_allclose(counts / counts.sum(), strategy.probabilities(), atol=0.02)
+    batch = strategy.propose(3).indices
+    assert sorted(batch.tolist()) == [0, 1, 2]  # n = pool: every item once
+    repeated = np.bincount(strategy.propose(7).indices, minlength=3)
+    assert repeated.sum() == 7 and repeated.min() >= 2  # rounds of 3, 3 and 1 draws
+
+
+def test_cures_scales_to_a_million_prompts():
+    strategy = bound("cures", 10**6, seed=0)
+    rng = np.random.default_rng(0)
+    seen = rng.choice(10**6, 20_000, replace=False)
+    strategy.observe(Outcomes(seen, (rng.random((20_000, 8)) < 0.3).astype(float)))
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        proposal = strategy.propose(512)
+        times.append(time.perf_counter() - start)
+    assert len(np.unique(proposal.indices)) == 512
+    assert min(times) < 0.1  # typically about 15-30 ms
+
+
+def test_cures_cache_survives_resume():
+    first = three_items()
+    second = bound("cures", 3, seed=0)
+    second.load_state_dict(first.state_dict())
+    np.testing.assert_array_equal(first._inverse_weight, second._inverse_weight)
+
+
+@pytest.mark.parametrize(
+    "params", [{"tau": 0}, {"tau": float("nan")}, {"rollouts": 1, "min_rollouts": 2}]
+)
+def test_cures_rejects_bad_parameters(params):
+    with pytest.raises(ValueError):
+        create("cures", **params)

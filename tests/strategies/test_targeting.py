@@ -1,0 +1,348 @@
+import math
+
+import numpy as np
+import pytest
+
+from stepladder import Curriculum, ItemPool, Outcomes, load_state, save_state
+from stepladder.strategies.targeting import _nearest_sorted, _smallest, scale_difficulty
+
+
+def solved(indices, value: float = 1.0, rollouts: int = 4) -> Outcomes:
+    return Outcomes(indices, np.full((len(indices), rollouts), value))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def test_scale_difficulty_minmax_rank_and_unknown():
+    values = [3.0, np.nan, 1.0, 5.0, 3.0]
+    assert scale_difficulty(values).tolist() == [50.0, 50.0, 0.0, 100.0, 50.0]
+    assert scale_difficulty(values, method="rank").tolist() == [50.0, 50.0, 0.0, 100.0, 50.0]
+    assert scale_difficulty([1.0, 2.0, 4.0], method="rank").tolist() == [0.0, 50.0, 100.0]
+    assert scale_difficulty([2.0, 2.0]).tolist() == [50.0, 50.0]
+    assert scale_difficulty([np.nan, 7.0]).tolist() == [50.0, 50.0]
+    with pytest.raises(ValueError, match="method"):
+        scale_difficulty([1.0], method="log")
+
+
+def test_nearest_sorted_matches_brute_force_with_ties():
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        size = int(rng.integers(1, 40))
+        values = np.sort(rng.integers(0, 8, size).astype(float))
+        target = float(rng.choice([rng.uniform(-2, 10), rng.integers(0, 8) + 0.5]))
+        k = int(rng.integers(1, size + 1))
+        for random_ties in (True, False):
+            got = _nearest_sorted(values, target, k, np.random.default_rng(trial), random_ties)
+            assert len(got) == k == len(set(got.tolist()))
+            distance = np.abs(values - target)
+            kth = np.sort(distance)[k - 1]
+            assert (distance[got] <= kth).all()
+            assert np.sum(distance < kth) <= k  # every strictly closer item is included
+            assert set(np.flatnonzero(distance < kth)) <= set(got.tolist())
+            if not random_ties:
+                expected = np.lexsort((np.arange(size), distance))[:k]
+                assert got.tolist() == expected.tolist()
+
+
+def test_smallest_breaks_ties_at_random_or_by_position():
+    values = np.array([0.0, 1.0, 0.0, 0.0, 2.0, 0.0])
+    assert _smallest(values, 3, np.random.default_rng(0), False).tolist() == [0, 2, 3]
+    picks = {
+        tuple(sorted(_smallest(values, 2, np.random.default_rng(s), True).tolist()))
+        for s in range(30)
+    }
+    assert len(picks) > 1 and all(set(p) <= {0, 2, 3, 5} for p in picks)
+    assert _smallest(values, 6, np.random.default_rng(0), True).tolist() == [0, 2, 3, 5, 1, 4]
+
+
+# ---------------------------------------------------------------- AdaRFT
+
+
+def test_adarft_target_update_hand_computed():
+    cur = Curriculum(ItemPool(size=5, difficulty=[0.0, 1, 2, 3, 4]), "adarft")
+    cur.observe(solved([0, 1], 1.0))  # R = 1: T = 0 + 50 tanh(2 * 0.5)
+    assert cur.strategy.target == pytest.approx(50 * math.tanh(1.0))
+    assert cur.strategy.target == pytest.approx(38.0797, abs=1e-4)
+    cur.observe(Outcomes([0], rewards=[[1.0, 0.0, 0.0, 0.0]]))  # R = 0.25
+    assert cur.strategy.target == pytest.approx(50 * math.tanh(1.0) + 50 * math.tanh(-0.5))
+    cur.observe(solved([0], 0.0))  # R = 0: falls below 0 and is clipped at dmin
+    assert cur.strategy.target == 0.0
+    assert cur.metrics()["adarft/target"] == 0.0
+
+
+def test_adarft_target_is_clipped_at_dmax_and_uses_its_parameters():
+    cur = Curriculum(
+        ItemPool(size=3, difficulty=[0.0, 1, 2]), "adarft", start=90.0, eta=20.0, alpha=1.0
+    )
+    cur.observe(solved([0], 1.0))  # 90 + 20 tanh(0.5) = 99.24
+    assert cur.strategy.target == pytest.approx(90 + 20 * math.tanh(0.5))
+    cur.observe(solved([0], 1.0))
+    assert cur.strategy.target == 100.0
+
+
+def test_adarft_pools_all_rollouts_for_the_batch_mean_reward():
+    cur = Curriculum(ItemPool(size=3, difficulty=[0.0, 1, 2]), "adarft")
+    cur.observe(Outcomes.from_groups([0, 1], [[1.0], [0.0, 0.0, 0.0]]))  # R = 1/4
+    assert cur.strategy.target == 0.0  # 50 tanh(-0.5) < 0, clipped
+    cur.observe(Outcomes.from_groups([0, 1], [[0.0], [1.0, 1.0, 1.0]]))  # R = 3/4
+    assert cur.strategy.target == pytest.approx(50 * math.tanh(0.5))
+
+
+def test_adarft_proposes_the_items_nearest_the_target():
+    rng = np.random.default_rng(3)
+    difficulty = rng.normal(size=500)
+    cur = Curriculum(ItemPool(size=500, difficulty=difficulty), "adarft", seed=0)
+    scaled = scale_difficulty(difficulty)
+    for target in (0.0, 37.5, 62.0, 100.0):
+        cur.strategy.load_state_dict({"target": target})
+        batch = cur.propose(20).indices
+        expected = np.argsort(np.abs(scaled - target), kind="stable")[:20]
+        assert sorted(batch.tolist()) == sorted(expected.tolist())
+        assert len(set(batch.tolist())) == 20
+
+
+def test_adarft_breaks_ties_among_equal_difficulties_at_random():
+    levels = np.repeat([1.0, 2.0, 3.0, 4.0, 5.0], 100)  # like MATH levels
+    cur = Curriculum(ItemPool(size=500, difficulty=levels), "adarft", seed=0)
+    first, second = cur.propose(30).indices, cur.propose(30).indices
+    assert (levels[first] == 1).all() and (levels[second] == 1).all()
+    assert set(first.tolist()) != set(second.tolist())
+    by_index = Curriculum(ItemPool(size=500, difficulty=levels), "adarft", ties="index")
+    assert by_index.propose(30).indices.tolist() == list(range(30))
+
+
+def test_adarft_ties_on_both_sides_of_the_target():
+    difficulty = np.tile([0.0, 1.0, 3.0, 4.0], 50)  # scaled: 0, 25, 75, 100
+    cur = Curriculum(ItemPool(size=200, difficulty=difficulty), "adarft", seed=1)
+    cur.strategy.load_state_dict({"target": 50.0})  # equidistant from 25 and 75
+    batch = cur.propose(40).indices
+    assert set(difficulty[batch].tolist()) == {1.0, 3.0}
+    assert len(set(batch.tolist())) == 40
+    by_index = Curriculum(ItemPool(size=200, difficulty=difficulty), "adarft", ties="index")
+    by_index.strategy.load_state_dict({"target": 50.0})
+    expected = [*range(1, 200, 4), *range(2, 40, 4)]  # all of d = 25, then d = 75 by index
+    assert by_index.propose(60).indices.tolist() == expected
+
+
+def test_adarft_candidates_draws_from_a_wider_window():
+    difficulty = np.arange(100.0)
+    cur = Curriculum(ItemPool(size=100, difficulty=difficulty), "adarft", seed=0, candidates=3)
+    batches = [set(cur.propose(10).indices.tolist()) for _ in range(3)]
+    assert all(b <= set(range(30)) for b in batches)
+    assert len(set.union(*batches)) > 10
+
+
+def test_adarft_batch_larger_than_the_pool_repeats_it():
+    cur = Curriculum(ItemPool(size=3, difficulty=[2.0, 0.0, 1.0]), "adarft")
+    assert cur.propose(7).indices.tolist() == [1, 2, 0, 1, 2, 0, 1]
+
+
+def test_adarft_rank_scale_and_missing_difficulty():
+    pool = ItemPool(size=4, difficulty=[0.0, 1.0, 100.0, np.nan])
+    cur = Curriculum(pool, "adarft", scale="rank")
+    cur.strategy.load_state_dict({"target": 50.0})
+    assert cur.propose(2).indices.tolist() == [1, 3]  # ranks 0, 50, 100; NaN -> 50
+    with pytest.raises(ValueError, match="difficulty"):
+        Curriculum(4, "adarft")
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"eta": -1.0}, "eta"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"beta": 1.5}, "beta"),
+        ({"dmin": 50.0, "dmax": 10.0}, "dmax"),
+        ({"start": 120.0}, "start"),
+        ({"scale": "log"}, "scale"),
+        ({"ties": "first"}, "ties"),
+        ({"candidates": 0}, "candidates"),
+    ],
+)
+def test_adarft_rejects_bad_parameters(params, name):
+    with pytest.raises(ValueError, match=f"^{name} must"):
+        Curriculum(ItemPool(size=3, difficulty=[0.0, 1, 2]), "adarft", **params)
+
+
+# ---------------------------------------------------------------- CDAS
+
+
+def test_cdas_one_update_hand_computed():
+    cur = Curriculum(4, "cdas", seed=0)
+    cdas = cur.strategy
+    cur.observe(Outcomes([0, 1], rewards=[[1, 0, 0, 0], [1, 1, 1, 1]]))
+    # p_exp = sigmoid(0 - 0) = 0.5, k = 1: d = p_exp - pr
+    np.testing.assert_allclose(cdas.item_difficulty(), [0.25, -0.5, 0.0, 0.0])
+    assert cdas.ability == pytest.approx(-(0.25 - 0.5) / 4)  # 0.0625
+    # Second update of item 0 (k = 2) with pr = 0.5, using R = 0.0625 and d_0 = 0.25.
+    cur.observe(Outcomes([0], rewards=[[1, 0]]))
+    p_exp = 1 / (1 + math.exp(-(0.0625 - 0.25)))
+    d_new = 0.5 * 0.25 + 0.5 * (p_exp - 0.5)
+    assert cdas.item_difficulty()[0] == pytest.approx(d_new)
+    assert cdas.ability == pytest.approx(0.0625 - (d_new - 0.25) / 4)
+    assert cdas.ability == pytest.approx(-cdas.item_difficulty().mean())
+    assert cur.metrics()["cdas/items_updated"] == 2.0
+
+
+def test_cdas_pools_repeated_items_into_one_update():
+    cur = Curriculum(4, "cdas", seed=0)
+    cur.observe(Outcomes.from_groups([2, 2], [[1.0, 1.0], [0.0, 0.0, 0.0, 1.0]]))  # pr = 3/6
+    assert cur.strategy.item_difficulty()[2] == pytest.approx(0.0)
+    assert cur.strategy.state_dict()["updates"].tolist() == [1]
+
+
+def set_cdas_state(cur, difficulty, ability):
+    difficulty = np.asarray(difficulty, dtype=float)
+    cur.strategy.load_state_dict(
+        {
+            "ability": ability,
+            "touched": np.arange(len(difficulty)),
+            "difficulty": difficulty,
+            "updates": np.ones(len(difficulty), dtype=np.int64),
+        }
+    )
+
+
+def test_cdas_picks_half_below_and_half_above_the_ability():
+    cur = Curriculum(6, "cdas", seed=0)
+    set_cdas_state(cur, [-2.0, -1.0, -0.5, 0.2, 0.5, 3.0], 0.0)
+    assert cur.propose(4).indices.tolist() == [2, 1, 3, 4]
+    assert cur.propose(3).indices.tolist() == [2, 1, 3]  # odd: the extra one below
+    assert sorted(cur.propose(6).indices.tolist()) == list(range(6))
+
+
+def test_cdas_backfills_from_the_other_side():
+    cur = Curriculum(6, "cdas", seed=0)
+    set_cdas_state(cur, [-2.0, -1.0, -0.5, 0.2, 0.5, 3.0], 1.0)  # one item above
+    assert cur.propose(4).indices.tolist() == [4, 3, 2, 5]
+    set_cdas_state(cur, [-2.0, -1.0, -0.5, 0.2, 0.5, 3.0], -1.5)  # one item below
+    assert cur.propose(4).indices.tolist() == [0, 1, 2, 3]
+    assert cur.propose(8).indices.tolist() == [0, 1, 2, 3, 4, 5, 0, 1]
+
+
+def test_cdas_breaks_ties_among_unvisited_items_at_random():
+    cur = Curriculum(100, "cdas", seed=0)
+    first, second = set(cur.propose(10).indices.tolist()), set(cur.propose(10).indices.tolist())
+    assert first != second
+    assert Curriculum(100, "cdas", ties="index").propose(5).indices.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_cdas_moves_toward_items_near_the_learners_level():
+    # A learner who solves items 0-49 and fails 50-99 after everything was seen once:
+    # solved items end below R, failed ones above; proposals straddle R.
+    cur = Curriculum(100, "cdas", seed=0)
+    items = np.arange(100)
+    cur.observe(Outcomes(items, np.where(items[:, None] < 50, 1.0, 0.0) * np.ones((1, 4))))
+    d, ability = cur.strategy.item_difficulty(), cur.strategy.ability
+    assert (d[:50] < ability).all() and (d[50:] > ability).all()
+    batch = cur.propose(10).indices
+    assert np.sum(batch < 50) == 5 and np.sum(batch >= 50) == 5
+
+
+def test_cdas_prior_initialisation():
+    pool = ItemPool(size=4, difficulty=[1.0, 2.0, 3.0, np.nan])
+    cur = Curriculum(pool, "cdas", init="prior", ties="index")
+    d = cur.strategy.item_difficulty()
+    np.testing.assert_allclose(d[:3], [-1.2247449, 0.0, 1.2247449])
+    assert d[3] == 0.0
+    assert cur.strategy.ability == pytest.approx(0.0)
+    assert cur.propose(2).indices.tolist() == [1, 2]  # d = 0 (ties: item 1 before 3), 1.22
+    with pytest.raises(ValueError, match="difficulty"):
+        Curriculum(4, "cdas", init="prior")
+
+
+def test_cdas_state_round_trip_stores_touched_items_only(tmp_path):
+    cur = Curriculum(1000, "cdas", seed=0)
+    cur.observe(Outcomes([3, 7], rewards=[[1, 0], [0, 0]]))
+    state = cur.strategy.state_dict()
+    assert state["touched"].tolist() == [3, 7]
+    save_state(tmp_path / "s.npz", cur.state_dict())
+    fresh = Curriculum(1000, "cdas", seed=5)
+    fresh.load_state_dict(load_state(tmp_path / "s.npz"))
+    np.testing.assert_array_equal(fresh.strategy.item_difficulty(), cur.strategy.item_difficulty())
+    assert fresh.propose(8).indices.tolist() == cur.propose(8).indices.tolist()
+
+
+@pytest.mark.parametrize(("params", "name"), [({"init": "prior_"}, "init"), ({"ties": 1}, "ties")])
+def test_cdas_rejects_bad_parameters(params, name):
+    with pytest.raises(ValueError, match=f"^{name} must"):
+        Curriculum(4, "cdas", **params)
+
+
+# ---------------------------------------------------------------- GAIN-RL
+
+
+def gain_pool(size: int = 20_000) -> ItemPool:
+    return ItemPool(size=size, difficulty=np.arange(size, dtype=float))  # rank = index
+
+
+def test_gain_mu_update_hand_computed():
+    cur = Curriculum(gain_pool(), "gain", seed=0)
+    cur.observe(solved([0, 1], 1.0))  # acc = 1, no signals
+    assert cur.strategy.mu == pytest.approx(500 * math.tanh(1.0))
+    cur.observe(Outcomes([0, 1], rewards=[[1, 0], [0, 1]], signals=[0.5, 0.0]))  # acc 0.5, s 0.25
+    assert cur.strategy.mu == pytest.approx(500 * math.tanh(1.0) + 500 * math.tanh(0.5))
+    before = cur.strategy.mu
+    cur.observe(solved([0], 0.0))  # acc = 0: negative shift clamped to 0
+    assert cur.strategy.mu == before
+    assert cur.metrics()["gain/mu"] == before
+
+
+def test_gain_shift_is_clamped_to_max_shift_and_mu_to_the_pool():
+    cur = Curriculum(gain_pool(), "gain", seed=0, gain=1000.0)
+    cur.observe(Outcomes([0], rewards=[[1.0, 1.0]], signals=[1.0]))  # 2000 tanh(1) > 1000
+    assert cur.strategy.mu == 1000.0
+    small = Curriculum(gain_pool(50), "gain", seed=0)
+    small.observe(solved([0], 1.0))
+    assert small.strategy.mu == 49.0
+    assert small.metrics()["gain/progress"] == 1.0
+
+
+def test_gain_samples_without_replacement_around_mu():
+    cur = Curriculum(gain_pool(), "gain", seed=0, start=10_000.0)
+    batch = cur.propose(256).indices
+    assert len(set(batch.tolist())) == 256
+    assert np.abs(batch - 10_000).max() < 6_000
+    assert abs(batch.mean() - 10_000) < 250  # sd of the mean ~ 1000 / 16
+    assert 700 < batch.std() < 1300
+
+
+def test_gain_weights_follow_the_gaussian():
+    cur = Curriculum(gain_pool(30), "gain", seed=0, sigma=2.0, start=10.0)
+    counts = np.bincount(np.concatenate([cur.propose(1).indices for _ in range(20_000)]), None, 30)
+    weights = np.exp(-0.5 * ((np.arange(30) - 10.0) / 2.0) ** 2)
+    np.testing.assert_allclose(counts / 20_000, weights / weights.sum(), atol=0.01)
+
+
+def test_gain_orders_by_score_descending_or_difficulty_ascending():
+    difficulty = np.array([5.0, 1.0, np.nan, 3.0])
+    cur = Curriculum(ItemPool(size=4, difficulty=difficulty), "gain", sigma=0.1)
+    assert cur.propose(1).indices.tolist() == [1]  # rank 0: the easiest
+    scored = Curriculum(4, "gain", sigma=0.1, score=[0.2, 0.9, 0.5, 0.1])
+    assert scored.propose(1).indices.tolist() == [1]  # rank 0: the highest score
+    batch = scored.propose(6).indices.tolist()  # the whole pool, then its first items again
+    assert sorted(batch[:4]) == [0, 1, 2, 3] and batch[4:] == batch[:2]
+
+
+def test_gain_needs_a_score_or_difficulty_of_the_right_length():
+    with pytest.raises(ValueError, match="difficulty"):
+        Curriculum(4, "gain")
+    with pytest.raises(ValueError, match="score has 3 values"):
+        Curriculum(4, "gain", score=[1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"sigma": 0.0}, "sigma"),
+        ({"gain": -1.0}, "gain"),
+        ({"max_shift": float("inf")}, "max_shift"),
+        ({"start": -5.0}, "start"),
+        ({"score": [[1.0]]}, "score"),
+        ({"score": ["high"]}, "score"),
+    ],
+)
+def test_gain_rejects_bad_parameters(params, name):
+    with pytest.raises(ValueError, match=f"^{name} must"):
+        Curriculum(gain_pool(10), "gain", **params)
