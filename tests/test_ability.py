@@ -69,3 +69,11 @@ def test_bad_input():
         estimate_ability(items, [0], [3], [1.0])
     with pytest.raises(ValueError, match="same length"):
         estimate_ability(items, [0, 1], [0], [1.0])
+
+
+@pytest.mark.parametrize("method", ["eap", "map", "mle"])
+def test_learners_without_responses_get_the_prior(method):
+    items = ItemParameters.two_pl(discrimination=1.0, difficulty=[0.0])
+    est = estimate_ability(items, [], [], [], method=method, n_learners=2)
+    np.testing.assert_allclose(est.ability, 0.0, atol=1e-9)
+    assert np.isfinite(est.se).all()

@@ -101,16 +101,21 @@ def estimate_ability(
     theta = np.full(count, prior[0] if method == "map" else 0.0)
     for _ in range(100):
         p, slope = _curve(items, item, theta[learner])
-        score = np.bincount(learner, weights=(y - n * p) * slope / (p * (1 - p)), minlength=count)
-        info = np.bincount(learner, weights=n * slope**2 / (p * (1 - p)), minlength=count)
+        score = _sum_by(learner, (y - n * p) * slope / (p * (1 - p)), count)
+        info = _sum_by(learner, n * slope**2 / (p * (1 - p)), count)
         score -= precision * (theta - prior[0])
         step = np.clip(score / (info + precision + _EPS), -1.0, 1.0)
         theta = np.clip(theta + step, -bound, bound)
         if np.max(np.abs(step), initial=0.0) < 1e-8:
             break
     p, slope = _curve(items, item, theta[learner])
-    info = np.bincount(learner, weights=n * slope**2 / (p * (1 - p)), minlength=count)
+    info = _sum_by(learner, n * slope**2 / (p * (1 - p)), count)
     return AbilityEstimate(theta, 1.0 / np.sqrt(info + precision + _EPS))
+
+
+def _sum_by(groups: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """Float sums of ``values`` per group (``np.bincount`` returns ints for empty input)."""
+    return np.bincount(groups, weights=values, minlength=count).astype(np.float64)
 
 
 def _grid_loglik(items, learner, item, y, n, grid, count, chunk: int = 200_000) -> np.ndarray:

@@ -13,8 +13,11 @@ from stepladder.strategies import (  # noqa: F401
     baselines,
     budget,
     filtering,
+    irt_pacing,
     learned,
+    pacing,
     posterior,
+    self_paced,
     targeting,
 )
 from stepladder.strategies._registry import available, create, get, register
