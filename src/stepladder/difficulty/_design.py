@@ -85,7 +85,8 @@ class ResponseMatrices:
 
 
 def _accumulate(flat: np.ndarray, values: np.ndarray, cells: int) -> np.ndarray:
-    """Sum ``values`` into a float32 array of ``cells`` at positions ``flat`` (repeats add)."""
-    out = np.zeros(cells, dtype=np.float32)
-    np.add.at(out, flat, values.astype(np.float32))
-    return out
+    """Sum ``values`` into a float32 array of ``cells`` at positions ``flat`` (repeats add).
+
+    ``np.bincount`` is several times faster than ``np.add.at`` for this scatter-add.
+    """
+    return np.bincount(flat, weights=values, minlength=cells).astype(np.float32)

@@ -75,9 +75,12 @@ def _scores_dense(matrices, posterior, tables) -> list[np.ndarray]:
     post = posterior.astype(np.float32)
     scores = []
     for table_a, table_b in tables:
-        with_successes = post @ table_a.T.astype(np.float32)
+        score = post @ table_a.T.astype(np.float32)
+        score *= matrices.successes
         with_attempts = post @ table_b.T.astype(np.float32)
-        scores.append(matrices.successes * with_successes - matrices.attempts * with_attempts)
+        with_attempts *= matrices.attempts
+        score -= with_attempts
+        scores.append(score)
     return scores
 
 
@@ -133,7 +136,7 @@ def cross_product_standard_errors(model, items, priors, matrices, posterior, nod
         for u in range(k):
             for v in range(u, k):
                 if matrices.dense:
-                    total = (scores[u].astype(np.float64) * scores[v]).sum(axis=0)
+                    total = np.einsum("ij,ij->j", scores[u], scores[v]).astype(np.float64)
                 else:
                     total = np.bincount(cols, weights=pair_scores[u] * pair_scores[v],
                                         minlength=n_items)  # fmt: skip

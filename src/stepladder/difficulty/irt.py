@@ -568,6 +568,7 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
     mean_a, sd_a = priors.discrimination
     var_a, var_d = sd_a**2, priors.intercept_sd**2
     args = (success_sum, success_moment, attempts, nodes, priors, curvature)
+    before = None if model == "1pl" else _logistic_objective(a, delta, *args)
     for _ in range(steps):
         p = expit(a[:, None] * nodes + delta[:, None])
         slope = p * (1 - p)
@@ -593,7 +594,6 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
         step_a = (h_dd * g_a - h_ad * g_delta) / det
         step_d = (h_aa * g_delta - h_ad * g_a) / det
         scale = np.minimum(1.0, 1.0 / np.maximum(np.abs(step_a), np.abs(step_d)))  # trust region
-        before = _logistic_objective(a, delta, *args)
         for _ in range(20):  # backtracking, vectorised over items
             after = _logistic_objective(a + scale * step_a, delta + scale * step_d, *args)
             worse = ~(after >= before - 1e-9 * np.abs(before))
@@ -602,6 +602,7 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
             scale = np.where(worse, scale / 2, scale)
         scale = np.where(worse, 0.0, scale)
         a, delta = a + scale * step_a, delta + scale * step_d
+        before = np.where(worse, before, after)
     return a, delta
 
 
