@@ -7,13 +7,15 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-irt clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall when the package metadata changes.
+# Reinstall when the package metadata changes. torch goes first, pinned, so that nothing
+# that depends on it pulls a newer build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) $(TORCH_PIN)
 	$(PIP) -e ".[dev]"
 	touch $@
 
@@ -21,8 +23,8 @@ demo: $(VENV)/.installed
 	$(BIN)/stepladder simulate --scenario grpo-math --strategies all --seed 0 --repeats 3 --out demo-out
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts conftest.py
+	$(BIN)/ruff format --check src tests benchmarks scripts conftest.py
 
 test: lint
 	$(BIN)/python -m pytest -m "not bench"
@@ -30,7 +32,16 @@ test: lint
 # Long benchmarks: each script rewrites its own section of docs/benchmarks.md.
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/hot_path.py
+	$(BIN)/python benchmarks/knapsack_speed.py
+	$(BIN)/python benchmarks/sim_strategies.py
+	$(BIN)/python benchmarks/pcl_cost.py
+	$(MAKE) bench-irt
 	$(BIN)/python -m pytest -m bench || [ $$? -eq 5 ]  # exit 5: no test is marked bench yet
 
+# IRT against py-irt, girth and mirt (installed into .venv-peers), and 100M responses.
+bench-irt: $(VENV)/.installed
+	$(BIN)/python benchmarks/irt_vs_peers.py
+	$(BIN)/python benchmarks/irt_scale.py
+
 clean:
-	rm -rf $(VENV) demo-out bench-out .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-peers demo-out bench-out .pytest_cache .ruff_cache .hypothesis

@@ -21,7 +21,6 @@ import argparse
 import datetime
 import gc
 import os
-import platform
 import random
 import shlex
 import sys
@@ -32,19 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _markdown import machine_description, markdown_table, update_section  # benchmarks/_markdown.py
 
-import stepladder
 from stepladder import Curriculum, ItemPool, Outcomes
-from stepladder.io import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
 START = "<!-- hot_path:start -->"
 END = "<!-- hot_path:end -->"
-HEADER = (
-    "# Benchmarks\n\n"
-    "Each section below is written by the script it names; rerun that script to refresh it.\n"
-)
 DEFAULT_SIZES = (10**4, 10**5, 10**6, 10**7)
 QUICK_SIZES = (10**3, 10**4)
 TARGET_MS = 5.0
@@ -286,30 +280,6 @@ def _mib(value: int | None) -> str:
     return "n/a" if value is None else f"{value / MIB:.1f}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> str:
-    align = ["---" if i < right_from else "---:" for i in range(len(header))]
-    lines = [header, align, *rows]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as stream:
-            models = [
-                line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")
-            ]
-        if models:
-            cpu = models[0]
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"stepladder {stepladder.__version__}"
-    )
-
-
 def interpretation(res: Results) -> list[str]:
     """Sentences derived from the measured numbers (nothing here is decided in advance)."""
     sentences = []
@@ -430,7 +400,7 @@ def render(res: Results, command: str) -> str:
             ]
         )
         setup_rows.append([f"{size:,}", _ms(u.setup_ms), _ms(r.setup_ms), _ms(n.setup_ms)])
-    step_table = _table(
+    step_table = markdown_table(
         [
             "pool items",
             "`uniform` median",
@@ -444,13 +414,13 @@ def render(res: Results, command: str) -> str:
         ],
         step_rows,
     )
-    setup_table = _table(
+    setup_table = markdown_table(
         ["pool items", "`uniform`", "`replace=True`", "naive"],
         setup_rows,
     )
     largest = max(res.sizes)
     base = res.scaling[0]
-    scaling_table = _table(
+    scaling_table = markdown_table(
         ["batch", "median ms", "p95 ms", "µs per item (median)", f"time ÷ batch {base.batch}"],
         [
             [
@@ -464,7 +434,7 @@ def render(res: Results, command: str) -> str:
         ],
     )
     u, n = res.uniform[largest], res.naive[largest]
-    memory_table = _table(
+    memory_table = markdown_table(
         ["quantity", "stepladder `uniform`", "naive peer"],
         [
             [
@@ -509,23 +479,6 @@ def render(res: Results, command: str) -> str:
     parts.append("### Reading")
     parts.append(" ".join(interpretation(res)))
     return "\n\n".join(parts) + "\n"
-
-
-def update_markdown(path: Path, section: str) -> None:
-    """Replace the text between the markers in ``path`` (creating the file or markers)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    start = text.find(START)
-    end = text.find(END, start + len(START)) if start != -1 else -1
-    if start != -1 and end != -1:
-        text = text[:start] + block + text[end + len(END) :]
-    elif start == -1 and END not in text:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    else:
-        raise ValueError(f"{path} has only one of the markers {START} and {END}; fix it by hand")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as stream:
-        stream.write(text.encode("utf-8"))
 
 
 def _default(value: int | None, default: int) -> int:
@@ -604,7 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     section = render(results, command)
     print(section)
     if args.out is not None:
-        update_markdown(args.out, section)
+        update_section(args.out, section, START, END)
         print(f"wrote {args.out}", file=sys.stderr)
     print(f"total {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
-import os
-import platform
 import shlex
 import sys
 import time
@@ -31,20 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _markdown import machine_description, markdown_table, update_section  # benchmarks/_markdown.py
 
-import stepladder
 from stepladder import Curriculum
-from stepladder.io import atomic_write
 from stepladder.strategies.budget import knapsack_dp, knapsack_greedy, knapsack_value
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
 START = "<!-- knapsack:start -->"
 END = "<!-- knapsack:end -->"
-HEADER = (
-    "# Benchmarks\n\n"
-    "Each section below is written by the script it names; rerun that script to refresh it.\n"
-)
 ROLLOUTS, LOW, HIGH = 8, 2, 128
 TARGET_PROMPTS, TARGET_MS = 512, 10.0
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -132,32 +125,10 @@ def _ms(value: float) -> str:
     return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    align = ["---" if i == 0 else "---:" for i in range(len(header))]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, align, *rows])
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as stream:
-            models = [line.split(":", 1)[1].strip() for line in stream if line.startswith("model")]
-        named = [m for m in models if not m.isdigit()]
-        if named:
-            cpu = named[0]
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"stepladder {stepladder.__version__}"
-    )
-
-
 def render(
     rows: list[Row], propose: np.ndarray, batch: int, pool: int, command: str, repeats: int
 ) -> str:
-    table = _table(
+    table = markdown_table(
         [
             "prompts",
             "budget (rollouts)",
@@ -220,23 +191,6 @@ def render(
     )
 
 
-def update_markdown(path: Path, section: str) -> None:
-    """Replace the text between the markers in ``path`` (creating the file or markers)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    start = text.find(START)
-    end = text.find(END, start + len(START)) if start != -1 else -1
-    if start != -1 and end != -1:
-        text = text[:start] + block + text[end + len(END) :]
-    elif start == -1 and END not in text:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    else:
-        raise ValueError(f"{path} has only one of the markers {START} and {END}; fix it by hand")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as stream:
-        stream.write(text.encode("utf-8"))
-
-
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", help="prompts per batch")
@@ -275,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     section = render(rows, propose, batch, args.pool, command, args.repeats)
     print(section)
     if args.out is not None:
-        update_markdown(args.out, section)
+        update_section(args.out, section, START, END)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0 if all(math.isfinite(r.gap) for r in rows) else 1
 

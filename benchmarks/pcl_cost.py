@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import shlex
 import sys
 import time
@@ -41,11 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from _markdown import machine_description, markdown_table, update_section  # benchmarks/_markdown.py
 from scipy.stats import spearmanr
 
-import stepladder
 from stepladder import Curriculum
-from stepladder.io import atomic_write
 from stepladder.sim import get_scenario
 from stepladder.strategies.learned import selection_cost
 
@@ -53,10 +50,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
 START = "<!-- pcl_cost:start -->"
 END = "<!-- pcl_cost:end -->"
-HEADER = (
-    "# Benchmarks\n\n"
-    "Each section below is written by the script it names; rerun that script to refresh it.\n"
-)
 SCENARIO = "grpo-math"
 BAND = (0.2, 0.8)
 PAPER_CLAIMS = "12.1\N{MULTIPLICATION SIGN} (MATH) and 16.9\N{MULTIPLICATION SIGN} (DeepScaleR)"
@@ -142,11 +135,6 @@ def _mean_range(values: Sequence[float], fmt: str, unit: str = "") -> str:
     return text
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    align = ["---"] + ["---:"] * (len(header) - 1)
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, align, *rows])
-
-
 def render(runs: list[Run], *, steps: int, batch: int, group: int, command: str) -> str:
     ks = sorted({run.k for run in runs})
     rows = []
@@ -178,7 +166,7 @@ def render(runs: list[Run], *, steps: int, batch: int, group: int, command: str)
                     "1" if is_base else _mean_range(waste, ".2f", TIMES),
                 ]
             )
-    table = _table(
+    table = markdown_table(
         [
             "selection",
             "share of groups mixed",
@@ -190,7 +178,7 @@ def render(runs: list[Run], *, steps: int, batch: int, group: int, command: str)
         ],
         rows,
     )
-    quality = _table(
+    quality = markdown_table(
         ["k", "Spearman(V, true p) at the end", "`propose` ms (median)", "final accuracy"],
         [
             [
@@ -282,41 +270,6 @@ def interpretation(runs: list[Run], group: int) -> list[str]:
     return sentences
 
 
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as stream:
-            models = [
-                line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")
-            ]
-        if models:
-            cpu = models[0]
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"stepladder {stepladder.__version__}"
-    )
-
-
-def update_markdown(path: Path, section: str) -> None:
-    """Replace the text between this script's markers in ``path`` (adding them if absent)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    start = text.find(START)
-    end = text.find(END, start + len(START)) if start != -1 else -1
-    if start != -1 and end != -1:
-        text = text[:start] + block + text[end + len(END) :]
-    elif start == -1 and END not in text:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    else:
-        raise ValueError(f"{path} has only one of the markers {START} and {END}; fix it by hand")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as stream:
-        stream.write(text.encode("utf-8"))
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, help="training steps per run (default 300)")
@@ -354,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     section = render(runs, steps=args.steps, batch=args.batch, group=group, command=command)
     print(section)
     if args.out is not None:
-        update_markdown(args.out, section)
+        update_section(args.out, section, START, END)
         print(f"wrote {args.out}", file=sys.stderr)
     print(f"total {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

@@ -61,13 +61,13 @@ def test_quick_run_without_out_writes_nothing(
     assert "| pool items |" in capsys.readouterr().out
 
 
-def test_update_markdown_appends_markers_to_an_existing_file(
+def test_update_section_appends_markers_to_an_existing_file(
     hot_path: ModuleType, tmp_path: Path
 ) -> None:
     out = tmp_path / "benchmarks.md"
     out.write_text("# Benchmarks\n\nOther section.\n", encoding="utf-8")
-    hot_path.update_markdown(out, "first\n")
-    hot_path.update_markdown(out, "second\n")
+    hot_path.update_section(out, "first\n", hot_path.START, hot_path.END)
+    hot_path.update_section(out, "second\n", hot_path.START, hot_path.END)
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Benchmarks\n\nOther section.\n")
     assert text.count(hot_path.START) == 1 and "second" in text and "first" not in text

@@ -1,0 +1,871 @@
+"""Compare stepladder's 2PL calibration with py-irt, girth and mirt on one identical data set.
+
+One seeded 2PL response log (by default 1,000 learners x 20,000 items, theta ~ N(0, 1),
+b ~ N(0, 1), a ~ LogNormal(0, 0.3), 50% of the cells missing at random: about 10 million
+responses) is saved once; every estimator then runs in a process of its own, started from
+the same file: stepladder in this environment, the peers in a separate one (``.venv-peers``
+by default, created and filled with pip from the package index when missing). For each it
+reports the fit time (the estimator's fit call alone), the total time of its process
+(interpreter start, imports, reading and converting the data, fit), the peak resident set of
+that process, and how well it recovered the true parameters: Spearman correlations of the
+estimated and true difficulties and discriminations (the headline, as programs identify the
+scale differently) and the RMSE of the difficulties as they come, unrescaled. An estimator
+that cannot be installed, crashes or runs past ``--timeout`` is reported as such. The table
+is printed and written between the ``irt_vs_peers`` markers of ``docs/benchmarks.md``.
+
+    .venv/bin/python benchmarks/irt_vs_peers.py                      # the full comparison
+    .venv/bin/python benchmarks/irt_vs_peers.py --quick              # smoke run, writes nothing
+    .venv/bin/python benchmarks/irt_vs_peers.py --skip-peers         # stepladder alone
+    .venv/bin/python benchmarks/irt_vs_peers.py --peers girth,mirt --timeout 600
+
+stepladder, cheap to run, is run ``--repeats`` times (3) and the run with the median fit time
+is reported; each peer runs once.
+
+The peers' settings: py-irt 0.7.1 2PL by SVI for 300 epochs (``--epochs``), girth 0.8.0
+``twopl_jml`` with its defaults, mirt 1.2.0 ``fit_mirt(model="2PL")`` by EM with its
+defaults and item-wise standard errors. Each process's code is ``benchmarks/_peers/worker.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _markdown import machine_description, markdown_table, update_section  # benchmarks/_markdown.py
+from scipy.stats import spearmanr
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
+DEFAULT_PEERS_VENV = ROOT / ".venv-peers"
+WORKER = Path(__file__).resolve().parent / "_peers" / "worker.py"
+START = "<!-- irt_vs_peers:start -->"
+END = "<!-- irt_vs_peers:end -->"
+# Distribution name and pinned requirement of each peer; torch is pinned first for py-irt
+# (that pin resolves to a CPU build, an unpinned torch would pull gigabytes of GPU wheels).
+PEERS = {"py-irt": "py-irt==0.7.1", "girth": "girth==0.8.0", "mirt": "mirt==1.2.0"}
+TORCH_PIN = "torch==2.13.0"
+NEEDS_TORCH = ("py-irt",)
+FULL_SHAPE = (1_000, 20_000)
+QUICK_SHAPE = (200, 500)
+FIT_GOAL_S = 4.0
+SPEEDUP_GOAL = 20.0
+MEMORY_GOAL_BYTES = 2 * 10**9  # "under 2 GB"
+SCALE_OFF = np.log(1.25)  # a difficulty scale beyond 1.25 (or below 0.8) is called out
+RECOVERY_TOLERANCE = 0.005  # Spearman differences below this are noise at these sizes
+MIB = 2**20
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ the data
+
+
+def simulate_log(n_learners: int, n_items: int, missing: float, seed: int) -> dict[str, np.ndarray]:
+    """A 2PL response log in long form; learner-major rows, ids = indices of the truth."""
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(0.0, 1.0, n_learners)
+    b = rng.normal(0.0, 1.0, n_items)
+    a = rng.lognormal(0.0, 0.3, n_items)
+    learners, items, correct = [], [], []
+    block = max(1, (1 << 22) // n_items)  # learners per chunk: ~4M cells at a time
+    for first in range(0, n_learners, block):
+        last = min(first + block, n_learners)
+        p = 1.0 / (1.0 + np.exp(-a * (theta[first:last, None] - b)))
+        present = rng.random(p.shape) >= missing
+        hits = rng.random(p.shape) < p
+        rows, cols = np.nonzero(present)
+        learners.append((rows + first).astype(np.int32))
+        items.append(cols.astype(np.int32))
+        correct.append(hits[rows, cols].astype(np.int8))
+    return {
+        "learner": np.concatenate(learners),
+        "item": np.concatenate(items),
+        "correct": np.concatenate(correct),
+        "n_learners": np.array(n_learners),
+        "n_items": np.array(n_items),
+        "theta": theta,
+        "a": a,
+        "b": b,
+    }
+
+
+# ------------------------------------------------------------------ the peers' environment
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _last_error(text: str) -> str:
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith(("WARNING", "[notice]"))
+    ]
+    return lines[-1][:300] if lines else "no error message"
+
+
+def installed_versions(python: Path, names: Sequence[str]) -> dict[str, str | None]:
+    """Installed version of each distribution in the environment of ``python`` (None: absent)."""
+    probe = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {}\n"
+        "for name in sys.argv[1:]:\n"
+        "    try:\n"
+        "        out[name] = m.version(name)\n"
+        "    except m.PackageNotFoundError:\n"
+        "        out[name] = None\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [str(python), "-c", probe, *names], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        return dict.fromkeys(names)
+    return json.loads(done.stdout)
+
+
+def _pinned(version: str | None, requirement: str) -> bool:
+    """Whether ``version`` satisfies the ``name==X`` pin (a local label such as +cpu allowed)."""
+    wanted = requirement.split("==", 1)[1]
+    return version is not None and version.split("+", 1)[0] == wanted
+
+
+def _pip_install(python: Path, requirement: str, timeout: float) -> str | None:
+    """Install one pinned requirement; None on success, else the reason it failed."""
+    command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    log(f"pip install {requirement} into {python.parent.parent}")
+    try:
+        done = subprocess.run(
+            [*command, requirement], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"pip install {requirement} ran past {timeout:.0f} s"
+    if done.returncode != 0:
+        return f"pip install {requirement} failed: {_last_error(done.stderr or done.stdout)}"
+    return None
+
+
+def prepare_peers(
+    venv: Path, base_python: str, peers: Sequence[str], *, install: bool, timeout: float
+) -> tuple[Path | None, dict[str, str]]:
+    """The peers' interpreter and, per peer that cannot run, the reason (install when asked)."""
+    python = _venv_python(venv)
+    problems: dict[str, str] = {}
+    if not python.exists():
+        if not install:
+            return None, dict.fromkeys(peers, f"not installed (no environment at {venv})")
+        log(f"creating the peers' environment {venv} with {base_python}")
+        try:
+            done = subprocess.run(
+                [base_python, "-m", "venv", str(venv)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError as error:
+            return None, dict.fromkeys(peers, f"cannot create {venv}: {error}")
+        if done.returncode != 0 or not python.exists():
+            reason = _last_error(done.stderr or done.stdout)
+            return None, dict.fromkeys(peers, f"cannot create {venv}: {reason}")
+        # Ignored by git wherever it is put (Python 3.13's venv writes this file itself).
+        (venv / ".gitignore").write_text("*\n", encoding="utf-8")
+    names = ["torch", *peers]
+    versions = installed_versions(python, names)
+    if (
+        install
+        and any(p in NEEDS_TORCH for p in peers)
+        and not _pinned(versions["torch"], TORCH_PIN)
+    ):
+        failure = _pip_install(python, TORCH_PIN, timeout)
+        if failure:
+            for peer in peers:
+                if peer in NEEDS_TORCH:
+                    problems[peer] = f"not installed: {failure}"
+    for peer in peers:
+        if peer in problems or _pinned(versions[peer], PEERS[peer]):
+            continue
+        if not install:
+            found = versions[peer]
+            problems[peer] = f"not installed ({found or 'absent'} in {venv}, want {PEERS[peer]})"
+            continue
+        failure = _pip_install(python, PEERS[peer], timeout)
+        if failure:
+            problems[peer] = f"not installed: {failure}"
+    if install:
+        versions = installed_versions(python, names)
+        for peer in peers:
+            if peer not in problems and not _pinned(versions[peer], PEERS[peer]):
+                problems[peer] = f"not installed: found {versions[peer]}, want {PEERS[peer]}"
+    return python, problems
+
+
+# -------------------------------------------------------------------- measured processes
+
+
+def vm_hwm(pid: int | str = "self") -> int | None:
+    """Peak resident set (``VmHWM``) of a process in bytes, or None where /proc lacks it.
+
+    This is the process's own high-water mark. ``ru_maxrss`` (``getrusage``, ``wait4``) is
+    not: Linux carries the launching process's peak across fork and exec into it.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as stream:
+            for line in stream:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@dataclass
+class Measured:
+    """One child process: how it ended, its wall time and peak resident set."""
+
+    returncode: int | None  # None when it was killed for running past the timeout
+    seconds: float
+    peak_rss_bytes: int | None  # VmHWM at the last poll (ru_maxrss where /proc is missing)
+    timed_out: bool
+
+
+def run_measured(
+    command: Sequence[str], *, timeout: float, stdout: Path, stderr: Path, cwd: Path = ROOT
+) -> Measured:
+    """Run ``command``, polling its own peak RSS (``VmHWM``) until it ends; kill on timeout.
+
+    The poll (every 50 ms) also gives a peak for a process that crashes or is killed; a
+    process that reports its own ``VmHWM`` at its end is more exact still. On timeout the
+    whole process group is killed.
+    """
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            list(command), stdout=out, stderr=err, cwd=cwd, start_new_session=True
+        )
+        deadline = started + timeout
+        timed_out = False
+        polled: int | None = None
+        try:
+            while True:
+                hwm = vm_hwm(process.pid)
+                if hwm is not None:
+                    polled = max(polled or 0, hwm)
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() > deadline:
+                    timed_out = True
+                    os.killpg(process.pid, signal.SIGKILL)
+                    pid, status, usage = os.wait4(process.pid, 0)
+                    break
+                time.sleep(0.05)
+        except BaseException:  # interrupted: take the child (its own session) down too
+            os.killpg(process.pid, signal.SIGKILL)
+            os.wait4(process.pid, 0)
+            raise
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    if polled is None:  # no /proc: ru_maxrss, which may include this process's own peak
+        polled = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
+    return Measured(None if timed_out else process.returncode, seconds, polled, timed_out)
+
+
+# ------------------------------------------------------------------------ the comparison
+
+
+@dataclass
+class Outcome:
+    """One estimator's row of the table."""
+
+    estimator: str
+    status: str  # "ok", or why there are no numbers
+    version: str = ""
+    fit_seconds: float | None = None
+    total_seconds: float | None = None
+    peak_rss_bytes: int | None = None
+    spearman_difficulty: float | None = None
+    spearman_discrimination: float | None = None
+    rmse_difficulty: float | None = None
+    median_error_difficulty: float | None = None
+    scale_difficulty: float | None = None  # interquartile range of estimates / of the truth
+    iterations: str = ""
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def short_status(self) -> str:
+        """The status up to its first explanation: "not installed", "crashed", "timed out..."."""
+        return self.status.split(":", 1)[0].split(" (", 1)[0]
+
+
+def _finite_pairs(estimate: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.isfinite(estimate)
+    return estimate[keep], truth[keep]
+
+
+def _iqr(values: np.ndarray) -> float:
+    high, low = np.percentile(values, [75, 25])
+    return float(high - low)
+
+
+def score(estimates: dict[str, np.ndarray], truth: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Spearman of difficulty and discrimination, RMSE of difficulty, non-finite count."""
+    b_hat, b = _finite_pairs(estimates["difficulty"], truth["b"])
+    a_hat, a = _finite_pairs(estimates["discrimination"], truth["a"])
+    return {
+        "spearman_difficulty": float(spearmanr(b_hat, b)[0]) if len(b) > 2 else float("nan"),
+        "spearman_discrimination": float(spearmanr(a_hat, a)[0]) if len(a) > 2 else float("nan"),
+        "rmse_difficulty": float(np.sqrt(np.mean((b_hat - b) ** 2))) if len(b) else float("nan"),
+        "median_error_difficulty": float(np.median(np.abs(b_hat - b))) if len(b) else float("nan"),
+        "scale_difficulty": _iqr(b_hat) / _iqr(b) if len(b) > 2 else float("nan"),
+        "non_finite": int(len(truth["b"]) - len(b)),
+    }
+
+
+def run_estimator(
+    name: str,
+    python: Path,
+    data: Path,
+    truth: dict[str, np.ndarray],
+    workdir: Path,
+    *,
+    timeout: float,
+    epochs: int,
+    seed: int,
+) -> Outcome:
+    out = workdir / name
+    out.mkdir(parents=True, exist_ok=True)
+    command = [str(python), str(WORKER), name, str(data), str(out)]
+    command += ["--epochs", str(epochs), "--seed", str(seed)]
+    log(f"running {name} (timeout {timeout:.0f} s)")
+    measured = run_measured(
+        command, timeout=timeout, stdout=out / "stdout.txt", stderr=out / "stderr.txt"
+    )
+    if measured.timed_out:
+        return Outcome(
+            name,
+            f"timed out after {timeout:.0f} s",
+            total_seconds=measured.seconds,
+            peak_rss_bytes=measured.peak_rss_bytes,
+        )
+    result_file = out / "result.json"
+    if measured.returncode != 0 or not result_file.exists():
+        stderr = (out / "stderr.txt").read_text(encoding="utf-8", errors="replace")
+        how = (
+            f"killed by signal {-measured.returncode}"
+            if measured.returncode is not None and measured.returncode < 0
+            else f"exit code {measured.returncode}"
+        )
+        return Outcome(
+            name,
+            f"crashed ({how}): {_last_error(stderr)}",
+            total_seconds=measured.seconds,
+            peak_rss_bytes=measured.peak_rss_bytes,
+        )
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    with np.load(out / "estimates.npz") as stored:
+        scores = score({k: stored[k] for k in stored.files}, truth)
+    iterations = f"{result['iterations']} {result['iteration_unit']}"
+    if result.get("converged") is False:
+        iterations += " (not converged)"
+    notes = result.get("notes", "")
+    if scores["non_finite"]:
+        notes += f"; {scores['non_finite']} items without a finite estimate (left out)"
+    log(
+        f"  {name}: fit {result['fit_seconds']:.1f} s, total {measured.seconds:.1f} s, "
+        f"Spearman b {scores['spearman_difficulty']:.3f}, "
+        f"a {scores['spearman_discrimination']:.3f}"
+    )
+    return Outcome(
+        name,
+        "ok",
+        version=result["version"],
+        fit_seconds=result["fit_seconds"],
+        total_seconds=measured.seconds,
+        peak_rss_bytes=max(measured.peak_rss_bytes or 0, result.get("peak_rss_bytes") or 0),
+        spearman_difficulty=scores["spearman_difficulty"],
+        spearman_discrimination=scores["spearman_discrimination"],
+        rmse_difficulty=scores["rmse_difficulty"],
+        median_error_difficulty=scores["median_error_difficulty"],
+        scale_difficulty=scores["scale_difficulty"],
+        iterations=iterations,
+        notes=notes,
+        extra={k: result[k] for k in ("import_seconds", "load_seconds", "python") if k in result},
+    )
+
+
+def run_repeated(
+    name: str,
+    python: Path,
+    data: Path,
+    truth: dict[str, np.ndarray],
+    workdir: Path,
+    *,
+    repeats: int,
+    **options: Any,
+) -> Outcome:
+    """Run an estimator ``repeats`` times; keep the run with the median fit time.
+
+    Cheap runs are repeated because on a shared machine one run can land on a busy moment.
+    """
+    runs = []
+    for repeat in range(repeats):
+        outcome = run_estimator(name, python, data, truth, workdir / f"run-{repeat}", **options)
+        if not outcome.ok:
+            return outcome
+        runs.append(outcome)
+    if repeats == 1:
+        return runs[0]
+    runs.sort(key=lambda o: o.fit_seconds or 0.0)
+    chosen = runs[(len(runs) - 1) // 2]
+    fits = [o.fit_seconds or 0.0 for o in runs]
+    chosen.notes += (
+        f"; the run with the median fit time of {repeats} "
+        f"(fit {_seconds(min(fits))} to {_seconds(max(fits))} s)"
+    )
+    return chosen
+
+
+@dataclass
+class Comparison:
+    n_learners: int
+    n_items: int
+    n_responses: int
+    missing: float
+    seed: int
+    epochs: int
+    timeout: float
+    outcomes: list[Outcome]
+    load_before: tuple[float, float, float] | None
+    load_after: tuple[float, float, float] | None
+
+    @property
+    def stepladder(self) -> Outcome:
+        return self.outcomes[0]
+
+    @property
+    def peers(self) -> list[Outcome]:
+        return [o for o in self.outcomes[1:] if not o.estimator.startswith("stepladder")]
+
+    @property
+    def variants(self) -> list[Outcome]:
+        """Other stepladder configurations (e.g. without standard errors)."""
+        return [o for o in self.outcomes[1:] if o.estimator.startswith("stepladder")]
+
+
+def _loadavg() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
+def compare(args: argparse.Namespace) -> Comparison:
+    n_learners, n_items = args.learners, args.items
+    peers = [] if args.skip_peers else args.peers
+    peers_python, problems = None, {}
+    if peers:
+        peers_python, problems = prepare_peers(
+            args.peers_venv,
+            args.peers_python,
+            peers,
+            install=not args.no_install,
+            timeout=args.install_timeout,
+        )
+    load_before = _loadavg()
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="irt-vs-peers-", dir=args.workdir))
+    try:
+        log(f"simulating {n_learners:,} learners x {n_items:,} items in {workdir}")
+        data = simulate_log(n_learners, n_items, args.missing, args.seed)
+        truth = {"a": data["a"], "b": data["b"]}
+        n_responses = len(data["correct"])
+        data_file = workdir / "responses.npz"
+        np.savez(data_file, **data)
+        del data
+        outcomes = [
+            run_repeated(
+                variant,
+                Path(sys.executable),
+                data_file,
+                truth,
+                workdir / variant,
+                repeats=args.repeats,
+                timeout=args.timeout,
+                epochs=args.epochs,
+                seed=args.seed,
+            )
+            for variant in ("stepladder", "stepladder-no-se")
+        ]
+        for peer in peers:
+            if peer in problems or peers_python is None:
+                outcomes.append(Outcome(peer, problems.get(peer, "not installed")))
+                continue
+            outcomes.append(
+                run_estimator(
+                    peer,
+                    peers_python,
+                    data_file,
+                    truth,
+                    workdir,
+                    timeout=args.timeout,
+                    epochs=args.epochs,
+                    seed=args.seed,
+                )
+            )
+    finally:
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return Comparison(
+        n_learners=n_learners,
+        n_items=n_items,
+        n_responses=n_responses,
+        missing=args.missing,
+        seed=args.seed,
+        epochs=args.epochs,
+        timeout=args.timeout,
+        outcomes=outcomes,
+        load_before=load_before,
+        load_after=_loadavg(),
+    )
+
+
+# ------------------------------------------------------------------------------- report
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def _mib(value: int | None) -> str:
+    return "—" if value is None else f"{value / MIB:,.0f}"
+
+
+def _load_note(res: Comparison) -> str:
+    if res.load_before is None or res.load_after is None:
+        return ""
+    cpus = os.cpu_count() or 1
+    busy = max(res.load_before[0], res.load_after[0]) > 0.5 * cpus
+    text = (
+        f"Load average (1 min) before the runs {res.load_before[0]:.2f}, after "
+        f"{res.load_after[0]:.2f}"
+    )
+    if busy:
+        text += (
+            ": the machine was busy with other work, so absolute times are noisy and the "
+            "ratios are the headline"
+        )
+    return text + "."
+
+
+def interpretation(res: Comparison) -> list[str]:
+    """Sentences derived from the measured numbers (no conclusion is decided in advance)."""
+    mine = res.stepladder
+    if not mine.ok or mine.fit_seconds is None:
+        return [f"stepladder produced no result ({mine.status}), so no goal can be judged."]
+    sentences = []
+    size = f"{res.n_responses:,} responses"
+    verdict = "meets" if mine.fit_seconds < FIT_GOAL_S else "misses"
+    sentences.append(
+        f"stepladder fitted the 2PL to {size} in {_seconds(mine.fit_seconds)} s, which "
+        f"{verdict} the {FIT_GOAL_S:g} s goal"
+        + (
+            ""
+            if res.n_responses >= 10**7
+            else " (on this smaller data set; the goal is set for 10 million responses)"
+        )
+        + "."
+    )
+    finished = [p for p in res.peers if p.ok and p.fit_seconds is not None]
+    if finished:
+        fastest = min(finished, key=lambda p: p.fit_seconds or np.inf)
+        ratio = (fastest.fit_seconds or np.nan) / mine.fit_seconds
+        verdict = "meets" if ratio >= SPEEDUP_GOAL else "misses"
+        sentences.append(
+            f"The fastest peer that finished, {fastest.estimator}, took "
+            f"{_seconds(fastest.fit_seconds)} s, {ratio:.1f}{TIMES} stepladder's fit time, "
+            f"which {verdict} the {SPEEDUP_GOAL:g}{TIMES} goal."
+        )
+        for variant in res.variants:
+            if variant.ok and variant.fit_seconds:
+                ratio = (fastest.fit_seconds or np.nan) / variant.fit_seconds
+                verdict = "meets" if ratio >= SPEEDUP_GOAL else "misses"
+                sentences.append(
+                    f"Without item standard errors ({variant.estimator}; girth and py-irt "
+                    f"compute none), the fit took {_seconds(variant.fit_seconds)} s, "
+                    f"{ratio:.1f}{TIMES} faster than {fastest.estimator}, which {verdict} the "
+                    f"{SPEEDUP_GOAL:g}{TIMES} goal."
+                )
+        for label, key in (
+            ("difficulty", "spearman_difficulty"),
+            ("discrimination", "spearman_discrimination"),
+        ):
+            best = max(finished, key=lambda p: getattr(p, key) or -np.inf)
+            ours, theirs = getattr(mine, key), getattr(best, key)
+            if ours >= theirs:
+                verdict = "is at least as good as"
+            elif ours >= theirs - RECOVERY_TOLERANCE:
+                verdict = f"matches, within {RECOVERY_TOLERANCE:g},"
+            else:
+                verdict = "is worse than"
+            sentences.append(
+                f"stepladder's {label} Spearman, {ours:.3f}, {verdict} the best peer's "
+                f"({best.estimator}, {theirs:.3f})."
+            )
+    elif res.peers:
+        sentences.append("No peer finished, so the speed-up and recovery goals cannot be judged.")
+    else:
+        sentences.append("No peer was run, so neither speed-up nor relative recovery is measured.")
+    stretched = [
+        o
+        for o in res.outcomes
+        if o.ok and o.scale_difficulty is not None and abs(np.log(o.scale_difficulty)) > SCALE_OFF
+    ]
+    for o in stretched:
+        sentences.append(
+            f"{o.estimator}'s difficulties spread {o.scale_difficulty:.2f} times as wide as the "
+            "true ones (interquartile ranges), so its difficulty errors reflect a different "
+            "scale (set by its priors or its identification of the ability scale), not its "
+            "ranking."
+        )
+    missing = [p for p in res.peers if not p.ok]
+    if missing:
+        sentences.append(
+            "Without numbers (reasons above): "
+            + "; ".join(f"{p.estimator} ({p.short_status})" for p in missing)
+            + "."
+        )
+    if mine.peak_rss_bytes is not None:
+        under = mine.peak_rss_bytes < MEMORY_GOAL_BYTES
+        sentences.append(
+            f"stepladder's process peaked at {_mib(mine.peak_rss_bytes)} MiB resident, "
+            + ("under" if under else "over")
+            + f" the 2 GB ({MEMORY_GOAL_BYTES / MIB:,.0f} MiB) goal."
+        )
+    return sentences
+
+
+def render(res: Comparison, command: str) -> str:
+    mine = res.stepladder
+    rows = []
+    for o in res.outcomes:
+        if o.ok:
+            ratio = (
+                f"{o.fit_seconds / mine.fit_seconds:.1f}{TIMES}"
+                if mine.ok and mine.fit_seconds and o.fit_seconds is not None
+                else "—"
+            )
+            fit = _seconds(o.fit_seconds)
+        else:
+            ratio = "—"
+            fit = o.short_status
+        rows.append(
+            [
+                o.estimator,
+                o.version or "—",
+                fit,
+                _seconds(o.total_seconds),
+                _mib(o.peak_rss_bytes),
+                _num(o.spearman_difficulty, 3),
+                _num(o.spearman_discrimination, 3),
+                _num(o.rmse_difficulty, 3),
+                _num(o.median_error_difficulty, 3),
+                _num(o.scale_difficulty, 2),
+                o.iterations or "—",
+                ratio,
+            ]
+        )
+    table = markdown_table(
+        [
+            "estimator",
+            "version",
+            "fit s",
+            "total s",
+            "peak RSS MiB",
+            "difficulty Spearman",
+            "discrimination Spearman",
+            "difficulty RMSE",
+            "difficulty median abs. error",
+            "difficulty scale (IQR ratio)",
+            "iterations",
+            "fit time ÷ stepladder",
+        ],
+        rows,
+        right_from=2,
+    )
+    notes = []
+    for o in res.outcomes:
+        if o.ok:
+            notes.append(f"- **{o.estimator} {o.version}**: {o.notes}.")
+        else:
+            notes.append(f"- **{o.estimator}**: {o.status}.")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    load = _load_note(res)
+    parts = [
+        "## IRT calibration: stepladder vs py-irt, girth and mirt",
+        f"Reproduce with {command}. Measured {stamp} on: {machine_description(memory=True)}."
+        + (f" {load}" if load else ""),
+        f"Data: one seeded (seed {res.seed}) 2PL log of {res.n_learners:,} learners {TIMES} "
+        f"{res.n_items:,} items with theta ~ N(0, 1), b ~ N(0, 1), a ~ LogNormal(0, 0.3) and "
+        f"{res.missing:.0%} of the cells missing at random: {res.n_responses:,} responses, "
+        "saved once and read by every estimator. Each estimator runs in a process of its own "
+        "(stepladder in the project's environment, the peers in a separate one): *fit s* "
+        "times the fit call alone; *total s* is the whole process (interpreter start, "
+        "imports, reading and converting the data, fit); *peak RSS* is that process's peak "
+        "resident set (its own `VmHWM`: `ru_maxrss` from `wait4` would include the launching "
+        "process's peak, which Linux carries across fork and exec). Recovery is scored "
+        "against the true parameters: Spearman correlations (the headline, as programs fix "
+        "the scale differently), and the RMSE and median absolute error of the difficulties "
+        "as returned, not rescaled (the RMSE is sensitive to a few far-out estimates, the "
+        "median is not); *difficulty scale* is the interquartile range of the estimated "
+        "difficulties over that of the true ones (1 when the program's ability scale is the "
+        "simulated N(0, 1)). The last "
+        "column is each "
+        f"estimator's fit time divided by stepladder's. Timeout per estimator: "
+        f"{res.timeout:.0f} s.",
+        table,
+        "### Settings and failures",
+        "\n".join(notes),
+        "### Reading",
+        " ".join(interpretation(res)),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def reproduce_command(script: str, argv: Sequence[str]) -> str:
+    """How the section was made, as it is shown in the markdown."""
+    words = [".venv/bin/python", f"benchmarks/{script}", *argv]
+    return "`" + " ".join(shlex.quote(word) for word in words) + "`"
+
+
+# ---------------------------------------------------------------------------------- main
+
+
+def _peer_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(PEERS))
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small data ({QUICK_SHAPE[0]} x {QUICK_SHAPE[1]}), stepladder and the peers "
+        "already installed (nothing is installed); writes a file only with --out",
+    )
+    parser.add_argument("--skip-peers", action="store_true", help="run stepladder alone")
+    parser.add_argument(
+        "--peers",
+        type=_peer_list,
+        default=list(PEERS),
+        help=f"comma-separated peers to run (default {','.join(PEERS)})",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=900.0, help="seconds per estimator (default 900)"
+    )
+    parser.add_argument("--learners", type=int, help=f"default {FULL_SHAPE[0]:,}")
+    parser.add_argument("--items", type=int, help=f"default {FULL_SHAPE[1]:,}")
+    parser.add_argument("--missing", type=float, default=0.5, help="share missing (0.5)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=300, help="py-irt's SVI epochs (300)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="stepladder runs; the median is reported (3)"
+    )
+    parser.add_argument(
+        "--peers-venv",
+        type=Path,
+        default=DEFAULT_PEERS_VENV,
+        help="the peers' environment, created when missing (default .venv-peers)",
+    )
+    parser.add_argument(
+        "--peers-python",
+        default=shutil.which("python3.11") or shutil.which("python3") or "python3",
+        help="interpreter that creates the peers' environment (py-irt 0.7.1 needs < 3.12)",
+    )
+    parser.add_argument(
+        "--no-install", action="store_true", help="never create or install; use what is there"
+    )
+    parser.add_argument(
+        "--install-timeout", type=float, default=1800.0, help="seconds per pip install"
+    )
+    parser.add_argument("--workdir", type=Path, help="where the data and outputs go (a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the data and worker outputs")
+    parser.add_argument("--out", type=Path, help="markdown file (default docs/benchmarks.md)")
+    args = parser.parse_args(argv)
+    shape = QUICK_SHAPE if args.quick else FULL_SHAPE
+    args.learners = args.learners or shape[0]
+    args.items = args.items or shape[1]
+    if args.quick:
+        args.no_install = True
+    if args.out is None and not args.quick:
+        args.out = DEFAULT_OUT
+    if min(args.learners, args.items) < 2 or not 0.0 <= args.missing < 1.0:
+        parser.error("need at least 2 learners and 2 items, and --missing in [0, 1)")
+    if args.timeout <= 0 or args.epochs < 1 or args.repeats < 1:
+        parser.error("--timeout, --epochs and --repeats must be positive")
+    return args
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so temporary files go and running children are killed."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    exit_on_sigterm()
+    started = time.perf_counter()
+    result = compare(args)
+    section = render(result, reproduce_command("irt_vs_peers.py", argv))
+    print(section)
+    if args.out is not None:
+        update_section(args.out, section, START, END)
+        log(f"wrote {args.out}")
+    log(f"total {time.perf_counter() - started:.1f} s")
+    return 0 if result.stepladder.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
