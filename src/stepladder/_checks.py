@@ -31,14 +31,19 @@ def first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
+def float_array(name: str, values: Any) -> np.ndarray:
+    """``values`` as a float64 array, or a ``ValueError`` naming ``name``."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numeric: {error}") from None
+
+
 def finite_array(
     name: str, values: Any, *, ndim: tuple[int, ...], dtype: type = np.float64
 ) -> np.ndarray:
     """Convert to a float array of an allowed dimensionality with no NaN or infinity."""
-    try:
-        array = np.asarray(values, dtype=dtype)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric: {error}") from None
+    array = float_array(name, values).astype(dtype, copy=False)
     if array.ndim not in ndim:
         allowed = " or ".join(f"{d}-D" for d in ndim)
         raise ValueError(f"{name} must be {allowed}, got shape {array.shape}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import finite_array, first_bad, index_array
+from stepladder._checks import finite_array, first_bad, float_array, index_array
 
 __all__ = ["Outcomes"]
 
@@ -192,10 +192,7 @@ def _padding(array: np.ndarray) -> np.ndarray:
 def _scores(name: str, values: Any, n: int) -> np.ndarray | None:
     if values is None:
         return None
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric: {error}") from None
+    array = float_array(name, values)
     if array.ndim not in (1, 2) or array.shape[0] != n:
         raise ValueError(f"{name} must have shape (n,) or (n, G) with n={n}, got {array.shape}")
     if array.ndim == 2:
@@ -215,10 +212,7 @@ def _scores(name: str, values: Any, n: int) -> np.ndarray | None:
 
 
 def _padded_like(name: str, values: Any, rewards: np.ndarray) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric: {error}") from None
+    array = float_array(name, values)
     if array.shape != rewards.shape:
         raise ValueError(
             f"{name} must have the shape of rewards {rewards.shape}, got {array.shape}"

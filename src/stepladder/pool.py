@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stepladder._checks import positive_int
+from stepladder._checks import float_array, positive_int
 
 __all__ = ["ItemPool"]
 
@@ -239,10 +239,7 @@ def _encode_groups(groups: Any, size: int) -> tuple[np.ndarray | None, list[Hash
 def _column(name: str, values: Any, size: int, *, ndim: tuple[int, ...], allow_nan: bool):
     if values is None:
         return None
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric: {error}") from None
+    array = float_array(name, values)
     if array.ndim not in ndim or array.shape[0] != size:
         raise ValueError(f"{name} must have one row per item ({size}), got shape {array.shape}")
     bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
