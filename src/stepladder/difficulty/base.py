@@ -49,6 +49,16 @@ class Grader(abc.ABC):
     def summary(self) -> dict[str, Any]:
         """JSON-ready description of the fit."""
 
+    def _summary_basics(self) -> dict[str, Any]:
+        """The summary entries every grader reports: model and the log's sizes."""
+        responses = self._require_fit()
+        return {
+            "model": self.model,
+            "n_learners": responses.n_learners,
+            "n_items": responses.n_items,
+            "n_responses": len(responses),
+        }
+
     def _require_fit(self) -> Responses:
         responses = getattr(self, "responses_", None)
         if responses is None:

@@ -313,11 +313,8 @@ class IRT(Grader):
         report = self.report_
         k = self.n_parameters
         summary = {
-            "model": self.model,
+            **self._summary_basics(),
             "method": self.method,
-            "n_learners": responses.n_learners,
-            "n_items": responses.n_items,
-            "n_responses": len(responses),
             "iterations": report.iterations,
             "converged": report.converged,
             "tolerance": self.tol,

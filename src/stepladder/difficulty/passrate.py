@@ -245,12 +245,8 @@ class PassRateGrader(Grader):
 
     def summary(self) -> dict[str, Any]:
         """Model, sizes, seconds and the prior."""
-        responses = self._require_fit()
         return {
-            "model": self.model,
-            "n_learners": responses.n_learners,
-            "n_items": responses.n_items,
-            "n_responses": len(responses),
+            **self._summary_basics(),
             "seconds": self.seconds_,
             "params": {"alpha0": self.alpha0, "beta0": self.beta0, "level": self.level},
         }

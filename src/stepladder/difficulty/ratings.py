@@ -112,12 +112,8 @@ class _Ratings(Grader):
 
     def summary(self) -> dict[str, Any]:
         """Model, sizes, number of rating periods, seconds and parameters."""
-        responses = self._require_fit()
         return {
-            "model": self.model,
-            "n_learners": responses.n_learners,
-            "n_items": responses.n_items,
-            "n_responses": len(responses),
+            **self._summary_basics(),
             "periods": self.periods_,
             "seconds": self.seconds_,
             "params": self.params(),
