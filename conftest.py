@@ -11,6 +11,8 @@ _ADAPTERS = {
     "src/stepladder/integrations/torch.py": "torch",
     "src/stepladder/integrations/hf.py": "transformers",
     "src/stepladder/integrations/trl.py": "trl",
+    "src/stepladder/integrations/gym.py": "gymnasium",
+    "src/stepladder/integrations/ray.py": "ray",
 }
 
 collect_ignore = [

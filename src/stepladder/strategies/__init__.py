@@ -19,6 +19,7 @@ from stepladder.strategies import (  # noqa: F401
     posterior,
     self_paced,
     targeting,
+    teachers,
 )
 from stepladder.strategies._registry import available, create, get, register
 from stepladder.strategies.base import Proposal, Strategy
