@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/hot_path.py
 	$(BIN)/python benchmarks/knapsack_speed.py
 	$(BIN)/python benchmarks/sim_strategies.py
+	$(BIN)/python benchmarks/grpo_cpu.py
 	$(BIN)/python benchmarks/pcl_cost.py
 	$(MAKE) bench-irt
 	$(BIN)/python -m pytest -m bench || [ $$? -eq 5 ]  # exit 5: no test is marked bench yet

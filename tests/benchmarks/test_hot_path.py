@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "hot_path.py"
+from tests.benchmarks.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def hot_path() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("_bench_hot_path", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    try:
-        spec.loader.exec_module(module)
+    with load_script("hot_path") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 QUICK = ["--quick", "--sizes", "500", "3000", "--steps", "3", "--batch", "32", "--rollouts", "4"]
