@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test lint bench bench-irt clean
+.PHONY: demo test lint bench bench-irt bench-fashion-mnist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +35,18 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/knapsack_speed.py
 	$(BIN)/python benchmarks/sim_strategies.py
 	$(BIN)/python benchmarks/grpo_cpu.py
+	$(MAKE) bench-fashion-mnist
 	$(BIN)/python benchmarks/pcl_cost.py
 	$(MAKE) bench-irt
 	$(BIN)/python -m pytest -m bench || [ $$? -eq 5 ]  # exit 5: no test is marked bench yet
+
+# Supervised curricula on Fashion-MNIST (Debian's dataset-fashion-mnist; no downloads).
+bench-fashion-mnist: $(VENV)/.installed
+	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
+	  || dpkg -s dataset-fashion-mnist >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) \
+	  || { echo "Fashion-MNIST missing: apt-get install -y dataset-fashion-mnist (as root)"; exit 1; }
+	$(BIN)/python benchmarks/fashion_mnist.py
 
 # IRT against py-irt, girth and mirt (installed into .venv-peers), and 100M responses.
 bench-irt: $(VENV)/.installed

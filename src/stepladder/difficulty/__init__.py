@@ -8,6 +8,7 @@ Example:
 """
 
 from stepladder.difficulty.base import Grader
+from stepladder.difficulty.crowd import ArtificialCrowd, artificial_crowd, crowd_difficulty
 from stepladder.difficulty.irt import IRT, ItemParameters, Priors
 from stepladder.difficulty.logs import (
     ResponseLogError,
@@ -24,6 +25,7 @@ from stepladder.difficulty.text import text_difficulty, text_features
 
 __all__ = [
     "IRT",
+    "ArtificialCrowd",
     "BetaPassRate",
     "DifficultyPredictor",
     "Elo",
@@ -34,6 +36,8 @@ __all__ = [
     "Priors",
     "ResponseLogError",
     "Responses",
+    "artificial_crowd",
+    "crowd_difficulty",
     "iter_response_batches",
     "read_responses",
     "read_responses_compact",
