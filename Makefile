@@ -35,6 +35,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/knapsack_speed.py
 	$(BIN)/python benchmarks/sim_strategies.py
 	$(BIN)/python benchmarks/grpo_cpu.py
+	$(BIN)/python benchmarks/gym_teachers.py --out docs/benchmarks.md
 	$(MAKE) bench-fashion-mnist
 	$(BIN)/python benchmarks/pcl_cost.py
 	$(MAKE) bench-irt
