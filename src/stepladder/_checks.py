@@ -18,6 +18,13 @@ def positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
     return int(value)
 
 
+def choice(name: str, value: Any, options: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``options``, else a ``ValueError`` listing them."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    return str(value)
+
+
 def in_range(name: str, value: float, low: float, high: float) -> float:
     """Return ``value`` as a float if ``low <= value <= high``, else raise ``ValueError``."""
     value = float(value)

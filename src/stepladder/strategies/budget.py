@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import finite_array, positive_int
+from stepladder._checks import choice, finite_array, positive_int
 from stepladder.difficulty.passrate import BetaPassRate
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
@@ -72,12 +72,6 @@ def _prior(value: Any) -> tuple[float, float]:
     if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
         raise ValueError(f"prior must be a pair (alpha0, beta0), got {value!r}")
     return _positive_float("prior[0]", value[0]), _positive_float("prior[1]", value[1])
-
-
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
-    return str(value)
 
 
 def _check_bounds(rollouts: int, low: int, high: int | None) -> None:
@@ -447,8 +441,8 @@ class KnapsackRL(_PosteriorStrategy):
         self.min_rollouts = positive_int("min_rollouts", min_rollouts)
         self.max_rollouts = positive_int("max_rollouts", max_rollouts)
         _check_bounds(self.rollouts, self.min_rollouts, self.max_rollouts)
-        self.solver = _choice("solver", solver, tuple(_SOLVERS))
-        self.estimate = _choice("estimate", estimate, ("posterior", "observed"))
+        self.solver = choice("solver", solver, tuple(_SOLVERS))
+        self.estimate = choice("estimate", estimate, ("posterior", "observed"))
         self.prior = _prior(prior)
 
     def pass_estimates(self, items: Any) -> np.ndarray:
@@ -619,7 +613,7 @@ class DART(_PosteriorStrategy):
         max_trials: int = 64,
         prior: tuple[float, float] = (1.0, 1.0),
     ) -> None:
-        self.mode = _choice("mode", mode, ("uniform", "prop2diff"))
+        self.mode = choice("mode", mode, ("uniform", "prop2diff"))
         self.k = positive_int("k", k)
         self.max_trials = positive_int("max_trials", max_trials)
         self.prior = _prior(prior)

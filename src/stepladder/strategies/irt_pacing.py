@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import finite_array, index_array, positive_int
+from stepladder._checks import choice, finite_array, index_array, positive_int
 from stepladder.ability import estimate_ability
 from stepladder.difficulty import ItemParameters
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
 from stepladder.strategies.base import Proposal, Strategy
 from stepladder.strategies.pacing import (
-    _choice,
     _number,
     _Passes,
     dense_state,
@@ -136,7 +135,7 @@ class DDSMAE(Strategy):
     ) -> None:
         self.min_items = positive_int("min_items", min_items)
         self.increment = _number("increment", increment, low=0.0)
-        self.variant = _choice("variant", variant, VARIANTS)
+        self.variant = choice("variant", variant, VARIANTS)
 
     def _setup(self) -> None:
         difficulty = self.pool.difficulty

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import positive_int
+from stepladder._checks import choice, positive_int
 from stepladder._permutation import FeistelPermutation
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
@@ -71,12 +71,6 @@ def _number(
         right = ")" if open_high else "]"
         raise ValueError(f"{name} must lie in {left}{low:g}, {high:g}{right}, got {value!r}")
     return number
-
-
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
-    return str(value)
 
 
 # --------------------------------------------------------------------------- shared tools
@@ -151,7 +145,7 @@ def pacing_fraction(
         >>> pacing_fraction("linear", 0, 100), pacing_fraction("linear", 100, 100)
         (0.1, 1.0)
     """
-    _choice("pacing", shape, PACING_SHAPES)
+    choice("pacing", shape, PACING_SHAPES)
     if t >= total_steps:
         return 1.0
     x = max(0.0, t / total_steps)
@@ -370,12 +364,12 @@ class Competence(_PrefixPacing):
         stages: int = 1,
         order: str = "easy_first",
     ) -> None:
-        self.pacing = _choice("pacing", pacing, PACING_SHAPES)
+        self.pacing = choice("pacing", pacing, PACING_SHAPES)
         self.start = _number("start", start, low=0.0, high=1.0, open_low=True)
         self.total_steps = positive_int("total_steps", total_steps)
         self.power = _number("power", power, low=0.0, open_low=True)
         self.stages = positive_int("stages", stages)
-        self.order = _choice("order", order, _ORDERS)
+        self.order = choice("order", order, _ORDERS)
 
     def _setup(self) -> None:
         self._hard_first = self.order == "hard_first"

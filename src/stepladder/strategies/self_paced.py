@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import positive_int
+from stepladder._checks import choice, positive_int
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
 from stepladder.strategies.base import Proposal, Strategy
 from stepladder.strategies.pacing import (
-    _choice,
     _count,
     _number,
     _Passes,
@@ -55,7 +54,7 @@ def self_paced_weights(losses: Any, lam: float | None, regime: str = "hard") -> 
         >>> self_paced_weights([0.0, 0.25, 0.5], 0.5, "logarithmic").round(3).tolist()
         [1.0, 0.415, 0.0]
     """
-    _choice("regime", regime, REGIMES)
+    choice("regime", regime, REGIMES)
     loss = np.asarray(losses, dtype=np.float64)
     unseen = np.isnan(loss)
     if lam is None:
@@ -123,7 +122,7 @@ class SelfPaced(Strategy):
         epoch_steps: int = 100,
         select: bool = False,
     ) -> None:
-        self.regime = _choice("regime", regime, REGIMES)
+        self.regime = choice("regime", regime, REGIMES)
         if lam is None:
             self.lam = None
         elif regime == "logarithmic":

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import positive_int
+from stepladder._checks import choice, positive_int
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
 from stepladder.strategies.base import Proposal, Strategy
@@ -34,12 +34,6 @@ def _finite_float(name: str, value: Any, *, low: float = -math.inf) -> float:
         bound = "" if low == -math.inf else f" and >= {low:g}"
         raise ValueError(f"{name} must be finite{bound}, got {value}")
     return value
-
-
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
-    return str(value)
 
 
 def _batch_mean_reward(outcomes: Outcomes) -> float | None:
@@ -67,7 +61,7 @@ def scale_difficulty(difficulty: Any, *, method: str = "minmax") -> np.ndarray:
         >>> scale_difficulty([2.0, 4.0, np.nan, 12.0], method="rank").tolist()
         [0.0, 50.0, 50.0, 100.0]
     """
-    _choice("method", method, ("minmax", "rank"))
+    choice("method", method, ("minmax", "rank"))
     values = np.asarray(difficulty, dtype=np.float64)
     known = ~np.isnan(values)
     scaled = np.full(values.shape, 50.0)
@@ -202,8 +196,8 @@ class AdaRFT(Strategy):
         self.beta = _finite_float("beta", beta)
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"beta must lie in [0, 1], got {self.beta}")
-        self.scale = _choice("scale", scale, ("minmax", "rank"))
-        self.ties = _choice("ties", ties, _TIES)
+        self.scale = choice("scale", scale, ("minmax", "rank"))
+        self.ties = choice("ties", ties, _TIES)
         self.candidates = positive_int("candidates", candidates)
 
     def _setup(self) -> None:
@@ -282,8 +276,8 @@ class CDAS(Strategy):
     """
 
     def __init__(self, *, init: str = "zero", ties: str = "random") -> None:
-        self.init = _choice("init", init, ("zero", "prior"))
-        self.ties = _choice("ties", ties, _TIES)
+        self.init = choice("init", init, ("zero", "prior"))
+        self.ties = choice("ties", ties, _TIES)
 
     def _setup(self) -> None:
         self._initial: np.ndarray | None = None

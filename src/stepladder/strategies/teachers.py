@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import positive_int
+from stepladder._checks import choice, positive_int
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
 from stepladder.strategies.base import Proposal, Strategy
@@ -51,12 +51,6 @@ def _number(name: str, value: Any, low: float, high: float) -> float:
     value = float(value)
     if not (math.isfinite(value) and low <= value <= high):
         raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
-    return value
-
-
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
     return value
 
 
@@ -204,15 +198,15 @@ class LearningProgress(Strategy):
         temperature: float = 0.1,
         arms: str = "tasks",
     ) -> None:
-        self.mode = _choice("mode", mode, ("online", "window", "sampling"))
+        self.mode = choice("mode", mode, ("online", "window", "sampling"))
         self.alpha = _number("alpha", alpha, 0.0, 1.0)
         self.window = positive_int("window", window)
         if self.window < 2:
             raise ValueError(f"window must be at least 2, got {window}")
-        self.selection = _choice("selection", selection, ("epsilon", "boltzmann"))
+        self.selection = choice("selection", selection, ("epsilon", "boltzmann"))
         self.epsilon = _number("epsilon", epsilon, 0.0, 1.0)
         self.temperature = _number("temperature", temperature, 1e-12, math.inf)
-        self.arms = _choice("arms", arms, ("tasks", "groups"))
+        self.arms = choice("arms", arms, ("tasks", "groups"))
 
     def _setup(self) -> None:
         self._arms = _Arms(self, self.arms)
@@ -437,7 +431,7 @@ class ALPGMM(Strategy):
         self.max_components = positive_int("max_components", max_components)
         if self.max_components < self.min_components:
             raise ValueError("max_components must be >= min_components")
-        self.criterion = _choice("criterion", criterion, ("aic", "bic"))
+        self.criterion = choice("criterion", criterion, ("aic", "bic"))
         self.random_fraction = _number("random_fraction", random_fraction, 0.0, 1.0)
 
     def _setup(self) -> None:
@@ -671,9 +665,9 @@ class PrioritizedLevelReplay(Strategy):
     ) -> None:
         self.rho = _number("rho", rho, 0.0, 1.0)
         self.beta = _number("beta", beta, 1e-12, math.inf)
-        self.transform = _choice("transform", transform, ("rank", "power", "softmax"))
+        self.transform = choice("transform", transform, ("rank", "power", "softmax"))
         self.alpha = _number("alpha", alpha, 0.0, 1.0)
-        self.score = _choice("score", score, ("auto", "signal", "value_gap", "failure"))
+        self.score = choice("score", score, ("auto", "signal", "value_gap", "failure"))
 
     def _setup(self) -> None:
         size = self.pool.size
@@ -823,9 +817,9 @@ class Sequential(Strategy):
         threshold: float = 0.8,
         window: int = 50,
     ) -> None:
-        self.stages = _choice("stages", stages, ("auto", "groups", "difficulty"))
+        self.stages = choice("stages", stages, ("auto", "groups", "difficulty"))
         self.n_stages = positive_int("n_stages", n_stages)
-        self.until = _choice("until", until, ("steps", "episodes", "mean_return"))
+        self.until = choice("until", until, ("steps", "episodes", "mean_return"))
         self.threshold = _number("threshold", threshold, 0.0, math.inf)
         self.window = positive_int("window", window)
 
