@@ -212,7 +212,8 @@ class CurriculumSampler(Sampler[int]):
         **params: Any,
     ) -> None:
         _require_torch()
-        super().__init__()
+        # Not super(): verl's sampler base (a subclass may add it) wants other arguments.
+        Sampler.__init__(self)
         self.curriculum = _as_curriculum(source, strategy, seed, params)
         self.batch_size = positive_int("batch_size", batch_size)
         self.num_replicas, self.rank = _replicas(num_replicas, rank)
@@ -284,6 +285,7 @@ class CurriculumSampler(Sampler[int]):
             else:
                 self._apply_weights(start, stop)
             mine = self._record[start:stop][self.rank :: replicas]
+            self._chunk_started(mine)
             for item in mine[position - chunk * per_chunk :].tolist():
                 position += 1
                 self._position = position
@@ -298,16 +300,25 @@ class CurriculumSampler(Sampler[int]):
 
     def _propose(self, n: int) -> None:
         proposal = self.curriculum.propose(n)
+        indices, proposed_weights = self._layout(proposal)
         start = self._filled
-        self._record[start : start + n] = proposal.indices
-        if proposal.weights is not None or self._record_weights is not None:
+        self._record[start : start + n] = indices
+        if proposed_weights is not None or self._record_weights is not None:
             if self._record_weights is None:
                 self._record_weights = np.ones(self.total_size)
-            weights = 1.0 if proposal.weights is None else proposal.weights
+            weights = 1.0 if proposed_weights is None else proposed_weights
             self._record_weights[start : start + n] = weights
             self._apply_weights(start, start + n)
         self._filled += n
         self.last_proposal = proposal
+
+    def _layout(self, proposal: Proposal) -> tuple[np.ndarray, np.ndarray | None]:
+        """The indices (and loss weights) a proposal puts into the record, in order; as many
+        as were proposed. Subclasses that turn rollout budgets into repeats override this."""
+        return proposal.indices, proposal.weights
+
+    def _chunk_started(self, indices: np.ndarray) -> None:
+        """Called when this rank starts yielding a chunk (its share of one proposal)."""
 
     def _apply_weights(self, start: int, stop: int) -> None:
         if self._record_weights is None:

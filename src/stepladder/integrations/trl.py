@@ -36,6 +36,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
 from stepladder.curriculum import Curriculum
+from stepladder.integrations._rollouts import RewardScale, groups_from_rollouts, outcomes_from_rows
 from stepladder.io import load_state, save_state
 from stepladder.outcomes import Outcomes
 from stepladder.strategies import Proposal
@@ -60,30 +61,6 @@ STATE_FILE = "stepladder_state.npz"
 
 _ALLOCATIONS = ("groups", "ignore")
 _FILTERINGS = ("mask", "ignore")
-
-
-def groups_from_rollouts(rollouts: Any, n_groups: int) -> np.ndarray:
-    """Turn per-item rollout counts into a whole number of groups per item, ``n_groups`` in all.
-
-    TRL generates a fixed ``num_generations`` (G) per prompt, so a budget of ``r_i`` rollouts
-    becomes about ``r_i / G`` groups: shares ``n_groups * r_i / sum(r)`` rounded by largest
-    remainder (ties to the earlier item). Items may get 0 groups or several.
-
-    Example:
-        >>> groups_from_rollouts([16, 2, 8, 6], 4).tolist()
-        [2, 0, 1, 1]
-        >>> groups_from_rollouts([8, 8, 8], 3).tolist()
-        [1, 1, 1]
-    """
-    counts = np.asarray(rollouts, dtype=np.float64)
-    if counts.ndim != 1 or len(counts) == 0 or (counts < 0).any() or counts.sum() <= 0:
-        raise ValueError(f"rollouts must be non-negative counts with a positive sum, got {counts}")
-    shares = counts * (n_groups / counts.sum())
-    groups = np.floor(shares).astype(np.int64)
-    left = n_groups - int(groups.sum())
-    order = np.argsort(-(shares - groups), kind="stable")
-    groups[order[:left]] += 1
-    return groups
 
 
 class CurriculumRepeatSampler(Sampler[int]):
@@ -233,24 +210,19 @@ class CurriculumLink:
         filtering: str = "mask",
         allocation: str = "groups",
     ) -> None:
-        low, high = (float(v) for v in reward_range)
-        if not (np.isfinite(low) and np.isfinite(high) and low < high):
-            raise ValueError(
-                f"reward_range must be finite (low, high) with low < high, got {reward_range}"
-            )
+        self._rescale = RewardScale(reward_range, logger)
         if filtering not in _FILTERINGS:
             raise ValueError(f"filtering must be one of {_FILTERINGS}, got {filtering!r}")
         if allocation not in _ALLOCATIONS:
             raise ValueError(f"allocation must be one of {_ALLOCATIONS}, got {allocation!r}")
         self.trainer = trainer
         self.curriculum = curriculum
-        self.reward_range = (low, high)
+        self.reward_range = self._rescale.range
         self.filtering = filtering
         self.allocation = allocation
         self.sampler: CurriculumRepeatSampler | None = None
         self._pending: dict[str, Any] | None = None  # sampler state loaded before the sampler
         self._captured: tuple[np.ndarray, np.ndarray] | None = None
-        self._warned_range = False
 
     # -- sampling ---------------------------------------------------------------------------
 
@@ -320,21 +292,6 @@ class CurriculumLink:
             output["advantages"] = torch.where(mask, local_advantages, 0.0)
         self._log()
         return output
-
-    def _rescale(self, rewards: np.ndarray) -> np.ndarray:
-        low, high = self.reward_range
-        scaled = (rewards - low) / (high - low)
-        with np.errstate(invalid="ignore"):
-            outside = (scaled < -1e-6) | (scaled > 1 + 1e-6)
-        if outside.any() and not self._warned_range:
-            logger.warning(
-                "rewards outside reward_range=%s (e.g. %s) are clipped to it; pass "
-                "reward_range=(low, high) covering the trainer's total reward",
-                self.reward_range,
-                float(rewards[outside][0]),
-            )
-            self._warned_range = True
-        return np.clip(scaled, 0.0, 1.0)
 
     def _log(self) -> None:
         metrics = self.trainer._metrics["train"]
@@ -410,21 +367,7 @@ def grouped_outcomes(
             f"a group of {g} rows holds different {INDEX_COLUMN} values: the trainer is not "
             "using the curriculum sampler's layout"
         )
-    items, first, item_of_block = np.unique(blocks[:, 0], return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # items in order of first appearance
-    position = np.empty_like(order)
-    position[order] = np.arange(len(order))
-    item_of_row = np.repeat(position[item_of_block], g)
-    reward_groups: list[list[float]] = [[] for _ in order]
-    advantage_groups: list[list[float]] = [[] for _ in order]
-    for row, item in enumerate(item_of_row.tolist()):
-        if not np.isnan(rewards[row]):
-            reward_groups[item].append(float(rewards[row]))
-            advantage_groups[item].append(float(advantages[row]))
-    outcomes = Outcomes.from_groups(
-        items[order], reward_groups, advantages=advantage_groups, step=step
-    )
-    return outcomes, item_of_row
+    return outcomes_from_rows(indices, rewards, advantages, step=step)
 
 
 class _StateCallback(TrainerCallback):
