@@ -315,6 +315,8 @@ def test_bad_settings_are_refused(tmp_path):
         VerlCurriculumSampler(dataset, batch_size=2, difficulty_key="level")
     with pytest.raises(ValueError, match="12 rows"):
         VerlCurriculumSampler(dataset, curriculum=Curriculum(5), batch_size=2)
+    with pytest.raises(ValueError, match="not both"):
+        VerlCurriculumSampler(dataset, curriculum=Curriculum(12), strategy="sec", batch_size=2)
     with pytest.raises(ValueError, match="reward_range"):
         VerlCurriculumSampler(dataset, batch_size=2, reward_range=(1, 0))
 

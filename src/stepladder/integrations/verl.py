@@ -205,6 +205,8 @@ class VerlCurriculumSampler(CurriculumSampler, _VerlBase):
                 f"allocation must be one of {_ALLOCATIONS}, got {settings['allocation']!r}"
             )
         if curriculum is not None:
+            if strategy is not None or params:
+                raise ValueError("give a curriculum, or a strategy with its parameters, not both")
             if curriculum.pool.size != len(data_source):
                 raise ValueError(
                     f"the curriculum's pool has {curriculum.pool.size} items, the dataset "
