@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,3 +78,9 @@ def update_section(path: Path, section: str, start: str, end: str, header: str =
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as stream:
         stream.write(text.encode("utf-8"))
+
+
+def reproduce_command(script: str, argv: Sequence[str] | None) -> str:
+    """How a section was made, as it is shown in the markdown: the script and its arguments."""
+    words = [".venv/bin/python", f"benchmarks/{script}", *(argv or ())]
+    return "`" + " ".join(shlex.quote(word) for word in words) + "`"

@@ -22,7 +22,6 @@ import datetime
 import gc
 import os
 import random
-import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _markdown import machine_description, markdown_table, update_section  # benchmarks/_markdown.py
+from _markdown import (  # benchmarks/_markdown.py
+    machine_description,
+    markdown_table,
+    reproduce_command,
+    update_section,
+)
 
 from stepladder import Curriculum, ItemPool, Outcomes
 
@@ -548,12 +552,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         log=lambda message: print(message, file=sys.stderr, flush=True),
     )
-    script = "`.venv/bin/python benchmarks/hot_path.py"
-    command = (
-        f"`make bench` (or {script}`)"
-        if not argv
-        else f"{script} {' '.join(shlex.quote(a) for a in argv)}`"
-    )
+    script = reproduce_command("hot_path.py", argv)
+    command = f"`make bench` (or {script})" if not argv else script
     section = render(results, command)
     print(section)
     if args.out is not None:

@@ -35,13 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _markdown import machine_description, update_section  # benchmarks/_markdown.py
+from _markdown import (  # benchmarks/_markdown.py
+    machine_description,
+    reproduce_command,
+    update_section,
+)
 from irt_vs_peers import (
     MIB,
     TIMES,
     exit_on_sigterm,
     log,
-    reproduce_command,
     run_measured,
     vm_hwm,
 )

@@ -32,7 +32,6 @@ import argparse
 import datetime
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -45,7 +44,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _markdown import machine_description, markdown_table, update_section  # benchmarks/_markdown.py
+from _markdown import (  # benchmarks/_markdown.py
+    machine_description,
+    markdown_table,
+    reproduce_command,
+    update_section,
+)
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -761,12 +765,6 @@ def render(res: Comparison, command: str) -> str:
         " ".join(interpretation(res)),
     ]
     return "\n\n".join(parts) + "\n"
-
-
-def reproduce_command(script: str, argv: Sequence[str]) -> str:
-    """How the section was made, as it is shown in the markdown."""
-    words = [".venv/bin/python", f"benchmarks/{script}", *argv]
-    return "`" + " ".join(shlex.quote(word) for word in words) + "`"
 
 
 # ---------------------------------------------------------------------------------- main

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
-import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _markdown import machine_description, markdown_table, update_section  # benchmarks/_markdown.py
+from _markdown import (  # benchmarks/_markdown.py
+    machine_description,
+    markdown_table,
+    reproduce_command,
+    update_section,
+)
 
 from stepladder import Curriculum
 from stepladder.strategies.budget import knapsack_dp, knapsack_greedy, knapsack_value
@@ -224,8 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(measure_size(prompts, args.repeats, args.dp_repeats, naive, args.seed))
     batch = min(TARGET_PROMPTS if not args.quick else args.sizes[-1], args.pool)
     propose = time_propose(batch, args.pool, args.repeats, args.seed)
-    script = "`.venv/bin/python benchmarks/knapsack_speed.py"
-    command = f"{script}`" if not argv else f"{script} {' '.join(map(shlex.quote, argv))}`"
+    command = reproduce_command("knapsack_speed.py", argv)
     section = render(rows, propose, batch, args.pool, command, args.repeats)
     print(section)
     if args.out is not None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -39,7 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _markdown import machine_description, markdown_table, update_section  # benchmarks/_markdown.py
+from _markdown import (  # benchmarks/_markdown.py
+    machine_description,
+    markdown_table,
+    reproduce_command,
+    update_section,
+)
 from scipy.stats import spearmanr
 
 from stepladder import Curriculum
@@ -301,8 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for repeat in range(args.repeats):
             print(f"k = {k}, repeat {repeat}", file=sys.stderr, flush=True)
             runs.append(run_once(k, repeat, args.steps, args.batch, args.seed))
-    script = "`.venv/bin/python benchmarks/pcl_cost.py"
-    command = f"{script}`" if not argv else f"{script} {' '.join(map(shlex.quote, argv))}`"
+    command = reproduce_command("pcl_cost.py", argv)
     group = get_scenario(SCENARIO).rollouts
     section = render(runs, steps=args.steps, batch=args.batch, group=group, command=command)
     print(section)
