@@ -11,7 +11,12 @@ import numpy as np
 
 from stepladder.outcomes import Outcomes
 
-__all__ = ["RewardScale", "groups_from_rollouts", "outcomes_from_rows"]
+__all__ = ["ALLOCATIONS", "FILTERINGS", "RewardScale", "groups_from_rollouts", "outcomes_from_rows"]
+
+#: How an adapter handles rollout budgets: whole groups per prompt, or one group each.
+ALLOCATIONS = ("groups", "ignore")
+#: How an adapter handles groups a filtering strategy rejects: zero their advantages, or train.
+FILTERINGS = ("mask", "ignore")
 
 
 def groups_from_rollouts(rollouts: Any, n_groups: int) -> np.ndarray:

@@ -35,8 +35,15 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
+from stepladder._checks import choice
 from stepladder.curriculum import Curriculum
-from stepladder.integrations._rollouts import RewardScale, groups_from_rollouts, outcomes_from_rows
+from stepladder.integrations._rollouts import (
+    ALLOCATIONS,
+    FILTERINGS,
+    RewardScale,
+    groups_from_rollouts,
+    outcomes_from_rows,
+)
 from stepladder.io import load_state, save_state
 from stepladder.outcomes import Outcomes
 from stepladder.strategies import Proposal
@@ -58,9 +65,6 @@ logger = logging.getLogger(__name__)
 INDEX_COLUMN = "stepladder_index"
 #: File written into every ``checkpoint-N`` folder.
 STATE_FILE = "stepladder_state.npz"
-
-_ALLOCATIONS = ("groups", "ignore")
-_FILTERINGS = ("mask", "ignore")
 
 
 class CurriculumRepeatSampler(Sampler[int]):
@@ -107,8 +111,7 @@ class CurriculumRepeatSampler(Sampler[int]):
         ):
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if allocation not in _ALLOCATIONS:
-            raise ValueError(f"allocation must be one of {_ALLOCATIONS}, got {allocation!r}")
+        choice("allocation", allocation, ALLOCATIONS)
         self.curriculum = curriculum
         self.mini_repeat_count = int(mini_repeat_count)
         self.batch_size = int(batch_size)
@@ -211,10 +214,8 @@ class CurriculumLink:
         allocation: str = "groups",
     ) -> None:
         self._rescale = RewardScale(reward_range, logger)
-        if filtering not in _FILTERINGS:
-            raise ValueError(f"filtering must be one of {_FILTERINGS}, got {filtering!r}")
-        if allocation not in _ALLOCATIONS:
-            raise ValueError(f"allocation must be one of {_ALLOCATIONS}, got {allocation!r}")
+        choice("filtering", filtering, FILTERINGS)
+        choice("allocation", allocation, ALLOCATIONS)
         self.trainer = trainer
         self.curriculum = curriculum
         self.reward_range = self._rescale.range

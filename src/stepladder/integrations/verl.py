@@ -33,8 +33,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from stepladder._checks import choice
 from stepladder.curriculum import Curriculum
-from stepladder.integrations._rollouts import RewardScale, groups_from_rollouts, outcomes_from_rows
+from stepladder.integrations._rollouts import (
+    ALLOCATIONS,
+    FILTERINGS,
+    RewardScale,
+    groups_from_rollouts,
+    outcomes_from_rows,
+)
 from stepladder.integrations.torch import CurriculumSampler
 from stepladder.pool import ItemPool
 from stepladder.strategies import Proposal, Strategy
@@ -49,8 +56,6 @@ __all__ = ["CurriculumRayPPOTrainer", "VerlCurriculumSampler", "row_indices"]  #
 
 logger = logging.getLogger(__name__)
 
-_FILTERINGS = ("mask", "ignore")
-_ALLOCATIONS = ("groups", "ignore")
 #: Keys of ``data.sampler`` (verl's config) that this sampler reads.
 CONFIG_KEYS = (
     "strategy",
@@ -196,14 +201,8 @@ class VerlCurriculumSampler(CurriculumSampler, _VerlBase):
             raise ValueError(
                 "batch_size is needed: pass batch_size= or a data_config with train_batch_size"
             )
-        if settings["filtering"] not in _FILTERINGS:
-            raise ValueError(
-                f"filtering must be one of {_FILTERINGS}, got {settings['filtering']!r}"
-            )
-        if settings["allocation"] not in _ALLOCATIONS:
-            raise ValueError(
-                f"allocation must be one of {_ALLOCATIONS}, got {settings['allocation']!r}"
-            )
+        choice("filtering", settings["filtering"], FILTERINGS)
+        choice("allocation", settings["allocation"], ALLOCATIONS)
         if curriculum is not None:
             if strategy is not None or params:
                 raise ValueError("give a curriculum, or a strategy with its parameters, not both")
