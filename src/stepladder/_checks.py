@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -77,3 +78,36 @@ def index_array(name: str, values: Any, size: int | None = None) -> np.ndarray:
             i = int(np.argmax(bad))
             raise ValueError(f"{name}[{i}] = {array[i]} is out of range for a pool of {size} items")
     return array
+
+
+def number(
+    name: str,
+    value: Any,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> float:
+    """``value`` as a finite float inside the given bounds, else ``ValueError`` naming it.
+
+    The one numeric validator for strategy and estimator parameters.
+
+    Example:
+        >>> number("tau", 0.5, low=0, open_low=True)
+        0.5
+        >>> number("tau", 0, low=0, open_low=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: tau must lie in (0, inf], got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    result = float(value)
+    too_low = result <= low if open_low else result < low
+    too_high = result >= high if open_high else result > high
+    if not math.isfinite(result) or too_low or too_high:
+        left = "(" if open_low else "["
+        right = ")" if open_high else "]"
+        raise ValueError(f"{name} must lie in {left}{low:g}, {high:g}{right}, got {value!r}")
+    return result

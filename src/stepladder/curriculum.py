@@ -101,6 +101,7 @@ class Curriculum:
         elif fields:
             raise ValueError("give either an Outcomes or its fields, not both")
         index_array("outcomes.indices", outcomes.indices, self.pool.size)
+        self.strategy.check_feedback(outcomes)
         self.stats.update(outcomes, self.step)
         self.strategy.observe(outcomes)
         self.step += 1

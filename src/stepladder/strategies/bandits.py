@@ -83,6 +83,8 @@ class _WithinArm:
 class _ArmBandit(Strategy):
     """Shared machinery: arms = pool groups, arm distribution, per-arm draws, arm of an item."""
 
+    feedback = ("rewards",)
+
     def _setup(self) -> None:
         self._arms = self.pool.n_groups
         self._nonempty = self.pool.group_sizes() > 0
