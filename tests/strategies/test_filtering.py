@@ -263,7 +263,7 @@ def test_vcrl_replay_raises_the_kept_fraction():
         ("vcrl", {"bank_size": -1}, "bank_size must be non-negative"),
         ("vcrl", {"bank_size": 2.5}, "bank_size must be an integer"),
         ("vcrl", {"replay_fraction": 1.5}, "replay_fraction must lie in"),
-        ("vcrl", {"replay_fraction": True}, "replay_fraction must lie in"),
+        ("vcrl", {"replay_fraction": True}, "replay_fraction must be a number"),
     ],
 )
 def test_parameter_validation_names_the_parameter(name, params, message):

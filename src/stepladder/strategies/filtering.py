@@ -14,17 +14,21 @@ Conventions shared by every filter here:
 - Items observed without rewards are never kept.
 - ``metrics()`` reports ``kept_fraction`` (share of groups kept in the last non-empty observed
   batch) and ``kept_fraction_mean`` (share over every group observed so far).
+- A step costs O(batch) whatever the pool size: proposals come from the keyed permutation of
+  ``uniform``, the keep rules look only at the batch, and VCRL's bank is bounded by
+  ``bank_size``. Checkpoints hold a few numbers (and VCRL's bank), never pool-sized arrays.
 """
 
 from __future__ import annotations
 
 import abc
+import heapq
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from stepladder._checks import positive_int
+from stepladder._checks import index_array, number, positive_int
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
 from stepladder.strategies.base import Proposal, Strategy
@@ -34,18 +38,6 @@ __all__ = ["BalancedFilter", "DynamicSampling", "RangeFilter", "VCRL", "vcrl_sco
 
 #: Slack for inclusive comparisons of floating-point pass rates and scores.
 _TOLERANCE = 1e-12
-
-
-def _fraction(name: str, value: Any, *, open_low: bool = False) -> float:
-    """``value`` as a float in [0, 1] (in (0, 1] with ``open_low``), else a ValueError naming it."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if isinstance(value, bool) or not (0.0 < number <= 1.0 if open_low else 0.0 <= number <= 1.0):
-        interval = "(0, 1]" if open_low else "[0, 1]"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
-    return number
 
 
 def vcrl_score(outcomes: Outcomes) -> np.ndarray:
@@ -83,6 +75,8 @@ class _GroupFilter(Strategy):
     """Uniform proposals plus a per-group keep rule (subclasses define :meth:`_passes`)."""
 
     filters = True
+    feedback: ClassVar[tuple[str, ...]] = ("rewards",)
+    learned: ClassVar[tuple[str, ...]] = ("_sampler", "_groups", "_kept", "_last_kept_fraction")
 
     def _setup(self) -> None:
         self._sampler = Uniform()
@@ -113,19 +107,6 @@ class _GroupFilter(Strategy):
         self._groups += len(mask)
         self._kept += kept
         self._last_kept_fraction = kept / len(mask)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "sampler": self._sampler.state_dict(),
-            "groups": self._groups,
-            "kept": self._kept,
-            "last_kept_fraction": self._last_kept_fraction,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._sampler.load_state_dict(state["sampler"])
-        self._groups, self._kept = int(state["groups"]), int(state["kept"])
-        self._last_kept_fraction = float(state["last_kept_fraction"])
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -186,8 +167,8 @@ class RangeFilter(_GroupFilter):
     """
 
     def __init__(self, *, low: float = 0.0, high: float = 1.0) -> None:
-        self.low = _fraction("low", low)
-        self.high = _fraction("high", high)
+        self.low = number("low", low, low=0.0, high=1.0)
+        self.high = number("high", high, low=0.0, high=1.0)
         if not self.low < self.high:
             raise ValueError(f"low must be below high, got low={self.low}, high={self.high}")
 
@@ -226,8 +207,8 @@ class BalancedFilter(_GroupFilter):
     """
 
     def __init__(self, *, low: float = 0.25, high: float = 0.75) -> None:
-        self.low = _fraction("low", low)
-        self.high = _fraction("high", high)
+        self.low = number("low", low, low=0.0, high=1.0)
+        self.high = number("high", high, low=0.0, high=1.0)
         if not self.low <= self.high:
             raise ValueError(f"low must not exceed high, got low={self.low}, high={self.high}")
 
@@ -288,13 +269,18 @@ class VCRL(_GroupFilter):
     def __init__(
         self, *, threshold: float = 0.5, bank_size: int = 256, replay_fraction: float = 0.5
     ) -> None:
-        self.threshold = _fraction("threshold", threshold, open_low=True)
+        self.threshold = number("threshold", threshold, low=0.0, high=1.0, open_low=True)
         self.bank_size = positive_int("bank_size", bank_size, allow_zero=True)
-        self.replay_fraction = _fraction("replay_fraction", replay_fraction)
+        self.replay_fraction = number("replay_fraction", replay_fraction, low=0.0, high=1.0)
+
+    learned: ClassVar[tuple[str, ...]] = (*_GroupFilter.learned, "_tick", "_last_replay_fraction")
 
     def _setup(self) -> None:
         super()._setup()
         self._bank: dict[int, tuple[float, int]] = {}  # item -> (score, insertion tick)
+        # Min-heap of (score, tick, item) over the bank: the next eviction in O(log bank_size).
+        # Entries of items since replayed, dropped or refreshed are stale and skipped lazily.
+        self._heap: list[tuple[float, int, int]] = []
         self._tick = 0
         self._last_replay_fraction = 0.0
 
@@ -307,6 +293,8 @@ class VCRL(_GroupFilter):
         scores = vcrl_score(outcomes)
         passed = scores >= self.threshold - _TOLERANCE
         self._count(passed)
+        if self.bank_size == 0:
+            return
         for item, score, good in zip(
             outcomes.indices.tolist(), scores.tolist(), passed.tolist(), strict=True
         ):
@@ -316,16 +304,31 @@ class VCRL(_GroupFilter):
                 self._bank.pop(item, None)
 
     def _remember(self, item: int, score: float) -> None:
-        if self.bank_size == 0:
-            return
+        """Bank ``item``: refresh its entry, fill a free place, or evict the lowest entry
+        (lowest score, then oldest) if ``score`` is at least as high."""
         self._tick += 1
-        if item in self._bank or len(self._bank) < self.bank_size:
-            self._bank[item] = (score, self._tick)
-            return
-        victim = min(self._bank, key=self._bank.__getitem__)  # lowest score, then oldest
-        if score >= self._bank[victim][0]:
+        if item not in self._bank and len(self._bank) >= self.bank_size:
+            lowest_score, _, victim = self._lowest()
+            if score < lowest_score:
+                return
+            heapq.heappop(self._heap)
             del self._bank[victim]
-            self._bank[item] = (score, self._tick)
+        self._bank[item] = (score, self._tick)
+        heapq.heappush(self._heap, (score, self._tick, item))
+        if len(self._heap) > 2 * self.bank_size + 64:  # too many stale entries: compact
+            self._heap = self._heap_of(self._bank)
+
+    def _lowest(self) -> tuple[float, int, int]:
+        """The bank's lowest entry (the heap's top once stale entries are dropped)."""
+        while self._bank.get(self._heap[0][2]) != self._heap[0][:2]:
+            heapq.heappop(self._heap)
+        return self._heap[0]
+
+    @staticmethod
+    def _heap_of(bank: dict[int, tuple[float, int]]) -> list[tuple[float, int, int]]:
+        heap = [(score, tick, item) for item, (score, tick) in bank.items()]
+        heapq.heapify(heap)
+        return heap
 
     def _replay_count(self, n: int) -> int:
         if not self._bank or n == 0 or self.replay_fraction == 0.0:
@@ -354,26 +357,30 @@ class VCRL(_GroupFilter):
         return Proposal(np.concatenate(parts))
 
     def state_dict(self) -> dict[str, Any]:
+        """The learned counters plus the bank as three arrays (at most ``bank_size`` long)."""
         entries = list(self._bank.items())
         return {
             **super().state_dict(),
             "bank_items": np.array([item for item, _ in entries], dtype=np.int64),
             "bank_scores": np.array([score for _, (score, _) in entries], dtype=np.float64),
             "bank_ticks": np.array([tick for _, (_, tick) in entries], dtype=np.int64),
-            "tick": self._tick,
-            "last_replay_fraction": self._last_replay_fraction,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        items = index_array("vcrl bank_items", state["bank_items"], self.pool.size)
+        scores = np.asarray(state["bank_scores"], dtype=np.float64).reshape(-1)
+        ticks = np.asarray(state["bank_ticks"], dtype=np.int64).reshape(-1)
+        if not len(items) == len(scores) == len(ticks) <= self.bank_size:
+            raise ValueError(
+                f"vcrl bank state holds {len(items)} items, {len(scores)} scores and "
+                f"{len(ticks)} ticks; expected equal lengths of at most {self.bank_size}"
+            )
+        if len(np.unique(items)) != len(items) or not np.isfinite(scores).all():
+            raise ValueError("vcrl bank state repeats an item or holds a non-finite score")
         super().load_state_dict(state)
-        items = np.asarray(state["bank_items"], dtype=np.int64).tolist()
-        scores = np.asarray(state["bank_scores"], dtype=np.float64).tolist()
-        ticks = np.asarray(state["bank_ticks"], dtype=np.int64).tolist()
-        self._bank = {
-            item: (score, tick) for item, score, tick in zip(items, scores, ticks, strict=True)
-        }
-        self._tick = int(state["tick"])
-        self._last_replay_fraction = float(state["last_replay_fraction"])
+        entries = zip(scores.tolist(), ticks.tolist(), strict=True)
+        self._bank = dict(zip(items.tolist(), entries, strict=True))
+        self._heap = self._heap_of(self._bank)
 
     def metrics(self) -> dict[str, float]:
         scores = [score for score, _ in self._bank.values()]
