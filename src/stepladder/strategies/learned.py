@@ -16,11 +16,11 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 
-from stepladder._checks import in_range, positive_int
+from stepladder._checks import in_range, number, positive_int
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
 from stepladder.strategies.base import Proposal, Strategy
@@ -102,12 +102,8 @@ class OnlineRidge:
     def __init__(
         self, *, alpha: float = 1.0, forgetting: float = 1.0, standardize: bool = True
     ) -> None:
-        if not (isinstance(alpha, int | float) and math.isfinite(alpha) and alpha >= 0):
-            raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
-        if not (isinstance(forgetting, int | float) and 0.0 < forgetting <= 1.0):
-            raise ValueError(f"forgetting must lie in (0, 1], got {forgetting!r}")
-        self.alpha = float(alpha)
-        self.forgetting = float(forgetting)
+        self.alpha = number("alpha", alpha, low=0.0)
+        self.forgetting = number("forgetting", forgetting, low=0.0, high=1.0, open_low=True)
         self.standardize = bool(standardize)
         self._weight = 0.0
         self._mean: np.ndarray | None = None  # (d + 1,): feature means, then the target mean
@@ -190,10 +186,22 @@ class OnlineRidge:
         return {"weight": self._weight, "mean": self._mean, "scatter": self._scatter}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._weight = float(state["weight"])
+        """Restore :meth:`state_dict`'s statistics; checks them all before assigning any."""
+        weight = number("OnlineRidge weight", state["weight"], low=0.0)
         mean, scatter = state["mean"], state["scatter"]
-        self._mean = None if mean is None else np.array(mean, dtype=np.float64)
-        self._scatter = None if scatter is None else np.array(scatter, dtype=np.float64)
+        if (mean is None) != (scatter is None):
+            raise ValueError("OnlineRidge state must hold both mean and scatter, or neither")
+        if mean is not None:
+            mean = np.array(mean, dtype=np.float64).reshape(-1)
+            scatter = np.array(scatter, dtype=np.float64)
+            if scatter.shape != (len(mean), len(mean)) or len(mean) < 2:
+                raise ValueError(
+                    f"OnlineRidge state: mean of shape {mean.shape} and scatter of shape "
+                    f"{scatter.shape} do not describe d features and a target"
+                )
+            if not (np.isfinite(mean).all() and np.isfinite(scatter).all()):
+                raise ValueError("OnlineRidge state must be finite")
+        self._weight, self._mean, self._scatter = weight, mean, scatter
         self._solution = None
 
     def _impute(self, X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
@@ -280,6 +288,10 @@ class PCL(Strategy):
 
     Needs ``pool.features``: a pool without them raises ``ValueError``.
 
+    A step costs O(k * batch) whatever the pool size (candidates come from ``uniform``'s keyed
+    permutation and only they are scored); a checkpoint holds the value model's statistics
+    and a few numbers.
+
     Example:
         >>> from stepladder import Curriculum, ItemPool, Outcomes
         >>> x = np.linspace(-3, 3, 200)
@@ -293,6 +305,10 @@ class PCL(Strategy):
         >>> bool(np.abs(x[chosen]).max() < 1.0)
         True
     """
+
+    feedback: ClassVar[tuple[str, ...]] = ("rewards",)
+    # The value model is saved by state_dict below: only models with a state_dict can be.
+    learned: ClassVar[tuple[str, ...]] = ("_candidates", "_observed", "_value_mse", "_chosen_gap")
 
     def __init__(
         self, *, k: int = 4, tau: float = 0.5, model: Any = None, rollouts: int | None = None
@@ -320,8 +336,8 @@ class PCL(Strategy):
         self._candidates = Uniform()
         self._candidates.bind(self.pool, self.stats, self.rng)
         self._observed = 0
-        self._value_mse: float | None = None
-        self._chosen_gap: float | None = None
+        self._value_mse = math.nan  # NaN until measured
+        self._chosen_gap = math.nan
 
     def _new_model(self) -> Any:
         """An untrained value model: the default, or a copy of the template passed."""
@@ -357,6 +373,7 @@ class PCL(Strategy):
         self._observed += len(idx)
 
     def state_dict(self) -> dict[str, Any]:
+        """The learned attributes plus the value model's own state (None if it has none)."""
         model_state = None
         if callable(getattr(self.model_, "state_dict", None)):
             model_state = self.model_.state_dict()
@@ -366,31 +383,26 @@ class PCL(Strategy):
                 "its learned state is not saved and restarts on resume",
                 stacklevel=2,
             )
-        return {
-            "candidates": self._candidates.state_dict(),
-            "model": model_state,
-            "observed": self._observed,
-            "value_mse": self._value_mse,
-            "chosen_gap": self._chosen_gap,
-        }
+        return {**super().state_dict(), "model": model_state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._candidates.load_state_dict(state["candidates"])
-        self.model_ = self._new_model()
-        restorable = callable(getattr(self.model_, "load_state_dict", None))
-        if state["model"] is not None and restorable:
-            self.model_.load_state_dict(state["model"])
-            self._observed = int(state["observed"])
-        else:
+        if "model" not in state:
+            raise ValueError("strategy 'pcl' state lacks model")
+        model = self._new_model()  # loaded while self is untouched, assigned after every check
+        restorable = callable(getattr(model, "load_state_dict", None))
+        restorable = restorable and state["model"] is not None
+        if restorable:
+            model.load_state_dict(state["model"])
+        super().load_state_dict(state)
+        self.model_ = model
+        if not restorable:
             self._observed = 0  # a fresh model: predictions are 0.5 until it is trained again
-        self._value_mse = None if state["value_mse"] is None else float(state["value_mse"])
-        self._chosen_gap = None if state["chosen_gap"] is None else float(state["chosen_gap"])
 
     def metrics(self) -> dict[str, float]:
         values = {"observed": float(self._observed)}
-        if self._value_mse is not None:
+        if not math.isnan(self._value_mse):
             values["value_mse"] = self._value_mse
-        if self._chosen_gap is not None:
+        if not math.isnan(self._chosen_gap):
             values["chosen_gap"] = self._chosen_gap
         return values
 
