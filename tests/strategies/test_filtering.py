@@ -274,3 +274,51 @@ def test_parameter_validation_names_the_parameter(name, params, message):
 def test_dynamic_sampling_takes_no_parameters():
     with pytest.raises(ValueError, match="dynamic_sampling"):
         strategies.create("dynamic_sampling", low=0.1)
+
+
+# --- feedback, checkpoints and cost -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_filters_learn_from_rewards_only(name):
+    assert strategies.get(name).feedback == ("rewards",)
+    cur = Curriculum(10, name)
+    with pytest.raises(ValueError, match="learns from rewards"):
+        cur.observe(Outcomes([0, 1], losses=[0.3, 0.1]))
+
+
+def test_vcrl_resumed_bank_evicts_like_the_original(tmp_path):
+    cur = Curriculum(1000, "vcrl", seed=0, bank_size=3, replay_fraction=1.0)
+    # scores 0.75, 1.0, 0.9375: the bank is full
+    cur.observe(Outcomes.from_groups([1, 2, 3], binary_groups([2, 4, 3], 8)))
+    save_state(tmp_path / "s.npz", cur.state_dict())
+    fresh = Curriculum(1000, "vcrl", seed=0, bank_size=3, replay_fraction=1.0)
+    fresh.load_state_dict(load_state(tmp_path / "s.npz"))
+    for c in (cur, fresh):  # 4 scores 0.9375 >= 0.75: item 1 is evicted, 5 scores 0.75 < 0.9375
+        c.observe(Outcomes.from_groups([4, 5], binary_groups([3, 2], 8)))
+        assert c.propose(3).indices.tolist() == [2, 4, 3]
+
+
+def test_vcrl_rejects_a_corrupt_bank_and_keeps_its_state():
+    cur = banked_curriculum([5, 6, 7])
+    state = cur.state_dict()["strategy_state"]
+    before = cur.metrics()
+    for key, value in [
+        ("bank_items", np.array([5, 5, 6])),
+        ("bank_items", np.array([5, 6, 1000])),
+        ("bank_scores", np.array([1.0, np.nan, 1.0])),
+        ("bank_ticks", np.array([1, 2])),
+    ]:
+        with pytest.raises(ValueError, match="bank"):
+            cur.strategy.load_state_dict({**state, key: value})
+    assert cur.metrics() == before
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_checkpoints_grow_with_the_items_touched_not_the_pool(name, tmp_path):
+    cur = Curriculum(10**6, name, seed=0)
+    rewards = (np.random.default_rng(0).random((64, 8)) < 0.5).astype(float)
+    for _ in range(3):
+        cur.observe(Outcomes(cur.propose(64).indices, rewards))
+    save_state(tmp_path / "s.npz", cur.strategy.state_dict())
+    assert (tmp_path / "s.npz").stat().st_size < 10_000  # a few counters and the bank

@@ -316,3 +316,20 @@ def test_selection_cost_formulas():
         selection_cost([1.5])
     with pytest.raises(ValueError):
         selection_cost([0.5], band=(0.9, 0.1))
+
+
+def test_pcl_declares_rewards_feedback_and_rejects_a_corrupt_model_state():
+    assert PCL.feedback == ("rewards",)
+    cur = Curriculum(make_pool(), "pcl", seed=0)
+    proposal = cur.propose(8)
+    cur.observe(Outcomes(proposal.indices, np.linspace(0, 1, 8)))
+    state = cur.strategy.state_dict()
+    bad = {**state, "model": {**state["model"], "scatter": np.zeros((2, 2))}}
+    with pytest.raises(ValueError, match="scatter"):
+        cur.strategy.load_state_dict(bad)
+    with pytest.raises(ValueError, match="lacks model"):
+        cur.strategy.load_state_dict({k: v for k, v in state.items() if k != "model"})
+    assert cur.strategy.metrics()["observed"] == 8.0
+    np.testing.assert_array_equal(
+        cur.strategy.model_.state_dict()["scatter"], state["model"]["scatter"]
+    )
