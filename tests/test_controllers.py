@@ -209,3 +209,26 @@ def test_schedule_validates_parameters():
         BudgetSchedule(start=1, end=2, total_steps=3, stages=1)
     with pytest.raises(ValueError, match="total_steps"):
         BudgetSchedule(start=1, end=2, total_steps=0)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"target": 1.0}, r"target must lie in \(0, 1\), got 1.0"),
+        ({"initial": 1.5}, r"initial must lie in \[0, 1\], got 1.5"),
+        ({"slope": 0.0}, r"slope must lie in \(0, inf\], got 0.0"),
+        ({"slope": "steep"}, "slope must be a number"),
+    ],
+)
+def test_hint_controller_validates_parameters(params, message):
+    with pytest.raises(ValueError, match=message):
+        HintController(4, **params)
+
+
+def test_schedule_and_inversion_reject_non_finite_or_out_of_range_numbers():
+    with pytest.raises(ValueError, match="start must lie in"):
+        BudgetSchedule(start=float("nan"), end=2, total_steps=3)
+    with pytest.raises(ValueError, match="end must be a number"):
+        BudgetSchedule(start=1, end=None, total_steps=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"target must lie in \(0, 1\)"):
+        invert_hint_curve(0.2, 10.0, -0.4, target=0.0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stepladder._checks import positive_int
+from stepladder._checks import number, positive_int
 from stepladder.curriculum import Curriculum
 from stepladder.outcomes import Outcomes
 from stepladder.strategies import Proposal
@@ -31,6 +31,7 @@ class FilledBatch:
         generated_groups: groups generated over all rounds.
         rollouts: rollouts generated over all rounds.
         rounds: generation rounds used.
+        mixed_groups: generated groups whose rewards were not all equal (kept or not).
     """
 
     kept: Outcomes
@@ -65,8 +66,7 @@ def fill_batch(
     """
     batch_size = positive_int("batch_size", batch_size)
     max_rounds = positive_int("max_rounds", max_rounds)
-    if not oversample >= 1.0:
-        raise ValueError(f"oversample must be >= 1, got {oversample}")
+    oversample = number("oversample", oversample, low=1.0)
     kept: list[Outcomes] = []
     found = groups = rollouts = mixed = rounds = 0
     while found < batch_size and rounds < max_rounds:

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.special import expit, logit
 
-from stepladder._checks import index_array, positive_int
+from stepladder._checks import choice, index_array, number, positive_int
 
 __all__ = [
     "BudgetSchedule",
@@ -84,8 +84,7 @@ def invert_hint_curve(b: Any, k: Any, mu: Any, target: float = 0.5) -> np.ndarra
     b = np.asarray(b, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
     mu = np.asarray(mu, dtype=np.float64)
-    if not 0.0 < target < 1.0:
-        raise ValueError(f"target must lie in (0, 1), got {target}")
+    target = number("target", target, low=0.0, high=1.0, open_low=True, open_high=True)
     share = (target - b) / (1.0 - b)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = logit(np.clip(share, 1e-12, 1.0 - 1e-12)) / k - mu
@@ -238,17 +237,11 @@ class HintController:
         slope: float = 8.0,
     ) -> None:
         self.size = positive_int("size", size)
-        if not 0.0 < target < 1.0:
-            raise ValueError(f"target must lie in (0, 1), got {target}")
-        self.target = float(target)
+        self.target = number("target", target, low=0.0, high=1.0, open_low=True, open_high=True)
         self.rounds = positive_int("rounds", rounds)
         self.rollouts = positive_int("rollouts", rollouts)
-        if not 0.0 <= initial <= 1.0:
-            raise ValueError(f"initial must lie in [0, 1], got {initial}")
-        self.initial = float(initial)
-        if not (math.isfinite(slope) and slope > 0):
-            raise ValueError(f"slope must be a positive number, got {slope}")
-        self.slope = float(slope)
+        self.initial = number("initial", initial, low=0.0, high=1.0)
+        self.slope = number("slope", slope, low=0.0, open_low=True)
         self._rate = np.full(self.size, self.initial)
         self._h = np.zeros((self.size, self.rounds))
         self._acc = np.zeros((self.size, self.rounds))
@@ -431,16 +424,12 @@ class BudgetSchedule:
         stages: int | None = None,
         integer: bool = False,
     ) -> None:
-        if shape not in _SHAPES:
-            raise ValueError(f"shape must be one of {_SHAPES}, got {shape!r}")
-        if not (math.isfinite(start) and math.isfinite(end)):
-            raise ValueError(f"start and end must be finite, got {start!r} and {end!r}")
-        if shape == "exponential" and not (start > 0 and end > 0):
+        self.shape = choice("shape", shape, _SHAPES)
+        self.start = number("start", start)
+        self.end = number("end", end)
+        if shape == "exponential" and not (self.start > 0 and self.end > 0):
             raise ValueError("an exponential schedule needs start > 0 and end > 0")
-        self.start = float(start)
-        self.end = float(end)
         self.total_steps = positive_int("total_steps", total_steps)
-        self.shape = shape
         if stages is not None and positive_int("stages", stages) < 2:
             raise ValueError(f"stages must be at least 2, got {stages}")
         self.stages = stages
