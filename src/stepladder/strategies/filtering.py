@@ -250,6 +250,9 @@ class VCRL(_GroupFilter):
       exploring fresh prompts and revisiting known informative ones; in the built-in RL
       simulator scenarios it reached the target in fewer steps and rollouts than 0.25.
 
+    Cost: banking a group costs O(log bank_size) (a min-heap finds the entry to evict), a
+    proposal sorts the bank once, and nothing depends on the pool size.
+
     Args:
         threshold: minimum score for a group to be kept and banked, in (0, 1].
         bank_size: most prompts the memory bank holds (0 disables replay).
@@ -266,14 +269,14 @@ class VCRL(_GroupFilter):
         True
     """
 
+    learned: ClassVar[tuple[str, ...]] = (*_GroupFilter.learned, "_tick", "_last_replay_fraction")
+
     def __init__(
         self, *, threshold: float = 0.5, bank_size: int = 256, replay_fraction: float = 0.5
     ) -> None:
         self.threshold = number("threshold", threshold, low=0.0, high=1.0, open_low=True)
         self.bank_size = positive_int("bank_size", bank_size, allow_zero=True)
         self.replay_fraction = number("replay_fraction", replay_fraction, low=0.0, high=1.0)
-
-    learned: ClassVar[tuple[str, ...]] = (*_GroupFilter.learned, "_tick", "_last_replay_fraction")
 
     def _setup(self) -> None:
         super()._setup()
