@@ -287,3 +287,29 @@ def test_allocate_proportional_by_hand():
         allocate_proportional([1.0, 1.0], 3, low=2)
     with pytest.raises(ValueError, match="non-negative"):
         allocate_proportional([1.0, -1.0], 3)
+
+
+def test_gfpo_quartiles_follow_numpy_as_items_are_observed():
+    strategy = bound("gfpo", 200)
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        items = rng.choice(200, 16, replace=True)
+        strategy.observe(Outcomes(items, (rng.random((16, 4)) < rng.random()).astype(float)))
+        post = strategy.posterior
+        observed = (post.alpha != 1.0) | (post.beta != 1.0)
+        expected = np.quantile(post.mean()[observed], [0.25, 0.5, 0.75])
+        assert strategy.quartiles().tolist() == expected.tolist()
+    fresh = bound("gfpo", 200)
+    fresh.load_state_dict(strategy.state_dict())
+    assert fresh.quartiles().tolist() == strategy.quartiles().tolist()
+
+
+def test_dart_prop2diff_tracks_the_hardest_item_of_the_pool():
+    strategy = bound("dart", 3000, mode="prop2diff", k=8)
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        items = rng.choice(3000, 50)
+        strategy.observe(Outcomes(items, (rng.random((50, 8)) < 0.7).astype(float)))
+        assert strategy._fail.max == float((1.0 - strategy.posterior.mean()).max())
+    strategy.observe(Outcomes(np.arange(3000), np.ones((3000, 8))))  # the 0-success ones leave
+    assert strategy._fail.max == float((1.0 - strategy.posterior.mean()).max())

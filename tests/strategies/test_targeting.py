@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stepladder import Curriculum, ItemPool, Outcomes, load_state, save_state
-from stepladder.strategies.targeting import _nearest_sorted, _smallest, scale_difficulty
+from stepladder.strategies.targeting import _nearest_sorted, scale_difficulty
 
 
 def solved(indices, value: float = 1.0, rollouts: int = 4) -> Outcomes:
@@ -43,17 +43,6 @@ def test_nearest_sorted_matches_brute_force_with_ties():
             if not random_ties:
                 expected = np.lexsort((np.arange(size), distance))[:k]
                 assert got.tolist() == expected.tolist()
-
-
-def test_smallest_breaks_ties_at_random_or_by_position():
-    values = np.array([0.0, 1.0, 0.0, 0.0, 2.0, 0.0])
-    assert _smallest(values, 3, np.random.default_rng(0), False).tolist() == [0, 2, 3]
-    picks = {
-        tuple(sorted(_smallest(values, 2, np.random.default_rng(s), True).tolist()))
-        for s in range(30)
-    }
-    assert len(picks) > 1 and all(set(p) <= {0, 2, 3, 5} for p in picks)
-    assert _smallest(values, 6, np.random.default_rng(0), True).tolist() == [0, 2, 3, 5, 1, 4]
 
 
 # ---------------------------------------------------------------- AdaRFT
@@ -189,7 +178,8 @@ def test_cdas_pools_repeated_items_into_one_update():
     cur = Curriculum(4, "cdas", seed=0)
     cur.observe(Outcomes.from_groups([2, 2], [[1.0, 1.0], [0.0, 0.0, 0.0, 1.0]]))  # pr = 3/6
     assert cur.strategy.item_difficulty()[2] == pytest.approx(0.0)
-    assert cur.strategy.state_dict()["updates"].tolist() == [1]
+    updates = cur.strategy.state_dict()["updates"]
+    assert updates["__rows__"].tolist() == [2] and updates["values"].tolist() == [1]
 
 
 def set_cdas_state(cur, difficulty, ability):
@@ -197,8 +187,7 @@ def set_cdas_state(cur, difficulty, ability):
     cur.strategy.load_state_dict(
         {
             "ability": ability,
-            "touched": np.arange(len(difficulty)),
-            "difficulty": difficulty,
+            "updated_difficulty": difficulty,
             "updates": np.ones(len(difficulty), dtype=np.int64),
         }
     )
@@ -256,7 +245,8 @@ def test_cdas_state_round_trip_stores_touched_items_only(tmp_path):
     cur = Curriculum(1000, "cdas", seed=0)
     cur.observe(Outcomes([3, 7], rewards=[[1, 0], [0, 0]]))
     state = cur.strategy.state_dict()
-    assert state["touched"].tolist() == [3, 7]
+    assert state["updates"]["__rows__"].tolist() == [3, 7]
+    assert state["updated_difficulty"]["__rows__"].tolist() == [7]  # d_3 = 0.5 - 0.5 = 0
     save_state(tmp_path / "s.npz", cur.state_dict())
     fresh = Curriculum(1000, "cdas", seed=5)
     fresh.load_state_dict(load_state(tmp_path / "s.npz"))
@@ -346,3 +336,49 @@ def test_gain_needs_a_score_or_difficulty_of_the_right_length():
 def test_gain_rejects_bad_parameters(params, name):
     with pytest.raises(ValueError, match=f"^{name} must"):
         Curriculum(gain_pool(10), "gain", **params)
+
+
+def cdas_reference(d: np.ndarray, ability: float, n: int) -> list[int]:
+    """The selection rule written directly over the whole pool (ties by pool order)."""
+    below, above = np.flatnonzero(d <= ability), np.flatnonzero(d > ability)
+    batch = min(n, len(d))
+    want_below, want_above = batch - batch // 2, batch // 2
+    take_below = min(len(below), want_below + max(0, want_above - len(above)))
+    low = below[np.lexsort((below, ability - d[below]))][:take_below]
+    high = above[np.lexsort((above, d[above] - ability))][: batch - take_below]
+    return np.resize(np.concatenate([low, high]), n).tolist()
+
+
+@pytest.mark.parametrize("init", ["zero", "prior"])
+def test_cdas_indexed_selection_matches_the_whole_pool_rule(init):
+    rng = np.random.default_rng(4)
+    prior = rng.integers(0, 5, 300).astype(float)  # many ties in the initial order
+    by_index = Curriculum(ItemPool(size=300, difficulty=prior), "cdas", init=init, ties="index")
+    at_random = Curriculum(ItemPool(size=300, difficulty=prior), "cdas", init=init, seed=3)
+    for _ in range(40):
+        n = int(rng.integers(1, 40))
+        d, ability = by_index.strategy.item_difficulty(), by_index.strategy.ability
+        assert by_index.propose(n).indices.tolist() == cdas_reference(d, ability, n)
+        batch = at_random.propose(n).indices
+        d, ability = at_random.strategy.item_difficulty(), at_random.strategy.ability
+        distance = np.abs(d - ability)
+        expected = cdas_reference(d, ability, n)
+        assert len(set(batch.tolist())) == len(set(expected))
+        side = d[batch] <= ability
+        assert side.sum() == (d[expected] <= ability).sum()
+        for mask, ref in ((side, d[expected] <= ability), (~side, d[expected] > ability)):
+            assert (
+                np.sort(distance[batch[mask]]).tolist() == np.sort(distance[expected][ref]).tolist()
+            )
+        for cur in (by_index, at_random):
+            items = rng.choice(300, 12, replace=False)
+            cur.observe(Outcomes(items, (rng.random((12, 4)) < 0.5).astype(float)))
+
+
+def test_cdas_checkpoint_holds_only_the_updated_items():
+    cur = Curriculum(1_000_000, "cdas", seed=0)
+    batch = cur.propose(64)
+    cur.observe(Outcomes(batch.indices, np.ones((64, 4))))
+    state = cur.strategy.state_dict()
+    assert len(state["updates"]["__rows__"]) == 64 == len(state["updated_difficulty"]["values"])
+    assert cur.metrics()["cdas/items_updated"] == 64.0

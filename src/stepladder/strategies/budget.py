@@ -1,7 +1,7 @@
 """Rollout budgets: how many rollouts (or sampling trials) each chosen prompt gets.
 
-The strategies here choose *which* prompts to train on uniformly at random (they hold a
-:class:`~stepladder.strategies.baselines.Uniform` sampler) and decide *how many* rollouts each
+The strategies here choose *which* prompts to train on uniformly at random (shuffled passes
+over the pool, the order of the ``uniform`` strategy) and decide *how many* rollouts each
 one gets from a Beta posterior of its pass rate
 (:class:`~stepladder.difficulty.passrate.BetaPassRate`, prior ``(1, 1)`` unless ``prior`` says
 otherwise, updated with every observed group: ``successes = sum of rewards``,
@@ -18,23 +18,28 @@ otherwise, updated with every observed group: ``successes = sum of rewards``,
 The building blocks are public: :func:`knapsack_value`, :func:`knapsack_gain`,
 :func:`knapsack_greedy` and :func:`knapsack_dp` (two exact solvers of the same problem) and
 :func:`allocate_proportional` (a total split in proportion to weights, within bounds, rounded
-so that the total is met exactly).
+so that the total is met exactly). Every strategy here costs O(batch) per step whatever the
+pool size, and checkpoints only the prompts observed so far.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from stepladder._checks import choice, finite_array, positive_int
-from stepladder.difficulty.passrate import BetaPassRate
+from stepladder._checks import choice, finite_array, number, positive_int
 from stepladder.outcomes import Outcomes
+from stepladder.strategies._allocation import (
+    SLACK,
+    PosteriorStrategy,
+    allocate_proportional,
+    beta_prior,
+    check_rollout_bounds,
+)
+from stepladder.strategies._ordered import BlockMax, SortedKeys
 from stepladder.strategies._registry import register
-from stepladder.strategies.base import Proposal, Strategy
-from stepladder.strategies.baselines import Uniform
+from stepladder.strategies.base import Proposal
 
 __all__ = [
     "DART",
@@ -46,196 +51,6 @@ __all__ = [
     "knapsack_greedy",
     "knapsack_value",
 ]
-
-#: Slack that keeps ``ceil``/``floor`` of quotients such as ``4 / (1/3)`` from stepping past
-#: the integer that exact arithmetic gives.
-_SLACK = 1e-9
-
-
-# --------------------------------------------------------------------------- shared machinery
-
-
-def _positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
-    return number
-
-
-def _prior(value: Any) -> tuple[float, float]:
-    """A Beta prior ``(alpha0, beta0)`` of two positive numbers."""
-    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
-        raise ValueError(f"prior must be a pair (alpha0, beta0), got {value!r}")
-    return _positive_float("prior[0]", value[0]), _positive_float("prior[1]", value[1])
-
-
-def _check_bounds(rollouts: int, low: int, high: int | None) -> None:
-    if low > rollouts or (high is not None and rollouts > high):
-        upper = "" if high is None else f" <= max_rollouts={high}"
-        raise ValueError(f"need min_rollouts={low} <= rollouts={rollouts}{upper}")
-
-
-class _PosteriorStrategy(Strategy):
-    """A Beta posterior of every item's pass rate, updated from observed rewards.
-
-    Subclasses set ``prior`` (and ``decay``, default 1) in ``__init__``. With
-    ``_chooses_uniformly`` they also hold a :class:`Uniform` sampler (without replacement,
-    epoch by epoch) that shares the curriculum's generator. ``_last`` holds scalars about the
-    latest proposal, reported by :meth:`metrics` and kept in the state.
-    """
-
-    allocates_rollouts = True
-    _chooses_uniformly = True
-
-    prior: tuple[float, float]
-
-    def _setup(self) -> None:
-        alpha0, beta0 = self.prior
-        decay = getattr(self, "decay", 1.0)
-        self.posterior = BetaPassRate(self.pool.size, alpha0=alpha0, beta0=beta0, decay=decay)
-        self._chooser: Uniform | None = None
-        if self._chooses_uniformly:
-            self._chooser = Uniform()
-            self._chooser.bind(self.pool, self.stats, self.rng)
-        self._last: dict[str, float] = {}
-
-    def _choose(self, n: int) -> np.ndarray:
-        assert self._chooser is not None
-        return self._chooser.propose(n).indices
-
-    def observe(self, outcomes: Outcomes) -> None:
-        """Add each group's successes (sum of rewards) and trials (rollouts) to the posterior."""
-        if len(outcomes) == 0 or outcomes.rewards is None:
-            return
-        self.posterior.update(outcomes.indices, outcomes.reward_sum, outcomes.rollouts)
-
-    def _observed(self) -> np.ndarray:
-        """True for items whose posterior has absorbed at least one trial."""
-        post = self.posterior
-        return (post.alpha != post.alpha0) | (post.beta != post.beta0)
-
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "posterior": self.posterior.state_dict(),
-            "last": dict(self._last),
-        }
-        if self._chooser is not None:
-            state["chooser"] = self._chooser.state_dict()
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.posterior.load_state_dict(state["posterior"])
-        self._last = {str(k): float(v) for k, v in state["last"].items()}
-        if self._chooser is not None:
-            self._chooser.load_state_dict(state["chooser"])
-
-    def metrics(self) -> dict[str, float]:
-        return dict(self._last)
-
-    def _summarise(self, items: np.ndarray, rollouts: np.ndarray, p: np.ndarray) -> None:
-        if len(items):
-            self._last = {
-                "mean_rollouts": float(rollouts.mean()),
-                "max_rollouts": float(rollouts.max()),
-                "min_rollouts": float(rollouts.min()),
-                "mean_pass_estimate": float(p.mean()),
-            }
-
-
-def allocate_proportional(
-    weights: Any, total: int, *, low: int = 1, high: int | None = None
-) -> np.ndarray:
-    """Split ``total`` into integers proportional to ``weights``, each within ``[low, high]``.
-
-    The real-valued split is ``x_i = clip(c * w_i, low, high)`` with the one ``c`` for which
-    ``sum x_i = total`` (found by bisection, then solved exactly on its linear piece); zero
-    weights get ``low`` (all weights zero: equal shares). Integers come from the largest
-    remainder method: every item gets ``floor(x_i)``, and the items with the largest fractional
-    parts (ties: lower position first) get one more until the total is met exactly.
-
-    Example:
-        >>> allocate_proportional([0.5, 0.3, 0.2], 20, low=2).tolist()
-        [10, 6, 4]
-        >>> allocate_proportional([1.0, 1.0, 1.0], 10, low=2).tolist()  # remainder to the first
-        [4, 3, 3]
-        >>> allocate_proportional([100.0, 1.0], 12, low=2, high=8).tolist()
-        [8, 4]
-    """
-    w = finite_array("weights", weights, ndim=(1,))
-    if (w < 0).any():
-        raise ValueError(f"weights must be non-negative, got {w[np.argmax(w < 0)]}")
-    total = positive_int("total", total, allow_zero=True)
-    low = positive_int("low", low, allow_zero=True)
-    cap = math.inf if high is None else positive_int("high", high)
-    k = len(w)
-    if low > cap:
-        raise ValueError(f"low={low} exceeds high={high}")
-    if total < k * low or total > k * cap:
-        raise ValueError(f"cannot split {total} into {k} parts within [{low}, {high}]")
-    if k == 0:
-        return np.zeros(0, dtype=np.int64)
-    if not (w > 0).any():
-        w = np.ones(k)
-    return _largest_remainder(_water_fill(w, total, low, cap), total, low, cap)
-
-
-def _water_fill(w: np.ndarray, total: int, low: int, cap: float) -> np.ndarray:
-    """Real ``x = clip(c w, low, cap)`` (zero weights at ``low``) summing to ``total``."""
-    pos = w > 0
-    wp = w[pos]
-    zeros = int(np.count_nonzero(~pos))
-    x = np.full(len(w), float(low))
-    if total >= len(wp) * cap + zeros * low:  # every weighted item at its cap
-        x[pos] = cap
-        if zeros:
-            x[~pos] += (total - len(wp) * cap - zeros * low) / zeros
-        return x
-
-    def filled(c: float) -> float:
-        return float(np.clip(c * wp, low, cap).sum()) + zeros * low
-
-    lo, hi = 0.0, (cap if math.isfinite(cap) else float(total)) / float(wp.min())
-    for _ in range(200):  # bisection down to adjacent doubles
-        mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
-            break
-        if filled(mid) < total:
-            lo = mid
-        else:
-            hi = mid
-    c = hi
-    free = (c * wp > low) & (c * wp < cap)
-    if free.any():  # exact solution on this linear piece: fixed part + c * (free weights)
-        fixed = np.where(c * wp >= cap, cap, float(low))[~free].sum() + zeros * low
-        c = (total - fixed) / wp[free].sum()
-    x[pos] = np.clip(c * wp, low, cap)
-    return x
-
-
-def _largest_remainder(x: np.ndarray, total: int, low: int, cap: float) -> np.ndarray:
-    """Integers within ``[low, cap]`` near ``x`` that sum to ``total`` exactly."""
-    base = np.clip(np.floor(x + _SLACK), low, cap).astype(np.int64)
-    frac = x - base
-    short = total - int(base.sum())
-    while short > 0:  # one more to the largest fractional parts with room
-        order = np.argsort(-frac, kind="stable")
-        order = order[base[order] < cap][:short]
-        base[order] += 1
-        frac[order] -= 1.0
-        short -= len(order)
-    while short < 0:  # float noise only: one less to the smallest fractional parts
-        order = np.argsort(frac, kind="stable")
-        order = order[base[order] > low][:-short]
-        base[order] -= 1
-        frac[order] += 1.0
-        short += len(order)
-    return base
-
 
 # --------------------------------------------------------------------------- Knapsack RL
 
@@ -390,7 +205,7 @@ _SOLVERS = {"greedy": knapsack_greedy, "dp": knapsack_dp}
 
 
 @register("knapsack")
-class KnapsackRL(_PosteriorStrategy):
+class KnapsackRL(PosteriorStrategy):
     """Knapsack RL budget allocation across uniformly chosen prompts.
 
     From "Knapsack RL: Unlocking Exploration of LLMs via Optimizing Budget Allocation"
@@ -440,10 +255,10 @@ class KnapsackRL(_PosteriorStrategy):
         self.rollouts = positive_int("rollouts", rollouts)
         self.min_rollouts = positive_int("min_rollouts", min_rollouts)
         self.max_rollouts = positive_int("max_rollouts", max_rollouts)
-        _check_bounds(self.rollouts, self.min_rollouts, self.max_rollouts)
+        check_rollout_bounds(self.rollouts, self.min_rollouts, self.max_rollouts)
         self.solver = choice("solver", solver, tuple(_SOLVERS))
         self.estimate = choice("estimate", estimate, ("posterior", "observed"))
-        self.prior = _prior(prior)
+        self.prior = beta_prior(prior)
 
     def pass_estimates(self, items: Any) -> np.ndarray:
         """The ``p`` the allocation uses for ``items`` (see ``estimate``)."""
@@ -484,7 +299,7 @@ class KnapsackRL(_PosteriorStrategy):
 
 
 @register("gfpo")
-class GFPOAdaptive(_PosteriorStrategy):
+class GFPOAdaptive(PosteriorStrategy):
     """GFPO's adaptive difficulty: larger rollout groups for harder prompts.
 
     From "Sample More to Think Less: Group Filtered Policy Optimization for Concise
@@ -496,7 +311,8 @@ class GFPOAdaptive(_PosteriorStrategy):
     ``group_weights`` mirror these). Here the strategy decides before sampling, so it turns
     that profile into group sizes: with ``p_i`` the Beta-posterior mean pass rate and
     ``q25 <= q50 <= q75`` the quartiles of the posterior means of every item observed so far
-    (``O(pool)`` per step), a prompt is very hard if ``p <= q25``, hard if ``p <= q50``, medium
+    (kept sorted as items are observed: a step moves memory over the observed items, never
+    the pool), a prompt is very hard if ``p <= q25``, hard if ``p <= q50``, medium
     if ``p <= q75`` and easy otherwise; its weight is ``group_weights[bucket]`` (ordered easy,
     medium, hard, very hard; never-seen prompts get the mean weight), and
     :func:`allocate_proportional` splits ``n * rollouts`` in proportion to the weights within
@@ -527,29 +343,58 @@ class GFPOAdaptive(_PosteriorStrategy):
         self.rollouts = positive_int("rollouts", rollouts)
         self.min_rollouts = positive_int("min_rollouts", min_rollouts)
         self.max_rollouts = positive_int("max_rollouts", max_rollouts)
-        _check_bounds(self.rollouts, self.min_rollouts, self.max_rollouts)
+        check_rollout_bounds(self.rollouts, self.min_rollouts, self.max_rollouts)
         if isinstance(group_weights, str) or len(group_weights) != 4:
             raise ValueError(
                 "group_weights must be four numbers (easy, medium, hard, very hard), "
                 f"got {group_weights!r}"
             )
         self.group_weights = tuple(
-            _positive_float(f"group_weights[{i}]", w) for i, w in enumerate(group_weights)
+            number(f"group_weights[{i}]", w, low=0, open_low=True)
+            for i, w in enumerate(group_weights)
         )
-        self.prior = _prior(prior)
+        self.prior = beta_prior(prior)
+
+    def _setup(self) -> None:
+        super()._setup()
+        self._means = SortedKeys(self.pool.size)  # posterior means of the observed items
+
+    def _observed(self, items: np.ndarray) -> np.ndarray:
+        """True for items whose posterior has absorbed at least one trial."""
+        post = self.posterior
+        return (post.alpha[items] != post.alpha0) | (post.beta[items] != post.beta0)
+
+    def observe(self, outcomes: Outcomes) -> None:
+        super().observe(outcomes)
+        if len(outcomes) and outcomes.rewards is not None:
+            items = np.unique(outcomes.indices)
+            items = items[self._observed(items)]
+            self._means.update(items, self.posterior.mean(items))
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._means = SortedKeys(self.pool.size)
+        observed = np.flatnonzero(self._observed(np.arange(self.pool.size)))
+        self._means.update(observed, self.posterior.mean(observed))
 
     def quartiles(self) -> np.ndarray:
         """Quartiles (25, 50, 75%) of the posterior mean pass rates of observed items.
 
-        Empty when nothing has been observed yet.
+        The same values as ``np.quantile`` (linear interpolation), read from the means kept
+        sorted. Empty when nothing has been observed yet.
         """
-        observed = self._observed()
-        if not observed.any():
+        means = self._means.keys
+        if len(means) == 0:
             return np.zeros(0)
-        means = self.posterior.alpha[observed] / (
-            self.posterior.alpha[observed] + self.posterior.beta[observed]
+        position = np.array([0.25, 0.5, 0.75]) * (len(means) - 1)
+        low = np.floor(position).astype(np.int64)
+        high = np.minimum(low + 1, len(means) - 1)
+        return np.array(
+            [
+                np.quantile(means[[lo, hi]], fraction)  # numpy's interpolation of the pair
+                for lo, hi, fraction in zip(low, high, position - low, strict=True)
+            ]
         )
-        return np.quantile(means, [0.25, 0.5, 0.75])
 
     def buckets(self, items: Any) -> np.ndarray:
         """Difficulty bucket per item: 0 easy, 1 medium, 2 hard, 3 very hard, -1 never seen."""
@@ -558,7 +403,7 @@ class GFPOAdaptive(_PosteriorStrategy):
         if len(edges) == 0:
             return np.full(len(idx), -1, dtype=np.int64)
         below = np.searchsorted(edges, self.posterior.mean(idx), side="left")  # edges < p
-        return np.where(self._observed()[idx], 3 - below, -1).astype(np.int64)
+        return np.where(self._observed(idx), 3 - below, -1).astype(np.int64)
 
     def propose(self, n: int) -> Proposal:
         items = self._choose(n)
@@ -576,7 +421,7 @@ class GFPOAdaptive(_PosteriorStrategy):
 
 
 @register("dart")
-class DART(_PosteriorStrategy):
+class DART(PosteriorStrategy):
     """DART's difficulty-aware trial allocation for rejection-sampling data synthesis.
 
     From "DART-Math: Difficulty-Aware Rejection Tuning for Mathematical Problem-Solving"
@@ -591,7 +436,9 @@ class DART(_PosteriorStrategy):
       rate ``1 - p_i``, with the hardest query of the pool (largest ``1 - p``) getting ``k``:
       ``k_i = max(1, ceil(k (1 - p_i) / max_j (1 - p_j)))``, ``trials_i = ceil(k_i / p_i)``.
 
-    Trials are capped at ``max_trials`` (the paper caps raw samples too). Queries are chosen
+    Trials are capped at ``max_trials`` (the paper caps raw samples too). The hardest fail
+    rate of the pool is kept up to date for the observed items only (a tree of block maxima),
+    so a step costs O(batch) in both modes. Queries are chosen
     uniformly (DART walks the whole query set). The paper collects tens to hundreds of
     correct responses per query offline; the defaults here (``k=4``, ``max_trials=64``) suit
     online use, where a query at ``p = 0.5`` gets the usual 8 rollouts.
@@ -616,7 +463,24 @@ class DART(_PosteriorStrategy):
         self.mode = choice("mode", mode, ("uniform", "prop2diff"))
         self.k = positive_int("k", k)
         self.max_trials = positive_int("max_trials", max_trials)
-        self.prior = _prior(prior)
+        self.prior = beta_prior(prior)
+
+    def _setup(self) -> None:
+        super()._setup()
+        self._fail: BlockMax | None = None  # fail rates 1 - p, for the hardest of the pool
+        if self.mode == "prop2diff":
+            self._fail = BlockMax(1.0 - self.posterior.mean())
+
+    def observe(self, outcomes: Outcomes) -> None:
+        super().observe(outcomes)
+        if self._fail is not None and len(outcomes) and outcomes.rewards is not None:
+            items = np.unique(outcomes.indices)
+            self._fail.update(items, 1.0 - self.posterior.mean(items))
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if self._fail is not None:
+            self._fail = BlockMax(1.0 - self.posterior.mean())
 
     def targets(self, items: Any) -> np.ndarray:
         """Correct responses wanted per item: ``k``, or ``k_i`` proportional to difficulty."""
@@ -624,13 +488,13 @@ class DART(_PosteriorStrategy):
         if self.mode == "uniform":
             return np.full(len(idx), float(self.k))
         fail = 1.0 - self.posterior.mean(idx)
-        hardest = float((1.0 - self.posterior.mean()).max())
-        return np.maximum(1.0, np.ceil(self.k * fail / hardest - _SLACK))
+        hardest = self._fail.max  # type: ignore[union-attr]
+        return np.maximum(1.0, np.ceil(self.k * fail / hardest - SLACK))
 
     def trials(self, items: Any) -> np.ndarray:
         """``min(max_trials, ceil(k_i / p_i))`` per item (at least 1)."""
         p = self.posterior.mean(items)
-        wanted = np.ceil(self.targets(items) / p - _SLACK)
+        wanted = np.ceil(self.targets(items) / p - SLACK)
         return np.clip(wanted, 1, self.max_trials).astype(np.int64)
 
     def propose(self, n: int) -> Proposal:

@@ -8,6 +8,9 @@ prefer prompts whose pass rate is near 0.5, where GRPO's group-normalised gradie
   candidates predicted closest to 0.5 (no rollouts spent on evaluation).
 - ``cures``: sample prompts with probability ``exp(sqrt(p (1-p)) / tau)`` and split the rollout
   budget in proportion to ``sqrt(p (1-p))``.
+
+Both cost O(batch) per step whatever the pool size (``cures`` up to a log factor) and
+checkpoint only the prompts observed so far.
 """
 
 from __future__ import annotations
@@ -16,23 +19,23 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import in_range, positive_int
+from stepladder._checks import number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._registry import register
-from stepladder.strategies.base import Proposal
-from stepladder.strategies.budget import (
-    _check_bounds,
-    _positive_float,
-    _PosteriorStrategy,
-    _prior,
+from stepladder.strategies._allocation import (
+    PosteriorStrategy,
     allocate_proportional,
+    beta_prior,
+    check_rollout_bounds,
 )
+from stepladder.strategies._registry import register
+from stepladder.strategies._toolbox import SumTree, softmax
+from stepladder.strategies.base import Proposal
 
 __all__ = ["CurES", "MoPPS"]
 
 
 @register("mopps")
-class MoPPS(_PosteriorStrategy):
+class MoPPS(PosteriorStrategy):
     """Model Predictive Prompt Selection: Thompson sampling of predicted pass rates.
 
     From "Can Prompt Difficulty be Online Predicted for Accelerating RL Finetuning of
@@ -74,17 +77,18 @@ class MoPPS(_PosteriorStrategy):
         prior: tuple[float, float] = (1.0, 1.0),
     ) -> None:
         self.ratio = positive_int("ratio", ratio)
-        self.decay = in_range("decay", decay, 0.5, 1.0)
-        self.target = in_range("target", target, 0.0, 1.0)
+        self.decay = number("decay", decay, low=0.5, high=1.0)
+        self.target = number("target", target, low=0.0, high=1.0)
         if band is not None:
             if isinstance(band, str) or len(band) != 2:
                 raise ValueError(f"band must be None or a pair (lo, hi), got {band!r}")
-            low, high = in_range("band[0]", band[0], 0, 1), in_range("band[1]", band[1], 0, 1)
+            low = number("band[0]", band[0], low=0.0, high=1.0)
+            high = number("band[1]", band[1], low=0.0, high=1.0)
             if low > high:
                 raise ValueError(f"band must have lo <= hi, got {band!r}")
             band = (low, high)
         self.band = band
-        self.prior = _prior(prior)
+        self.prior = beta_prior(prior)
 
     def propose(self, n: int) -> Proposal:
         m = min(self.ratio * n, max(n, self.pool.size))
@@ -115,7 +119,7 @@ class MoPPS(_PosteriorStrategy):
 
 
 @register("cures")
-class CurES(_PosteriorStrategy):
+class CurES(PosteriorStrategy):
     """CurES: sample prompts by gradient informativeness and split rollouts to match.
 
     From "CurES: From Gradient Analysis to Efficient Curriculum Learning for Reasoning LLMs"
@@ -128,9 +132,15 @@ class CurES(_PosteriorStrategy):
     first-order standard deviation of each prompt's gradient estimate, ``n_i ~ sqrt(p_i
     (1-p_i))``, with at least ``min_rollouts`` each (:func:`~stepladder.strategies.budget.
     allocate_proportional`: water-filling, then the largest remainder method, so the total is
-    exact). A batch is ``n`` distinct prompts drawn from ``rho`` without replacement (Gumbel
-    top-k, computed as an exponential race; vectorised, ``O(pool)`` per step, about 15 ms for
-    10^6 prompts); a batch larger than the pool takes several such rounds.
+    exact). A batch is ``n`` distinct prompts drawn from ``rho`` without replacement
+    (successive draws); a batch larger than the pool takes several such rounds.
+
+    The weights ``exp((sqrt(p (1-p)) - 0.5) / tau)`` (``rho`` up to a constant) live in a
+    :class:`~stepladder.strategies._toolbox.SumTree` and only the observed items' weights
+    change, so a step costs O(batch log pool). Successive draws are made as draws with
+    replacement that skip repeats (repeats are set aside by zeroing their weight until the
+    batch is complete): the same law as the Gumbel top-k race used before, with a different
+    random sequence for the same seed.
 
     ``tau = 0.1`` by default (the paper leaves it open; the authors' sampler carries an unused
     0.1 default). ``sqrt(p (1-p))`` lies in [0, 0.5], so with ``tau = 0.1`` a prompt at
@@ -152,7 +162,7 @@ class CurES(_PosteriorStrategy):
         [(0, 10), (1, 8), (2, 6)]
     """
 
-    _chooses_uniformly = False
+    learned = ("posterior", "_last")  # the sum tree is derived from the posterior
 
     def __init__(
         self,
@@ -162,62 +172,61 @@ class CurES(_PosteriorStrategy):
         min_rollouts: int = 2,
         prior: tuple[float, float] = (1.0, 1.0),
     ) -> None:
-        self.tau = _positive_float("tau", tau)
+        self.tau = number("tau", tau, low=0, open_low=True)
         self.rollouts = positive_int("rollouts", rollouts)
         self.min_rollouts = positive_int("min_rollouts", min_rollouts)
-        _check_bounds(self.rollouts, self.min_rollouts, None)
-        self.prior = _prior(prior)
+        check_rollout_bounds(self.rollouts, self.min_rollouts, None)
+        self.prior = beta_prior(prior)
 
     def _setup(self) -> None:
         super()._setup()
-        self._refresh()
+        alpha0, beta0 = self.prior
+        self._weights = SumTree(self.pool.size, initial=self._weight(alpha0 / (alpha0 + beta0)))
 
-    def _refresh(self, items: np.ndarray | None = None) -> None:
-        """Cache ``1 / w = exp(0.5 / tau - sqrt(p (1-p)) / tau)`` for all items or ``items``.
-
-        ``w`` is ``exp(sqrt(p (1-p)) / tau)`` over its largest possible value, so the cache
-        lies in ``[1, e^(0.5 / tau)]``; observing a batch refreshes only its items.
-        """
-        post = self.posterior
-        if items is None:
-            alpha, beta = post.alpha, post.beta
-        else:
-            alpha, beta = post.alpha[items], post.beta[items]
-        p = alpha / (alpha + beta)
-        inverse = np.exp((0.5 - np.sqrt(p * (1.0 - p))) / self.tau)
-        if items is None:
-            self._inverse_weight = inverse
-        else:
-            self._inverse_weight[items] = inverse
+    def _weight(self, p: Any) -> np.ndarray:
+        """``exp((sqrt(p (1-p)) - 0.5) / tau)``: ``rho`` up to a constant, in ``(0, 1]``."""
+        weight = np.exp((np.sqrt(p * (1.0 - p)) - 0.5) / self.tau)
+        return np.maximum(weight, np.finfo(np.float64).tiny)  # never exactly 0
 
     def observe(self, outcomes: Outcomes) -> None:
         super().observe(outcomes)
         if len(outcomes) and outcomes.rewards is not None:
-            self._refresh(np.unique(outcomes.indices))
+            items = np.unique(outcomes.indices)
+            self._weights.update(items, self._weight(self.posterior.mean(items)))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self._refresh()
+        post = self.posterior
+        alpha0, beta0 = self.prior
+        touched = np.flatnonzero((post.alpha != post.alpha0) | (post.beta != post.beta0))
+        self._weights = SumTree(self.pool.size, initial=self._weight(alpha0 / (alpha0 + beta0)))
+        self._weights.update(touched, self._weight(post.mean(touched)))
 
     def probabilities(self) -> np.ndarray:
-        """``rho`` over the whole pool: a softmax of ``sqrt(p (1-p)) / tau``."""
+        """``rho`` over the whole pool: a softmax of ``sqrt(p (1-p)) / tau`` (O(pool))."""
         p = self.posterior.mean()
-        logits = np.sqrt(p * (1.0 - p)) / self.tau
-        weights = np.exp(logits - logits.max())
-        return weights / weights.sum()
+        return softmax(np.sqrt(p * (1.0 - p)), self.tau)
+
+    def _draw_distinct(self, k: int) -> np.ndarray:
+        """``k <= pool`` distinct items drawn from ``rho`` one after another, in draw order."""
+        tree, parts, found = self._weights, [], 0
+        while found < k:
+            draws = tree.sample(k - found, self.rng)
+            first = np.sort(np.unique(draws, return_index=True)[1])
+            fresh = draws[first]  # a repeat of an earlier draw is skipped
+            parts.append((fresh, tree.weights(fresh)))
+            tree.update(fresh, 0.0)  # drawn: out of the running until the batch is done
+            found += len(fresh)
+        for items, weights in parts:
+            tree.update(items, weights)
+        return np.concatenate([items for items, _ in parts])
 
     def propose(self, n: int) -> Proposal:
         size = self.pool.size
-        rounds = []
-        left = n
+        rounds, left = [], n
         while left > 0:
-            # Exponential race, the same law as Gumbel top-k: with E_i ~ Exp(1), the k smallest
-            # E_i / w_i are k draws from rho without replacement, in order of drawing.
-            k = min(size, left)
-            keys = self.rng.standard_exponential(size) * self._inverse_weight
-            top = np.argpartition(keys, k - 1)[:k] if k < size else np.arange(size)
-            rounds.append(top[np.argsort(keys[top], kind="stable")])
-            left -= k
+            rounds.append(self._draw_distinct(min(size, left)))
+            left -= len(rounds[-1])
         items = np.concatenate(rounds) if rounds else np.zeros(0, dtype=np.int64)
         p = self.posterior.mean(items)
         counts = allocate_proportional(

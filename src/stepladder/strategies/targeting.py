@@ -15,25 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import choice, positive_int
+from stepladder._checks import choice, number, positive_int
 from stepladder.outcomes import Outcomes
+from stepladder.strategies._ordered import FlagCounts, SortedKeys
 from stepladder.strategies._registry import register
+from stepladder.strategies._toolbox import empty_proposal
 from stepladder.strategies.base import Proposal, Strategy
 
 __all__ = ["CDAS", "GAINRL", "AdaRFT", "scale_difficulty"]
 
 _TIES = ("random", "index")
-
-
-def _finite_float(name: str, value: Any, *, low: float = -math.inf) -> float:
-    """``value`` as a finite float >= ``low``, else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < low:
-        bound = "" if low == -math.inf else f" and >= {low:g}"
-        raise ValueError(f"{name} must be finite{bound}, got {value}")
-    return value
 
 
 def _batch_mean_reward(outcomes: Outcomes) -> float | None:
@@ -42,10 +33,6 @@ def _batch_mean_reward(outcomes: Outcomes) -> float | None:
         return None
     values = outcomes.rewards[~np.isnan(outcomes.rewards)]
     return float(values.mean()) if values.size else None
-
-
-def _empty() -> Proposal:
-    return Proposal(np.zeros(0, dtype=np.int64))
 
 
 def scale_difficulty(difficulty: Any, *, method: str = "minmax") -> np.ndarray:
@@ -76,25 +63,6 @@ def scale_difficulty(difficulty: Any, *, method: str = "minmax") -> np.ndarray:
 
         scaled[known] = 100.0 * (rankdata(values[known]) - 1.0) / (known.sum() - 1.0)
     return scaled
-
-
-def _smallest(values: np.ndarray, k: int, rng: np.random.Generator, random_ties: bool):
-    """Positions of the ``k`` smallest ``values``, nearest first; O(len(values)).
-
-    Ties at the cut are broken uniformly at random (``random_ties``) or by position.
-    """
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    if k >= len(values):
-        return np.lexsort((np.arange(len(values)), values)).astype(np.int64)
-    cut = np.partition(values, k - 1)[k - 1]
-    closer = np.flatnonzero(values < cut)
-    closer = closer[np.argsort(values[closer], kind="stable")]
-    tied = np.flatnonzero(values == cut)
-    need = k - len(closer)
-    if random_ties:
-        tied = tied[rng.choice(len(tied), need, replace=False)]
-    return np.concatenate([closer, tied[:need]]).astype(np.int64)
 
 
 def _nearest_sorted(
@@ -170,6 +138,9 @@ class AdaRFT(Strategy):
     """
 
     needs_difficulty = True
+    feedback = ("rewards",)
+    #: ``target``: the current target difficulty T on the [0, 100] scale.
+    learned = ("target",)
 
     def __init__(
         self,
@@ -184,18 +155,16 @@ class AdaRFT(Strategy):
         ties: str = "random",
         candidates: int = 1,
     ) -> None:
-        self.dmin = _finite_float("dmin", dmin)
-        self.dmax = _finite_float("dmax", dmax)
+        self.dmin = number("dmin", dmin)
+        self.dmax = number("dmax", dmax)
         if self.dmax <= self.dmin:
             raise ValueError(f"dmax must exceed dmin, got dmin={self.dmin}, dmax={self.dmax}")
-        self.start = _finite_float("start", start)
+        self.start = number("start", start)
         if not self.dmin <= self.start <= self.dmax:
             raise ValueError(f"start must lie in [dmin, dmax], got {self.start}")
-        self.eta = _finite_float("eta", eta, low=0.0)
-        self.alpha = _finite_float("alpha", alpha, low=0.0)
-        self.beta = _finite_float("beta", beta)
-        if not 0.0 <= self.beta <= 1.0:
-            raise ValueError(f"beta must lie in [0, 1], got {self.beta}")
+        self.eta = number("eta", eta, low=0.0)
+        self.alpha = number("alpha", alpha, low=0.0)
+        self.beta = number("beta", beta, low=0.0, high=1.0)
         self.scale = choice("scale", scale, ("minmax", "rank"))
         self.ties = choice("ties", ties, _TIES)
         self.candidates = positive_int("candidates", candidates)
@@ -204,21 +173,16 @@ class AdaRFT(Strategy):
         scaled = scale_difficulty(self.pool.difficulty, method=self.scale)
         self._order = np.argsort(scaled, kind="stable")
         self._sorted = scaled[self._order]
-        self._target = self.start
-
-    @property
-    def target(self) -> float:
-        """Current target difficulty T on the [0, 100] scale."""
-        return self._target
+        self.target = self.start
 
     def propose(self, n: int) -> Proposal:
         if n == 0:
-            return _empty()
+            return empty_proposal()
         size = self.pool.size
         batch = min(n, size)
         wanted = min(size, batch * self.candidates)
         positions = _nearest_sorted(
-            self._sorted, self._target, wanted, self.rng, self.ties == "random"
+            self._sorted, self.target, wanted, self.rng, self.ties == "random"
         )
         if wanted > batch:
             positions = positions[self.rng.choice(wanted, batch, replace=False)]
@@ -229,16 +193,10 @@ class AdaRFT(Strategy):
         if reward is None:
             return
         step = self.eta * math.tanh(self.alpha * (reward - self.beta))
-        self._target = min(max(self._target + step, self.dmin), self.dmax)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"target": self._target}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._target = float(state["target"])
+        self.target = min(max(self.target + step, self.dmin), self.dmax)
 
     def metrics(self) -> dict[str, float]:
-        return {"target": float(self._target)}
+        return {"target": float(self.target)}
 
 
 @register("cdas")
@@ -258,7 +216,13 @@ class CDAS(Strategy):
     with d <= R nearest R plus the floor(n/2) with d > R nearest R, backfilled from the other
     side when one runs short. An item appearing several times in a batch is updated once,
     with its pooled pass rate. Equal distances (all unvisited items share d = 0) are broken
-    at random (``ties="random"``) or by pool order. Selection is O(N) per step.
+    at random (``ties="random"``) or by pool order.
+
+    Selection costs O(batch log N): items never updated keep their initial difficulty, in an
+    order sorted once at bind, with a Fenwick tree counting those not updated yet; updated
+    items are kept sorted by difficulty and merged per step (a memory move over the updated
+    items, not the pool). Random ties draw the same uniform subset of the tied items as
+    before, though the same seed now gives a different one.
 
     Args:
         init: ``"zero"`` (the method) or ``"prior"``: unvisited items start at the pool's
@@ -275,57 +239,100 @@ class CDAS(Strategy):
         False
     """
 
+    feedback = ("rewards",)
+    #: ``ability`` R; ``updates`` k_x per item; ``updated_difficulty`` d_x of updated items
+    #: (0 for the others, which keep their initial difficulty).
+    learned = ("ability", "updates", "updated_difficulty")
+
     def __init__(self, *, init: str = "zero", ties: str = "random") -> None:
         self.init = choice("init", init, ("zero", "prior"))
         self.ties = choice("ties", ties, _TIES)
 
     def _setup(self) -> None:
-        self._initial: np.ndarray | None = None
+        size = self.pool.size
+        self._initial: np.ndarray | None = None  # None: every item starts at 0
+        self._base_sorted: np.ndarray | None = None  # initial difficulties, ascending
+        self._base_items: np.ndarray | None = None  # items by initial difficulty (None: 0..N-1)
+        self._base_position: np.ndarray | None = None  # inverse of _base_items
+        self.ability = 0.0
         if self.init == "prior":
             if self.pool.difficulty is None:
                 raise ValueError(
                     "strategy 'cdas' with init='prior' needs a prior difficulty per item: "
                     "build the pool with ItemPool(..., difficulty=...)"
                 )
-            prior = self.pool.difficulty
+            prior = np.asarray(self.pool.difficulty, dtype=np.float64)
             known = ~np.isnan(prior)
-            initial = np.zeros(self.pool.size)
+            initial = np.zeros(size)
             if known.any():
                 spread = prior[known].std()
                 centred = prior[known] - prior[known].mean()
                 initial[known] = centred / spread if spread > 0 else 0.0
             self._initial = initial
-        self._reset()
+            self._base_items = np.argsort(initial, kind="stable")
+            self._base_position = np.empty(size, dtype=np.int64)
+            self._base_position[self._base_items] = np.arange(size)
+            self._base_sorted = initial[self._base_items]
+            self.ability = -float(initial.mean()) if size else 0.0
+        self.updates = np.zeros(size, dtype=np.int64)
+        self.updated_difficulty = np.zeros(size)
+        self._index()
 
-    def _reset(self) -> None:
+    def _index(self) -> None:
+        """Rebuild the search structures from ``updates`` and ``updated_difficulty``."""
         size = self.pool.size
-        self._d = np.zeros(size) if self._initial is None else self._initial.copy()
-        self._k = np.zeros(size, dtype=np.int64)
-        self._ability = 0.0 if self._initial is None else -float(self._initial.mean())
+        updated = np.flatnonzero(self.updates)
+        self._fresh = FlagCounts(size)  # items never updated, by base position
+        self._fresh.clear(self._position(updated))
+        self._moved = SortedKeys(size)  # updated items by current difficulty
+        self._moved.update(updated, self.updated_difficulty[updated])
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._index()
+
+    # ------------------------------------------------------------ the base order (initial d)
+
+    def _position(self, items: np.ndarray) -> np.ndarray:
+        return items if self._base_position is None else self._base_position[items]
+
+    def _base_item(self, positions: np.ndarray) -> np.ndarray:
+        return positions if self._base_items is None else self._base_items[positions]
+
+    def _base_value(self, positions: np.ndarray) -> np.ndarray:
+        if self._base_sorted is None:
+            return np.zeros(len(positions))
+        return self._base_sorted[positions]
+
+    def _base_bounds(self, value: float) -> tuple[int, int]:
+        """Base positions ``[lo, hi)`` whose initial difficulty equals ``value``."""
+        ordered = self._base_sorted
+        if ordered is None:
+            return (0, self.pool.size) if value == 0 else (0, 0)
+        lo, hi = np.searchsorted(ordered, value, "left"), np.searchsorted(ordered, value, "right")
+        return int(lo), int(hi)
+
+    def _base_at_most(self, value: float) -> int:
+        """Number of base positions whose initial difficulty is ``<= value``."""
+        if self._base_sorted is None:
+            return self.pool.size if value >= 0 else 0
+        return int(np.searchsorted(self._base_sorted, value, "right"))
+
+    # ------------------------------------------------------------ learning
 
     @property
-    def ability(self) -> float:
-        """Current learner ability R."""
-        return self._ability
+    def items_updated(self) -> int:
+        """Number of items updated at least once."""
+        return len(self._moved)
 
     def item_difficulty(self) -> np.ndarray:
-        """Current difficulty d_x of every item (a copy)."""
-        return self._d.copy()
+        """Current difficulty d_x of every item (a copy; O(pool))."""
+        initial = np.zeros(self.pool.size) if self._initial is None else self._initial
+        return np.where(self.updates > 0, self.updated_difficulty, initial)
 
-    def propose(self, n: int) -> Proposal:
-        if n == 0:
-            return _empty()
-        size = self.pool.size
-        batch = min(n, size)
-        random_ties = self.ties == "random"
-        below = np.flatnonzero(self._d <= self._ability)
-        above = np.flatnonzero(self._d > self._ability)
-        want_below, want_above = batch - batch // 2, batch // 2
-        take_below = min(len(below), want_below + max(0, want_above - len(above)))
-        take_above = batch - take_below
-        low = below[_smallest(self._ability - self._d[below], take_below, self.rng, random_ties)]
-        high = above[_smallest(self._d[above] - self._ability, take_above, self.rng, random_ties)]
-        return Proposal(np.resize(np.concatenate([low, high]), n).astype(np.int64))
+    def _difficulty(self, items: np.ndarray) -> np.ndarray:
+        initial = 0.0 if self._initial is None else self._initial[items]
+        return np.where(self.updates[items] > 0, self.updated_difficulty[items], initial)
 
     def observe(self, outcomes: Outcomes) -> None:
         if len(outcomes) == 0 or outcomes.rewards is None:
@@ -337,31 +344,102 @@ class CDAS(Strategy):
         items, slot = np.unique(outcomes.indices[present], return_inverse=True)
         successes = np.bincount(slot, weights=outcomes.reward_sum[present])
         pass_rate = successes / np.bincount(slot, weights=rollouts[present])
-        old = self._d[items]
-        expected = 1.0 / (1.0 + np.exp(-(self._ability - old)))  # p_exp = sigmoid(R - d_x)
-        k = self._k[items] + 1
+        old = self._difficulty(items)
+        expected = 1.0 / (1.0 + np.exp(-(self.ability - old)))  # p_exp = sigmoid(R - d_x)
+        k = self.updates[items] + 1
         new = ((k - 1) / k) * old + (1.0 / k) * (expected - pass_rate)
-        self._d[items], self._k[items] = new, k
-        self._ability -= float(np.sum(new - old)) / self.pool.size
+        self._fresh.clear(self._position(items[k == 1]))
+        self.updated_difficulty[items], self.updates[items] = new, k
+        self._moved.update(items, new)
+        self.ability -= float(np.sum(new - old)) / self.pool.size
 
-    def state_dict(self) -> dict[str, Any]:
-        touched = np.flatnonzero(self._k)
-        return {
-            "ability": self._ability,
-            "touched": touched,
-            "difficulty": self._d[touched],
-            "updates": self._k[touched],
-        }
+    # ------------------------------------------------------------ selection
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._reset()
-        touched = np.asarray(state["touched"], dtype=np.int64)
-        self._d[touched] = np.asarray(state["difficulty"], dtype=np.float64)
-        self._k[touched] = np.asarray(state["updates"], dtype=np.int64)
-        self._ability = float(state["ability"])
+    def propose(self, n: int) -> Proposal:
+        if n == 0:
+            return empty_proposal()
+        size = self.pool.size
+        batch = min(n, size)
+        ability = self.ability
+        fresh_below = self._fresh.prefix(self._base_at_most(ability))
+        fresh_total = size - len(self._moved)
+        moved_below = int(np.searchsorted(self._moved.keys, ability, "right"))
+        below = fresh_below + moved_below
+        above = size - below
+        want_below, want_above = batch - batch // 2, batch // 2
+        take_below = min(below, want_below + max(0, want_above - above))
+        take_above = batch - take_below
+        low = self._nearest(
+            take_below,
+            below,
+            np.arange(max(0, fresh_below - take_below), fresh_below),
+            np.arange(max(0, moved_below - take_below), moved_below),
+            -1.0,
+        )
+        high = self._nearest(
+            take_above,
+            above,
+            np.arange(fresh_below, min(fresh_total, fresh_below + take_above)),
+            np.arange(moved_below, min(len(self._moved), moved_below + take_above)),
+            1.0,
+        )
+        return Proposal(np.resize(np.concatenate([low, high]), n).astype(np.int64))
+
+    def _nearest(
+        self, k: int, count: int, fresh_ranks: np.ndarray, moved_slots: np.ndarray, sign: float
+    ) -> np.ndarray:
+        """The ``k`` items of one side nearest R (``count`` on that side), nearest first.
+
+        Candidates are the ``k`` nearest never-updated items (``fresh_ranks``, ranks among
+        them in base order) and the ``k`` nearest updated ones (``moved_slots``); ties at the
+        cut are drawn from every item of the tied difficulty.
+        """
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        positions = self._fresh.find(fresh_ranks)
+        items = np.concatenate([self._base_item(positions), self._moved.items[moved_slots]])
+        values = np.concatenate([self._base_value(positions), self._moved.keys[moved_slots]])
+        distance = sign * (values - self.ability)
+        order = np.lexsort((items, distance))  # by distance, then pool order
+        if k >= count:
+            return items[order]
+        cut = distance[order[k - 1]]
+        closer = items[order][distance[order] < cut]
+        need = k - len(closer)
+        return np.concatenate([closer, self._tied(np.unique(values[distance == cut]), need)])
+
+    def _tied(self, values: np.ndarray, need: int) -> np.ndarray:
+        """``need`` of the items whose difficulty is one of ``values`` (at random or by index)."""
+        moved, fresh_runs = [], []
+        for value in values.tolist():
+            keys = self._moved.keys
+            lo, hi = np.searchsorted(keys, value, "left"), np.searchsorted(keys, value, "right")
+            moved.append(self._moved.items[lo:hi])
+            base_lo, base_hi = self._base_bounds(value)
+            fresh_runs.append((self._fresh.prefix(base_lo), self._fresh.prefix(base_hi)))
+        tied_moved = np.sort(np.concatenate(moved))
+        sizes = np.array([len(tied_moved)] + [hi - lo for lo, hi in fresh_runs])
+        ends = np.cumsum(sizes)
+        if self.ties == "random":
+            offsets = self.rng.choice(int(ends[-1]), need, replace=False)
+        else:  # the lowest indices: among the updated ones and the first of each base run
+            firsts = [
+                start + np.arange(min(need, size))
+                for start, size in zip(ends - sizes, sizes, strict=True)
+            ]
+            offsets = np.concatenate(firsts)
+        part = np.searchsorted(ends, offsets, side="right")
+        within = offsets - (ends - sizes)[part]
+        chosen = np.empty(len(offsets), dtype=np.int64)
+        in_moved = part == 0
+        chosen[in_moved] = tied_moved[within[in_moved]]
+        starts = np.array([0] + [lo for lo, _ in fresh_runs])
+        ranks = starts[part[~in_moved]] + within[~in_moved]
+        chosen[~in_moved] = self._base_item(self._fresh.find(ranks))
+        return chosen if self.ties == "random" else np.sort(chosen)[:need]
 
     def metrics(self) -> dict[str, float]:
-        return {"ability": float(self._ability), "items_updated": float(np.count_nonzero(self._k))}
+        return {"ability": float(self.ability), "items_updated": float(self.items_updated)}
 
 
 @register("gain")
@@ -404,6 +482,9 @@ class GAINRL(Strategy):
         True
     """
 
+    feedback = ("rewards",)
+    #: ``mu``: the current centre of the sampling window, in ranks.
+    learned = ("mu",)
     #: Ranks farther than this many sigmas from mu carry weight < 2e-8 and are skipped.
     _reach = 6.0
 
@@ -424,12 +505,10 @@ class GAINRL(Strategy):
             if score.ndim != 1 or np.isinf(score).any():
                 raise ValueError("score must be a 1-D array of finite values (NaN = unknown)")
         self.score = score
-        self.sigma = _finite_float("sigma", sigma, low=0.0)
-        if self.sigma == 0:
-            raise ValueError("sigma must be positive, got 0.0")
-        self.gain = _finite_float("gain", gain, low=0.0)
-        self.max_shift = _finite_float("max_shift", max_shift, low=0.0)
-        self.start = _finite_float("start", start, low=0.0)
+        self.sigma = number("sigma", sigma, low=0.0, open_low=True)
+        self.gain = number("gain", gain, low=0.0)
+        self.max_shift = number("max_shift", max_shift, low=0.0)
+        self.start = number("start", start, low=0.0)
 
     def _setup(self) -> None:
         if self.score is not None:
@@ -446,23 +525,18 @@ class GAINRL(Strategy):
                 "or build the pool with ItemPool(..., difficulty=...)"
             )
         self._order = np.argsort(ascending_key, kind="stable")  # NaN sorts last
-        self._mu = min(self.start, float(self.pool.size - 1))
-
-    @property
-    def mu(self) -> float:
-        """Current centre of the sampling window, in ranks."""
-        return self._mu
+        self.mu = min(self.start, float(self.pool.size - 1))
 
     def propose(self, n: int) -> Proposal:
         if n == 0:
-            return _empty()
+            return empty_proposal()
         size = self.pool.size
         batch = min(n, size)
-        centre = round(self._mu)
+        centre = round(self.mu)
         half = max(math.ceil(self._reach * self.sigma), batch)
         low, high = max(0, centre - half), min(size, centre + half + 1)
         ranks = np.arange(low, high)
-        log_weight = -0.5 * ((ranks - self._mu) / self.sigma) ** 2
+        log_weight = -0.5 * ((ranks - self.mu) / self.sigma) ** 2
         keys = log_weight + self.rng.gumbel(size=len(ranks))
         top = np.arange(len(ranks))
         if batch < len(ranks):
@@ -479,13 +553,7 @@ class GAINRL(Strategy):
             signal = float(outcomes.signals.mean())
         shift = self.gain * math.tanh(2.0 * (accuracy - 0.5)) + self.gain * math.tanh(2.0 * signal)
         shift = min(max(shift, 0.0), self.max_shift)
-        self._mu = min(max(self._mu + shift, 0.0), float(self.pool.size - 1))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"mu": self._mu}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._mu = float(state["mu"])
+        self.mu = min(max(self.mu + shift, 0.0), float(self.pool.size - 1))
 
     def metrics(self) -> dict[str, float]:
-        return {"mu": float(self._mu), "progress": self._mu / max(self.pool.size - 1, 1)}
+        return {"mu": float(self.mu), "progress": self.mu / max(self.pool.size - 1, 1)}
