@@ -1,14 +1,24 @@
 """Time the curriculum hot path: ``propose(batch)`` + ``observe(batch x rollouts rewards)``.
 
-For pools of 10^4 to 10^7 items, one run measures stepladder's ``uniform`` strategy (without
-replacement, the default, and with ``replace=True``) against a straightforward pure-Python
-peer that keeps per-item statistics in Python lists. It reports the one-off setup time, the
-median and 95th percentile time per step, the naive/stepladder ratio (the headline: absolute
-times on a shared machine are noisy), how the step time grows with the batch size at the
-largest pool, and the memory per item. The tables are printed and written between the
-``hot_path`` markers of ``docs/benchmarks.md``.
+Two parts, both measured in CPU time (``time.process_time``) on pools of 10^4 to 10^7 items:
 
-    .venv/bin/python benchmarks/hot_path.py [--sizes N ...] [--steps S] [--batch B] [--out PATH]
+- Every registered strategy (or those given with ``--strategies``): CPU milliseconds per step
+  (median and 95th percentile), the one-off setup (binding to the pool), and the size of the
+  checkpoint (``save_state`` of ``state_dict()``) after the run. A step is the one of
+  :func:`stepladder.testing.time_steps`: rewards plus the advantages, losses or signals the
+  strategy declares in ``feedback``. Pools have 8 groups, a normal difficulty and 2-D uniform
+  features (task parameters) per item, stored by ``ItemPool`` as float64 (24 bytes per item).
+  Each (strategy, size) cell is capped by steps and by a CPU budget, so slow strategies cost
+  at most a few seconds each.
+- The floor comparison: ``uniform`` (without replacement, the default, and with
+  ``replace=True``) against a straightforward pure-Python peer that keeps per-item statistics
+  in Python lists, with the naive/stepladder ratio (the headline: absolute times on a shared
+  machine are noisy), how the step time grows with the batch size at the largest pool, and
+  the memory per item.
+
+The tables are printed and written between the ``hot_path`` markers of ``docs/benchmarks.md``.
+
+    .venv/bin/python benchmarks/hot_path.py [--sizes N ...] [--strategies a,b] [--budget S]
     .venv/bin/python benchmarks/hot_path.py --quick          # smoke run, writes nothing
 
 Rewards are generated before the timed region; building the ``Outcomes`` from the proposed
@@ -20,12 +30,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import math
 import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +49,8 @@ from _markdown import (  # benchmarks/_markdown.py
     update_section,
 )
 
-from stepladder import Curriculum, ItemPool, Outcomes
+from stepladder import Curriculum, ItemPool, Outcomes, save_state, strategies
+from stepladder.testing import time_steps as time_strategy_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
@@ -45,6 +58,9 @@ START = "<!-- hot_path:start -->"
 END = "<!-- hot_path:end -->"
 DEFAULT_SIZES = (10**4, 10**5, 10**6, 10**7)
 QUICK_SIZES = (10**3, 10**4)
+STRATEGY_STEPS = 20  # timed steps per (strategy, size) cell, at most
+STRATEGY_WARMUP = 2
+BUDGET_S = 3.0  # CPU seconds per (strategy, size) cell, warm-up included
 TARGET_MS = 5.0
 TARGET_SIZE = 10**7
 REWARD_BATCHES = 16  # distinct pre-generated reward arrays, cycled through the steps
@@ -148,11 +164,11 @@ def make_rewards(batch: int, rollouts: int, count: int, seed: int) -> list[np.nd
 
 
 def time_steps(step: Callable[[int], None], warmup: int, steps: int) -> np.ndarray:
-    """Milliseconds per call of ``step(i)`` for ``steps`` calls after ``warmup`` untimed ones."""
+    """CPU ms per call of ``step(i)`` for ``steps`` calls after ``warmup`` untimed ones."""
     for i in range(warmup):
         step(i)
     times = np.empty(steps)
-    clock = time.perf_counter_ns
+    clock = time.process_time_ns
     for i in range(steps):
         start = clock()
         step(warmup + i)
@@ -166,9 +182,9 @@ def run_stepladder(
     rewards = make_rewards(batch, rollouts, min(REWARD_BATCHES, steps + warmup), seed)
     gc.collect()
     rss_before = current_rss()
-    start = time.perf_counter()
+    start = time.process_time()
     cur = Curriculum(ItemPool(size=size), "uniform", seed=seed, replace=replace)
-    setup_ms = (time.perf_counter() - start) * 1e3
+    setup_ms = (time.process_time() - start) * 1e3
     rss_setup = current_rss()
 
     def step(i: int) -> None:
@@ -195,9 +211,9 @@ def run_naive(size: int, batch: int, rollouts: int, steps: int, warmup: int, see
     ]
     gc.collect()
     rss_before = current_rss()
-    start = time.perf_counter()
+    start = time.process_time()
     naive = NaiveCurriculum(size, seed)
-    setup_ms = (time.perf_counter() - start) * 1e3
+    setup_ms = (time.process_time() - start) * 1e3
     rss_setup = current_rss()
 
     def step(i: int) -> None:
@@ -218,6 +234,83 @@ def run_naive(size: int, batch: int, rollouts: int, steps: int, warmup: int, see
 
 
 @dataclass
+class Cell:
+    """One strategy on one pool size: setup, CPU time per step, checkpoint size."""
+
+    strategy: str
+    size: int
+    setup_ms: float = math.nan
+    step_ms: np.ndarray = field(default_factory=lambda: np.empty(0))
+    state_bytes: int | None = None
+    error: str | None = None
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.step_ms)) if self.step_ms.size else math.nan
+
+    @property
+    def p95(self) -> float:
+        return float(np.percentile(self.step_ms, 95)) if self.step_ms.size else math.nan
+
+    @property
+    def steps(self) -> int:
+        return len(self.step_ms)
+
+
+def bench_pool(size: int, seed: int) -> ItemPool:
+    """8 groups, a normal difficulty and 2-D uniform features (task parameters) per item."""
+    rng = np.random.default_rng(seed)
+    return ItemPool(
+        size=size,
+        groups=np.arange(size, dtype=np.int64) % 8,
+        difficulty=rng.normal(size=size),
+        features=rng.random((size, 2)),
+    )
+
+
+def checkpoint_bytes(cur: Curriculum) -> int:
+    """Bytes of the file ``save_state`` writes for ``cur.state_dict()``."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "state.npz"
+        save_state(path, cur.state_dict())
+        return path.stat().st_size
+
+
+def run_strategy(
+    name: str,
+    pool: ItemPool,
+    *,
+    batch: int,
+    rollouts: int,
+    steps: int,
+    warmup: int,
+    budget_s: float,
+    seed: int,
+) -> Cell:
+    """Time one strategy on one pool; an error is recorded in the cell, not raised."""
+    cell = Cell(name, pool.size)
+    gc.collect()
+    try:
+        start = time.process_time()
+        cur = Curriculum(pool, name, seed=seed)
+        cell.setup_ms = (time.process_time() - start) * 1e3
+        times = time_strategy_steps(
+            cur,
+            batch=batch,
+            rollouts=rollouts,
+            steps=steps,
+            warmup=warmup,
+            budget_s=budget_s,
+            seed=seed,
+        )
+        cell.step_ms = times * 1e3
+        cell.state_bytes = checkpoint_bytes(cur)
+    except Exception as error:  # a failing strategy is reported in its row
+        cell.error = f"{type(error).__name__}: {error}"
+    return cell
+
+
+@dataclass
 class Results:
     sizes: list[int]
     batch: int
@@ -230,6 +323,10 @@ class Results:
     naive: dict[int, Run]
     scaling: list[Run]
     peak_rss: int | None
+    cells: dict[str, dict[int, Cell]]
+    strategy_steps: int
+    strategy_warmup: int
+    budget_s: float
 
 
 def measure(
@@ -243,12 +340,37 @@ def measure(
     scaling_batches: Sequence[int],
     seed: int,
     log: Callable[[str], None],
+    names: Sequence[str] = (),
+    strategy_steps: int = STRATEGY_STEPS,
+    strategy_warmup: int = STRATEGY_WARMUP,
+    budget_s: float = BUDGET_S,
 ) -> Results:
     uniform: dict[int, Run] = {}
     replace: dict[int, Run] = {}
     naive: dict[int, Run] = {}
+    cells: dict[str, dict[int, Cell]] = {name: {} for name in names}
     for size in sizes:
         log(f"pool of {size:,} items")
+        pool = bench_pool(size, seed)
+        for name in names:
+            cell = run_strategy(
+                name,
+                pool,
+                batch=batch,
+                rollouts=rollouts,
+                steps=strategy_steps,
+                warmup=strategy_warmup,
+                budget_s=budget_s,
+                seed=seed,
+            )
+            cells[name][size] = cell
+            log(
+                f"  {name}: {cell.error}"
+                if cell.error
+                else f"  {name}: {_ms(cell.median)} ms median over {cell.steps} steps"
+            )
+        del pool
+        gc.collect()
         uniform[size] = run_stepladder(size, batch, rollouts, steps, warmup, seed, replace=False)
         replace[size] = run_stepladder(size, batch, rollouts, steps, warmup, seed, replace=True)
         naive[size] = run_naive(size, batch, rollouts, naive_steps, warmup, seed)
@@ -271,10 +393,16 @@ def measure(
         naive=naive,
         scaling=scaling,
         peak_rss=peak_rss(),
+        cells=cells,
+        strategy_steps=strategy_steps,
+        strategy_warmup=strategy_warmup,
+        budget_s=budget_s,
     )
 
 
 def _ms(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
     if value < 1:
         return f"{value:.3f}"
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
@@ -379,6 +507,96 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def _cell_text(cell: Cell, steps: int) -> str:
+    if cell.error:
+        return "error"
+    text = f"{_ms(cell.median)} / {_ms(cell.p95)}"
+    return text if cell.steps >= steps else f"{text} ({cell.steps})"
+
+
+def _kib(value: int | None) -> str:
+    return "n/a" if value is None else f"{value / 1024:,.1f}"
+
+
+def strategy_table(res: Results) -> str:
+    """Strategy x pool size (median / p95 CPU ms per step), the target, checkpoint, setup."""
+    largest = max(res.sizes)
+    rows = []
+    for name, by_size in res.cells.items():
+        last = by_size[largest]
+        meets = "n/a" if last.error else ("yes" if last.median < TARGET_MS else "no")
+        rows.append(
+            [
+                f"`{name}`",
+                *(_cell_text(by_size[size], res.strategy_steps) for size in res.sizes),
+                meets,
+                _kib(last.state_bytes),
+                _ms(last.setup_ms),
+            ]
+        )
+    return markdown_table(
+        [
+            "strategy",
+            *(f"{size:,}" for size in res.sizes),
+            f"median < {TARGET_MS:g} ms at {largest:,}",
+            f"checkpoint at {largest:,} (KiB)",
+            f"setup at {largest:,} (ms)",
+        ],
+        rows,
+    )
+
+
+def strategy_reading(res: Results) -> list[str]:
+    """Sentences derived from the per-strategy cells."""
+    if not res.cells:
+        return []
+    largest, smallest = max(res.sizes), min(res.sizes)
+    ok = {n: c for n, c in res.cells.items() if not c[largest].error}
+    meets = sorted(n for n, c in ok.items() if c[largest].median < TARGET_MS)
+    misses = sorted(ok, key=lambda n: -ok[n][largest].median)
+    misses = [n for n in misses if n not in meets]
+    at = "the target size" if largest == TARGET_SIZE else f"{largest:,} items (not the target size)"
+    sentences = [
+        f"At {at}, {len(meets)} of {len(res.cells)} strategies took under {TARGET_MS:g} ms "
+        "CPU per step (median)"
+        + (
+            "; over it: "
+            + ", ".join(f"`{n}` ({_ms(ok[n][largest].median)} ms)" for n in misses)
+            + "."
+            if misses
+            else "."
+        )
+    ]
+    if len(res.sizes) > 1:
+        growing = sorted(
+            (
+                (c[largest].median / c[smallest].median, n)
+                for n, c in ok.items()
+                if not c[smallest].error and c[smallest].median > 0
+            ),
+            reverse=True,
+        )
+        grew = [(g, n) for g, n in growing if g >= 2]
+        sentences.append(
+            f"From {smallest:,} to {largest:,} items the median step time grew at least "
+            f"2{TIMES} for {len(grew)} strategies"
+            + (": " + ", ".join(f"`{n}` ({g:.0f}{TIMES})" for g, n in grew) + "." if grew else ".")
+        )
+    sizes = sorted(
+        ((c[largest].state_bytes, n) for n, c in ok.items() if c[largest].state_bytes), reverse=True
+    )
+    if sizes:
+        sentences.append(
+            f"Checkpoints at {largest:,} items ranged from {_kib(sizes[-1][0])} KiB "
+            f"(`{sizes[-1][1]}`) to {_kib(sizes[0][0])} KiB (`{sizes[0][1]}`)."
+        )
+    errors = [f"`{n}` at {s:,} items: {c.error}" for n, cs in res.cells.items()
+              for s, c in cs.items() if c.error]  # fmt: skip
+    if errors:
+        sentences.append("Errors: " + "; ".join(errors) + ".")
+    return sentences
+
+
 def render(res: Results, command: str) -> str:
     steps_note = (
         f"Each series: {_plural(res.warmup, 'untimed warm-up step')}, then "
@@ -460,19 +678,39 @@ def render(res: Results, command: str) -> str:
         "## Hot path: propose + observe",
         f"Reproduce with {command}. Measured {stamp} on: {machine_description()}.",
         f"One step is `propose({res.batch})` and `observe` of {res.batch} {TIMES} {res.rollouts} "
-        "0/1 rewards (rewards generated before the timed region; building `Outcomes` is "
-        f"timed). {steps_note}. The naive peer keeps attempts, successes and last step in "
+        "0/1 rewards, with the advantages, losses or signals a strategy declares in "
+        "`feedback` (generated before the timed region; building `Outcomes` is timed). "
+        "Times are CPU time (`time.process_time`), in milliseconds.",
+    ]
+    if res.cells:
+        parts += [
+            "### Every strategy: CPU ms per step (median / p95)",
+            "Pools have 8 groups, a normal difficulty and 2-D uniform features per item, built "
+            "once per size and shared. Each cell: "
+            f"{_plural(res.strategy_warmup, 'untimed warm-up step')}, then up to "
+            f"{_plural(res.strategy_steps, 'timed step')}, stopping once the cell has used "
+            f"{res.budget_s:g} s of CPU (the number of timed steps is shown in parentheses "
+            "where the budget cut them short). The target is a median under "
+            f"{TARGET_MS:g} ms at {TARGET_SIZE:,} items. Setup is binding the strategy "
+            "(building the curriculum on the ready pool); the checkpoint is the file "
+            "`save_state(path, cur.state_dict())` writes after the run.",
+            strategy_table(res),
+            " ".join(strategy_reading(res)),
+        ]
+    parts += [
+        "### Floor comparison: `uniform` against a pure-Python loop",
+        f"{steps_note}. The naive peer keeps attempts, successes and last step in "
         "Python lists, proposes with `random.sample(range(N), batch)` (distinct within a "
         "batch only; `uniform` visits every item once per epoch) and updates in a loop "
         "over items and rollouts. Absolute times on a shared machine are noisy; the ratio "
         "is the headline.",
-        "### Time per step (ms)",
+        "#### Time per step (CPU ms)",
         step_table,
-        "### One-off setup (ms): building the pool and curriculum, or the naive lists",
+        "#### One-off setup (CPU ms): building the pool and curriculum, or the naive lists",
         setup_table,
-        f"### Batch scaling of `uniform` at {largest:,} items",
+        f"#### Batch scaling of `uniform` at {largest:,} items",
         scaling_table,
-        f"### Memory at {largest:,} items",
+        f"#### Memory at {largest:,} items",
         memory_table,
     ]
     if res.peak_rss is not None:
@@ -480,7 +718,7 @@ def render(res: Results, command: str) -> str:
             f"Peak resident set of the whole benchmark process: {_mib(res.peak_rss)} MiB "
             "(includes the naive peer's lists)."
         )
-    parts.append("### Reading")
+    parts.append("#### Reading")
     parts.append(" ".join(interpretation(res)))
     return "\n\n".join(parts) + "\n"
 
@@ -507,6 +745,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         nargs="+",
         help="batch sizes timed at the largest pool (default batch/4, batch, 4*batch)",
     )
+    parser.add_argument(
+        "--strategies",
+        help="comma-separated strategies to time (default: every registered one; 'none': skip)",
+    )
+    parser.add_argument(
+        "--strategy-steps",
+        type=int,
+        help=f"timed steps per strategy and pool size, at most (default {STRATEGY_STEPS})",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help=f"CPU seconds per strategy and pool size, warm-up included (default {BUDGET_S:g})",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out",
@@ -524,14 +776,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.naive_steps = _default(args.naive_steps, args.steps)
     args.warmup = _default(args.warmup, 1 if args.quick else 5)
     args.batch = _default(args.batch, 64 if args.quick else 1024)
+    args.strategy_steps = _default(args.strategy_steps, 2 if args.quick else STRATEGY_STEPS)
+    args.budget = BUDGET_S / 3 if args.quick and args.budget is None else args.budget or BUDGET_S
+    if args.strategies is None:
+        args.names = strategies.available()
+    elif args.strategies == "none":
+        args.names = []
+    else:
+        args.names = [n.strip() for n in args.strategies.split(",") if n.strip()]
+        for name in args.names:
+            try:
+                strategies.get(name)
+            except ValueError as error:
+                parser.error(str(error))
     args.scaling_batches = sorted(
         set(args.scaling_batches or (max(1, args.batch // 4), args.batch, 4 * args.batch))
     )
     if args.out is None and not args.quick:
         args.out = DEFAULT_OUT
-    for name in ("steps", "naive_steps", "batch", "rollouts"):
+    for name in ("steps", "naive_steps", "batch", "rollouts", "strategy_steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be positive")
+    if not args.budget > 0:
+        parser.error("--budget must be positive")
     if min(args.sizes) < 1 or min(args.scaling_batches) < 1 or args.warmup < 0:
         parser.error("sizes and batches must be positive, --warmup non-negative")
     return args
@@ -551,6 +818,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         scaling_batches=args.scaling_batches,
         seed=args.seed,
         log=lambda message: print(message, file=sys.stderr, flush=True),
+        names=args.names,
+        strategy_steps=args.strategy_steps,
+        strategy_warmup=min(args.warmup, STRATEGY_WARMUP),
+        budget_s=args.budget,
     )
     script = reproduce_command("hot_path.py", argv)
     command = f"`make bench` (or {script})" if not argv else script
