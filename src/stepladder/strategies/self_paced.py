@@ -213,16 +213,12 @@ class SelfPaced(Strategy):
     def _classify(self, items: np.ndarray, previous: np.ndarray) -> None:
         """Count the entry epochs of ``items`` (distinct, losses set) and, with ``select``,
         move them in or out of the bag; ``previous`` holds their earlier losses (NaN: none)."""
-        before = ~np.isnan(previous)
-        for epochs, sign in (
-            (self._entry(previous[before]), -1),
-            (self._entry(self._loss[items]), 1),
-        ):
+        entry = self._entry(self._loss[items])
+        for epochs, sign in ((self._entry(previous[~np.isnan(previous)]), -1), (entry, 1)):
             for epoch, count in zip(*np.unique(epochs, return_counts=True), strict=True):
                 self._entries[int(epoch)] = self._entries.get(int(epoch), 0) + sign * int(count)
         if not self.select:
             return
-        entry = self._entry(self._loss[items])
         now = self._epoch()
         self._bag_remove(items[(entry > now) & (self._bag_at[items] >= 0)])
         self._bag_add(items[(entry <= now) & (self._bag_at[items] < 0)])
