@@ -63,24 +63,30 @@ def test_dump_window_keeps_the_last_values_and_counts_all():
     assert dump.window_means()[0] == pytest.approx(3.0)
     cur.observe(Outcomes([2], rewards=[[1, 0, 1, 1, 0]], advantages=[[5.0, 6, 7, 8, 9]]))
     assert dump.window_means()[0] == pytest.approx(8.0)  # 7, 8, 9
-    assert dump.state_dict()["counts"].tolist() == [9, 0]
+    assert dump.state_dict()["_counts"].tolist() == [9, 0]
 
 
 def test_dump_counts_scalar_rewards_as_one_response_with_zero_advantage():
     cur = Curriculum(two_arm_pool(), "dump", seed=0)
     cur.observe(Outcomes([0, 5], rewards=[1.0, 0.0]))
-    assert cur.strategy.state_dict()["counts"].tolist() == [1, 1]
+    assert cur.strategy.state_dict()["_counts"].tolist() == [1, 1]
     np.testing.assert_allclose(cur.strategy.window_means(), [0.0, 0.0])
 
 
-def test_dump_ignores_batches_without_rewards():
+def test_dump_rejects_batches_without_rewards_and_ignores_empty_ones():
     cur = Curriculum(two_arm_pool(), "dump", seed=0)
     before = cur.strategy.state_dict()
-    cur.observe(Outcomes([0, 4], losses=[1.0, 2.0]))
+    with pytest.raises(ValueError, match="'dump' learns from rewards"):
+        cur.observe(Outcomes([0, 4], losses=[1.0, 2.0]))
     cur.observe(Outcomes.empty())
     after = cur.strategy.state_dict()
-    for key in ("windows", "counts", "filled", "head"):
-        np.testing.assert_array_equal(before[key], after[key])
+    np.testing.assert_array_equal(before["_counts"], after["_counts"])
+    for key in ("values", "filled", "head"):
+        window_before, window_after = (
+            before["_windows"]["__state__"],
+            after["_windows"]["__state__"],
+        )
+        np.testing.assert_array_equal(window_before[key], window_after[key])
 
 
 def test_dump_shifts_probability_toward_the_arm_with_larger_advantages():
@@ -128,7 +134,8 @@ def test_dump_state_holds_windows_as_arrays_and_resumes(tmp_path):
     cur = Curriculum(two_arm_pool(), "dump", seed=0, window=4)
     cur.observe(Outcomes([0, 5], rewards=[[1, 0, 1], [0, 0, 1]]))
     state = cur.strategy.state_dict()
-    assert isinstance(state["windows"], np.ndarray) and state["windows"].shape == (2, 4)
+    windows = state["_windows"]["__state__"]["values"]
+    assert isinstance(windows, np.ndarray) and windows.shape == (2, 4)
     save_state(tmp_path / "s.npz", cur.state_dict())
     fresh = Curriculum(two_arm_pool(), "dump", seed=9, window=4)
     fresh.load_state_dict(load_state(tmp_path / "s.npz"))
@@ -197,7 +204,8 @@ def test_sec_empty_or_rewardless_batches_change_nothing_even_with_decay():
     cur = Curriculum(two_arm_pool(), "sec", seed=0, decay_unsampled=True)
     cur.observe(Outcomes([0], rewards=[[1, 0]], advantages=[[1.0, -1.0]]))
     cur.observe(Outcomes.empty())
-    cur.observe(Outcomes([4], losses=[0.3]))
+    with pytest.raises(ValueError, match="'sec' learns from rewards"):
+        cur.observe(Outcomes([4], losses=[0.3]))
     np.testing.assert_allclose(cur.strategy.q_values(), [0.5, 0.0])
 
 

@@ -212,3 +212,21 @@ def test_adcl_validation() -> None:
         strategies.create("adcl", n_batches=0)
     with pytest.raises(ValueError, match="difficulty"):
         Curriculum(ItemPool(size=3), "adcl")
+
+
+def test_adcl_checkpoint_holds_moved_positions_and_touched_items_only() -> None:
+    pool = ItemPool(size=1000, difficulty=np.arange(1000.0))
+    cur = Curriculum(pool, "adcl", n_batches=10, seed=0)
+    cur.strategy.reestimate([0, 1, 2], [3.0, 2.0, 1.0])
+    cur.propose(5)
+    cur.observe(Outcomes([5, 6], losses=[0.1, 0.2]))
+    state = cur.strategy.state_dict()
+    assert state["moved_at"].tolist() == [0, 2] and state["moved_items"].tolist() == [2, 0]
+    assert state["_loss"]["__rows__"].tolist() == [5, 6]
+    assert state["_fresh"]["__rows__"].tolist() == []  # used by the re-sort
+    fresh = Curriculum(pool, "adcl", n_batches=10, seed=1)
+    fresh.load_state_dict(cur.state_dict())
+    assert fresh.propose(250).indices.tolist() == cur.propose(250).indices.tolist()
+    state["moved_items"] = np.array([2, 500])  # item 500 belongs to another ADCL batch
+    with pytest.raises(ValueError, match="re-sort within ADCL batches"):
+        fresh.strategy.load_state_dict(state)

@@ -164,3 +164,70 @@ def test_spdcl_validation() -> None:
         strategies.create("spdcl", smoothing=0.0)
     with pytest.raises(ValueError, match="difficulty"):
         Curriculum(ItemPool(size=3), "spdcl")
+
+
+@pytest.mark.parametrize("regime", ["hard", "linear", "logarithmic"])
+def test_select_bag_and_included_match_the_weights(regime: str) -> None:
+    rng = np.random.default_rng(1)
+    lam = 0.3 if regime == "logarithmic" else None
+    cur = Curriculum(30, "self_paced", regime=regime, lam=lam, select=True, epoch_steps=2, seed=0)
+    strategy = cur.strategy
+    for _ in range(12):
+        proposal = cur.propose(5)
+        assert (proposal.weights > 0).all() or (strategy.weights() == 0).all()
+        items = rng.integers(0, 30, 6)
+        cur.observe(Outcomes(items, losses=rng.exponential(size=6)))
+        strategy._release()
+        eligible = np.flatnonzero(strategy.weights() > 0)
+        bag = np.sort(strategy._bag[: strategy._bag_size])
+        assert bag.tolist() == eligible.tolist()
+        seen = ~np.isnan(strategy._loss)
+        included = np.mean(strategy.weights(np.flatnonzero(seen)) > 0)
+        assert cur.metrics()["self_paced/included"] == pytest.approx(included)
+
+
+def test_self_paced_checkpoint_grows_with_items_observed() -> None:
+    cur = Curriculum(100_000, "self_paced", lam=0.5, select=True, seed=0)
+    cur.observe(Outcomes(np.arange(10), losses=np.linspace(0, 1, 10)))
+    state = cur.strategy.state_dict()
+    assert state["_loss"]["__rows__"].tolist() == list(range(10))
+    fresh = Curriculum(100_000, "self_paced", lam=0.5, select=True, seed=3)
+    fresh.load_state_dict(cur.state_dict())
+    assert fresh.propose(8).indices.tolist() == cur.propose(8).indices.tolist()
+
+
+@pytest.mark.parametrize("mix", [0.0, 0.4, 1.0])
+def test_spdcl_draws_follow_the_exact_order_by_combined_difficulty(mix: float) -> None:
+    rng = np.random.default_rng(2)
+    difficulty = rng.integers(0, 4, 25).astype(float)  # many ties
+    difficulty[[3, 11]] = np.nan
+    cur = Curriculum(ItemPool(size=25, difficulty=difficulty), "spdcl", mix=mix, seed=0)
+    strategy = cur.strategy
+    for _ in range(10):
+        cur.propose(4)
+        items = rng.integers(0, 25, 5)
+        cur.observe(Outcomes(items, losses=rng.integers(0, 3, 5).astype(float)))
+        expected = np.lexsort((np.arange(25), strategy._static, strategy.scores()))
+        ranked = strategy._resolve(*strategy._counts.find(np.arange(25)))
+        assert ranked.tolist() == expected.tolist()
+        size = math.ceil(strategy.fraction() * 25 - 1e-9)
+        assert set(cur.propose(size).indices.tolist()) == set(expected[:size].tolist())
+
+
+def test_spdcl_model_rank_is_taken_against_recent_losses() -> None:
+    cur = Curriculum(spdcl_pool(), "spdcl", mix=0.0)
+    cur.observe(Outcomes([0, 1, 2], losses=[0.1, 0.2, 0.3]))
+    cur.observe(Outcomes([3], losses=[0.25]))  # ranked 3rd of 0.1, 0.2, 0.25, 0.3
+    scores = cur.strategy.scores()
+    assert scores[:4].tolist() == [0.0, 0.5, 1.0, pytest.approx(2 / 3)]  # earlier ones kept
+
+
+def test_spdcl_checkpoint_grows_with_items_observed() -> None:
+    pool = ItemPool(size=100_000, difficulty=np.arange(100_000.0))
+    cur = Curriculum(pool, "spdcl", seed=0)
+    cur.observe(Outcomes(np.arange(5), losses=[0.5, 0.1, 0.3, 0.2, 0.4]))
+    state = cur.strategy.state_dict()
+    assert state["_model"]["__rows__"].tolist() == [0, 1, 2, 3, 4]
+    fresh = Curriculum(pool, "spdcl", seed=9)
+    fresh.load_state_dict(cur.state_dict())
+    assert fresh.propose(50).indices.tolist() == cur.propose(50).indices.tolist()

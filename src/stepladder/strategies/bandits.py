@@ -12,83 +12,26 @@ items costs O(k) however large the arm. Arms without items get probability zero.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
 
-from stepladder._checks import positive_int
-from stepladder._permutation import FeistelPermutation
+from stepladder._checks import number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.pool import ItemPool
 from stepladder.strategies._registry import register
+from stepladder.strategies._toolbox import GroupPasses, RingBuffer, empty_proposal, softmax
 from stepladder.strategies.base import Proposal, Strategy
 
 __all__ = ["DUMP", "SEC"]
 
 
-def _positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    """``value`` as a finite float > 0 (or >= 0), else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be finite and {bound}, got {value}")
-    return value
-
-
-def _softmax(scores: np.ndarray, temperature: float, allowed: np.ndarray) -> np.ndarray:
-    """exp(score / temperature), normalised over the ``allowed`` arms (others get 0)."""
-    z = np.where(allowed, scores / temperature, -np.inf)
-    weights = np.exp(z - z.max())
-    return weights / weights.sum()
-
-
-class _WithinArm:
-    """Items of each arm in passes of a keyed random order: the next k items cost O(k).
-
-    State per arm: the key of the current pass (-1 before it is drawn) and the position in
-    the pass's permutation domain.
-    """
-
-    def __init__(self, pool: ItemPool) -> None:
-        self.pool = pool
-        self.keys = np.full(pool.n_groups, -1, dtype=np.int64)
-        self.cursors = np.zeros(pool.n_groups, dtype=np.int64)
-
-    def take(self, arm: int, count: int, rng: np.random.Generator) -> np.ndarray:
-        members = self.pool.members(arm)
-        parts, found = [], 0
-        while found < count:
-            if self.keys[arm] < 0:
-                self.keys[arm] = rng.integers(0, 2**63)
-            permutation = FeistelPermutation(len(members), int(self.keys[arm]))
-            positions, cursor = permutation.take(int(self.cursors[arm]), count - found)
-            parts.append(members[positions])
-            found += len(positions)
-            self.cursors[arm] = cursor
-            if cursor >= permutation.domain:  # pass complete: the next one gets a fresh key
-                self.keys[arm], self.cursors[arm] = -1, 0
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"keys": self.keys.copy(), "cursors": self.cursors.copy()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.keys = np.array(state["keys"], dtype=np.int64)
-        self.cursors = np.array(state["cursors"], dtype=np.int64)
-
-
 class _ArmBandit(Strategy):
     """Shared machinery: arms = pool groups, arm distribution, per-arm draws, arm of an item."""
 
-    feedback = ("rewards",)
+    feedback = ("rewards",)  # |advantage|: given advantages, else GRPO's from the rewards
 
     def _setup(self) -> None:
         self._arms = self.pool.n_groups
         self._nonempty = self.pool.group_sizes() > 0
-        self._within = _WithinArm(self.pool)
+        self._within = GroupPasses(self.pool)  # items of each arm in shuffled passes
 
     def arm_probabilities(self) -> np.ndarray:
         """Probability of drawing each arm (pool group code order) at the next proposal."""
@@ -101,7 +44,7 @@ class _ArmBandit(Strategy):
 
     def propose(self, n: int) -> Proposal:
         if n == 0:
-            return Proposal(np.zeros(0, dtype=np.int64))
+            return empty_proposal()
         arms = self.rng.choice(self._arms, size=n, p=self.arm_probabilities())
         indices = np.empty(n, dtype=np.int64)
         for arm in np.unique(arms):
@@ -170,21 +113,21 @@ class DUMP(_ArmBandit):
         [0.99995, 5e-05]
     """
 
+    learned = ("_windows", "_counts", "_within")
+
     def __init__(self, *, window: int = 300, c: float = 1.0, temperature: float = 0.1) -> None:
         self.window = positive_int("window", window)
-        self.c = _positive_float("c", c, allow_zero=True)
-        self.temperature = _positive_float("temperature", temperature)
+        self.c = number("c", c, low=0.0)
+        self.temperature = number("temperature", temperature, low=0.0, open_low=True)
 
     def _setup(self) -> None:
         super()._setup()
-        self._buffer = np.zeros((self._arms, self.window))  # ring buffer of |advantage|
-        self._filled = np.zeros(self._arms, dtype=np.int64)  # values held, <= window
-        self._head = np.zeros(self._arms, dtype=np.int64)  # next write position
+        self._windows = RingBuffer(rows=self._arms, window=self.window)  # |advantage| per arm
         self._counts = np.zeros(self._arms, dtype=np.int64)  # n_j: responses ever observed
 
     def window_means(self) -> np.ndarray:
         """Mean |advantage| in each arm's window (0 for an empty window)."""
-        return self._buffer.sum(axis=1) / np.maximum(self._filled, 1)
+        return self._windows.means()
 
     def ucb_scores(self) -> np.ndarray:
         """UCB_j = mean(window_j) + c * sqrt(2 ln(N + 1) / (n_j + 1)) per arm."""
@@ -193,45 +136,12 @@ class DUMP(_ArmBandit):
         return self.window_means() + self.c * bonus
 
     def arm_probabilities(self) -> np.ndarray:
-        return _softmax(self.ucb_scores(), self.temperature, self._nonempty)
+        return softmax(self.ucb_scores(), self.temperature, self._nonempty)
 
     def observe(self, outcomes: Outcomes) -> None:
         for arm, values in self._abs_advantages_by_arm(outcomes).items():
-            self._push(arm, values)
+            self._windows.push(arm, values)
             self._counts[arm] += values.size
-
-    def _push(self, arm: int, values: np.ndarray) -> None:
-        """Append to the arm's window, keeping its last ``window`` values."""
-        size = self.window
-        if values.size >= size:
-            self._buffer[arm] = values[-size:]
-            self._filled[arm], self._head[arm] = size, 0
-            return
-        positions = (self._head[arm] + np.arange(values.size)) % size
-        self._buffer[arm, positions] = values
-        self._head[arm] = (self._head[arm] + values.size) % size
-        self._filled[arm] = min(size, self._filled[arm] + values.size)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "windows": self._buffer.copy(),
-            "filled": self._filled.copy(),
-            "head": self._head.copy(),
-            "counts": self._counts.copy(),
-            "within": self._within.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        windows = np.array(state["windows"], dtype=np.float64)
-        if windows.shape != self._buffer.shape:
-            raise ValueError(
-                f"DUMP state has windows of shape {windows.shape}, expected {self._buffer.shape}"
-            )
-        self._buffer = windows
-        self._filled = np.array(state["filled"], dtype=np.int64)
-        self._head = np.array(state["head"], dtype=np.int64)
-        self._counts = np.array(state["counts"], dtype=np.int64)
-        self._within.load_state_dict(state["within"])
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -273,11 +183,11 @@ class SEC(_ArmBandit):
         [0.6225, 0.3775]
     """
 
+    learned = ("_q", "_within")
+
     def __init__(self, *, alpha: float = 0.5, tau: float = 1.0, decay_unsampled: bool = False):
-        self.alpha = _positive_float("alpha", alpha)
-        if self.alpha > 1:
-            raise ValueError(f"alpha must lie in (0, 1], got {self.alpha}")
-        self.tau = _positive_float("tau", tau)
+        self.alpha = number("alpha", alpha, low=0.0, high=1.0, open_low=True)
+        self.tau = number("tau", tau, low=0.0, open_low=True)
         if not isinstance(decay_unsampled, bool | np.bool_):
             raise ValueError(f"decay_unsampled must be a bool, got {decay_unsampled!r}")
         self.decay_unsampled = bool(decay_unsampled)
@@ -291,7 +201,7 @@ class SEC(_ArmBandit):
         return self._q.copy()
 
     def arm_probabilities(self) -> np.ndarray:
-        return _softmax(self._q, self.tau, self._nonempty)
+        return softmax(self._q, self.tau, self._nonempty)
 
     def observe(self, outcomes: Outcomes) -> None:
         grouped = self._abs_advantages_by_arm(outcomes)
@@ -304,16 +214,6 @@ class SEC(_ArmBandit):
             observed[arm] = True
         if self.decay_unsampled:
             self._q[~observed] *= 1.0 - self.alpha
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"q": self._q.copy(), "within": self._within.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        q = np.array(state["q"], dtype=np.float64)
-        if q.shape != self._q.shape:
-            raise ValueError(f"SEC state has {q.size} arm values, the pool has {self._arms} arms")
-        self._q = q
-        self._within.load_state_dict(state["within"])
 
     def metrics(self) -> dict[str, float]:
         values = self._q[self._nonempty]

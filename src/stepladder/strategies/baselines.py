@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from stepladder._checks import positive_int
@@ -31,13 +29,16 @@ class Uniform(Strategy):
         [0, 1, 2, 3, 4]
     """
 
+    feedback = ()
+    learned = ("_epoch", "_cursor", "_key")
+
     def __init__(self, *, replace: bool = False) -> None:
         self.replace = bool(replace)
 
     def _setup(self) -> None:
         self._epoch = 0
         self._cursor = 0  # position in the current epoch's permutation domain
-        self._key: int | None = None  # drawn from the shared generator when the epoch starts
+        self._key = -1  # the epoch's permutation key, drawn when the epoch starts (-1: not yet)
 
     def propose(self, n: int) -> Proposal:
         size = self.pool.size
@@ -45,22 +46,15 @@ class Uniform(Strategy):
             return Proposal(self.rng.integers(0, size, n, dtype=np.int64))
         parts, found = [], 0
         while found < n:
-            if self._key is None:
+            if self._key < 0:
                 self._key = int(self.rng.integers(0, 2**63))
             permutation = FeistelPermutation(size, self._key)
             items, self._cursor = permutation.take(self._cursor, n - found)
             parts.append(items)
             found += len(items)
             if self._cursor >= permutation.domain:
-                self._epoch, self._cursor, self._key = self._epoch + 1, 0, None
+                self._epoch, self._cursor, self._key = self._epoch + 1, 0, -1
         return Proposal(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self._epoch, "cursor": self._cursor, "key": self._key}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._epoch, self._cursor = int(state["epoch"]), int(state["cursor"])
-        self._key = None if state["key"] is None else int(state["key"])
 
     def metrics(self) -> dict[str, float]:
         return {} if self.replace else {"epoch": float(self._epoch)}
@@ -70,6 +64,8 @@ class _DifficultySweep(Strategy):
     """Walk the items in a fixed difficulty order, batch after batch, restarting at the end."""
 
     needs_difficulty = True
+    feedback = ()
+    learned = ("_position",)
     _descending = False
 
     def __init__(self, *, start: int = 0) -> None:
@@ -86,12 +82,6 @@ class _DifficultySweep(Strategy):
         positions = np.arange(self._position, self._position + n) % self.pool.size
         self._position += n
         return Proposal(self._order[positions])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"position": self._position}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._position = int(state["position"])
 
     def metrics(self) -> dict[str, float]:
         return {"epoch": float(self._position // self.pool.size)}

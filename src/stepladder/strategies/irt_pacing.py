@@ -16,21 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import choice, finite_array, index_array, positive_int
+from stepladder._checks import choice, finite_array, index_array, number, positive_int
 from stepladder.ability import estimate_ability
 from stepladder.difficulty import ItemParameters
 from stepladder.outcomes import Outcomes
+from stepladder.strategies._pacing_tools import feedback_loss, last_per_item
 from stepladder.strategies._registry import register
+from stepladder.strategies._toolbox import ShuffledPasses
 from stepladder.strategies.base import Proposal, Strategy
-from stepladder.strategies.pacing import (
-    _number,
-    _Passes,
-    dense_state,
-    easy_order,
-    feedback_loss,
-    last_per_item,
-    sparse_state,
-)
+from stepladder.strategies.pacing import easy_order
 
 __all__ = ["ADCL", "DDSMAE", "dds_ability"]
 
@@ -129,12 +123,14 @@ class DDSMAE(Strategy):
     """
 
     needs_difficulty = True
+    feedback = ()  # the ability comes from update_ability, not from observe
+    learned = ("theta", "best", "capacity", "_epoch", "_estimates", "_passes")
 
     def __init__(
         self, *, min_items: int = 100, increment: float = 0.1, variant: str = "capacity"
     ) -> None:
         self.min_items = positive_int("min_items", min_items)
-        self.increment = _number("increment", increment, low=0.0)
+        self.increment = number("increment", increment, low=0.0)
         self.variant = choice("variant", variant, VARIANTS)
 
     def _setup(self) -> None:
@@ -148,8 +144,7 @@ class DDSMAE(Strategy):
         self.capacity = 0.0
         self._epoch = 0
         self._estimates = 0
-        self._passes = _Passes()
-        self._passes.restart(self.epoch_size)
+        self._passes = ShuffledPasses(self.epoch_size)
 
     @property
     def epoch_size(self) -> int:
@@ -198,22 +193,6 @@ class DDSMAE(Strategy):
             found += len(part)
         positions = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         return Proposal(self._order[positions])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "theta": self.theta,
-            "best": self.best,
-            "capacity": self.capacity,
-            "epoch": self._epoch,
-            "estimates": self._estimates,
-            "passes": self._passes.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.theta, self.capacity = float(state["theta"]), float(state["capacity"])
-        self.best = None if state["best"] is None else float(state["best"])
-        self._epoch, self._estimates = int(state["epoch"]), int(state["estimates"])
-        self._passes.load_state_dict(state["passes"])
 
     def metrics(self) -> dict[str, float]:
         out = {
@@ -267,6 +246,8 @@ class ADCL(Strategy):
     """
 
     needs_difficulty = True
+    feedback = ("losses", "rewards")  # a loss, else the error rate 1 - pass rate
+    learned = ("_batch", "_offset", "_sweep", "_resorted", "_fresh", "_loss")
 
     def __init__(self, *, n_batches: int = 10) -> None:
         self.n_batches = positive_int("n_batches", n_batches)
@@ -277,12 +258,28 @@ class ADCL(Strategy):
         self._order = self._base.copy()
         count = min(self.n_batches, size)
         self._bounds = np.arange(count + 1, dtype=np.int64) * size // count
+        # Re-sorts move items only inside their ADCL batch, so an item's batch is fixed.
+        self._batch_of = np.empty(size, dtype=np.int64)
+        self._batch_of[self._base] = np.repeat(np.arange(count), np.diff(self._bounds))
         self._batch = -1  # ADCL batch being walked; -1 before the first
         self._offset = 0  # items of it already proposed
         self._sweep = 0
         self._resorted = 0  # items that moved in the last re-sort
         self._fresh = np.full(size, np.nan)
         self._loss = np.full(size, np.nan)
+        self._count_values()
+
+    def _count_values(self) -> None:
+        """Items holding a fresh estimate, and an observed loss, per ADCL batch (derived)."""
+        count = len(self._bounds) - 1
+        self._fresh_count = np.bincount(self._batch_of[~np.isnan(self._fresh)], minlength=count)
+        self._loss_count = np.bincount(self._batch_of[~np.isnan(self._loss)], minlength=count)
+
+    def _record(self, values: np.ndarray, counts: np.ndarray, items: Any, latest: Any) -> None:
+        """Set ``values[items] = latest`` (items distinct), counting items that had none."""
+        new = items[np.isnan(values[items])]
+        counts += np.bincount(self._batch_of[new], minlength=len(counts))
+        values[items] = latest
 
     def _span(self, batch: int) -> tuple[int, int]:
         return int(self._bounds[batch]), int(self._bounds[batch + 1])
@@ -302,21 +299,24 @@ class ADCL(Strategy):
         if len(values) != len(idx):
             raise ValueError(f"difficulties has {len(values)} values for {len(idx)} indices")
         if len(idx):
-            items, latest = last_per_item(idx, values)
-            self._fresh[items] = latest
+            self._record(self._fresh, self._fresh_count, *last_per_item(idx, values))
 
     def _enter(self, batch: int) -> None:
+        """Re-sort ``batch`` by its fresh estimates, else its losses; the cost is the batch's
+        size only when it holds values (the first sweep usually skips the work)."""
         lo, hi = self._span(batch)
         members = self._order[lo:hi]  # a view: sorting it re-sorts the order in place
-        key = self._fresh[members]
-        if np.isnan(key).all():
-            key = self._loss[members]
-        slots = np.flatnonzero(~np.isnan(key))
-        before = members.copy()
-        if len(slots):
-            members[slots] = members[slots][np.argsort(key[slots], kind="stable")]
-        self._fresh[members] = np.nan  # fresh estimates are used once
-        self._resorted = int(np.count_nonzero(members != before))
+        self._resorted = 0
+        values = self._fresh if self._fresh_count[batch] else self._loss
+        if self._fresh_count[batch] or self._loss_count[batch]:
+            key = values[members]
+            slots = np.flatnonzero(~np.isnan(key))
+            before = members[slots]
+            members[slots] = before[np.argsort(key[slots], kind="stable")]
+            self._resorted = int(np.count_nonzero(members[slots] != before))
+        if self._fresh_count[batch]:  # fresh estimates are used once
+            self._fresh[members] = np.nan
+            self._fresh_count[batch] = 0
         if batch == 0:
             self._sweep += 1
         self._batch, self._offset = batch, 0
@@ -339,31 +339,29 @@ class ADCL(Strategy):
     def observe(self, outcomes: Outcomes) -> None:
         feedback = feedback_loss(outcomes)
         if feedback is not None:
-            items, latest = last_per_item(*feedback)
-            self._loss[items] = latest
+            self._record(self._loss, self._loss_count, *last_per_item(*feedback))
 
     def state_dict(self) -> dict[str, Any]:
+        """The learned attributes plus the order, saved as the positions that moved."""
         moved = np.flatnonzero(self._order != self._base)
-        return {
-            "batch": self._batch,
-            "offset": self._offset,
-            "sweep": self._sweep,
-            "resorted": self._resorted,
-            "moved_at": moved,
-            "moved_items": self._order[moved],
-            "fresh": sparse_state(self._fresh),
-            "loss": sparse_state(self._loss),
-        }
+        return {**super().state_dict(), "moved_at": moved, "moved_items": self._order[moved]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._batch, self._offset = int(state["batch"]), int(state["offset"])
-        self._sweep, self._resorted = int(state["sweep"]), int(state["resorted"])
-        self._order = self._base.copy()
-        self._order[np.asarray(state["moved_at"], dtype=np.int64)] = np.asarray(
-            state["moved_items"], dtype=np.int64
-        )
-        self._fresh = dense_state(state["fresh"], self.pool.size)
-        self._loss = dense_state(state["loss"], self.pool.size)
+        moved_at = np.asarray(state["moved_at"], dtype=np.int64)
+        items = np.asarray(state["moved_items"], dtype=np.int64)
+        size = self.pool.size
+        if moved_at.shape != items.shape or not ((moved_at >= 0) & (moved_at < size)).all():
+            raise ValueError("adcl state: moved positions outside the pool or unpaired")
+        replaced = self._base[moved_at]
+        if not np.array_equal(np.sort(items), np.sort(replaced)) or not np.array_equal(
+            self._batch_of[items], self._batch_of[replaced]
+        ):
+            raise ValueError("adcl state: the moved items are not a re-sort within ADCL batches")
+        super().load_state_dict(state)
+        order = self._base.copy()
+        order[moved_at] = items
+        self._order = order
+        self._count_values()
 
     def metrics(self) -> dict[str, float]:
         return {

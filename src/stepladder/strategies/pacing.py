@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import choice, positive_int
-from stepladder._permutation import FeistelPermutation
-from stepladder.outcomes import Outcomes
+from stepladder._checks import choice, number, positive_int
+from stepladder.strategies._pacing_tools import prefix_count
 from stepladder.strategies._registry import register
+from stepladder.strategies._toolbox import ShuffledPasses, empty_proposal
 from stepladder.strategies.base import Proposal, Strategy
 
 __all__ = [
@@ -46,31 +46,6 @@ __all__ = [
 
 PACING_SHAPES = ("linear", "root", "geometric", "exponential", "logarithmic", "step")
 _ORDERS = ("easy_first", "hard_first")
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _number(
-    name: str,
-    value: Any,
-    *,
-    low: float = -math.inf,
-    high: float = math.inf,
-    open_low: bool = False,
-    open_high: bool = False,
-) -> float:
-    """``value`` as a finite float inside the given bounds, else ``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    number = float(value)
-    too_low = number <= low if open_low else number < low
-    too_high = number >= high if open_high else number > high
-    if not math.isfinite(number) or too_low or too_high:
-        left = "(" if open_low else "["
-        right = ")" if open_high else "]"
-        raise ValueError(f"{name} must lie in {left}{low:g}, {high:g}{right}, got {value!r}")
-    return number
 
 
 # --------------------------------------------------------------------------- shared tools
@@ -165,118 +140,6 @@ def pacing_fraction(
     return min(1.0, max(c0, g))
 
 
-def _count(fraction: float, size: int) -> int:
-    """Number of items in a fraction of the pool: ceil(fraction * size), at least 1."""
-    return max(1, min(size, math.ceil(fraction * size - 1e-9)))
-
-
-class _Passes:
-    """Shuffled passes over positions ``0 .. size-1``: each pass visits every position once.
-
-    The order of a pass is a keyed permutation (:class:`FeistelPermutation`) whose key is
-    drawn from the strategy's generator when the pass begins, so a draw costs O(batch) and
-    the state is four integers.
-    """
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.key: int | None = None
-        self.cursor = 0  # position in the permutation's domain
-        self.taken = 0  # positions handed out in the current pass
-
-    def restart(self, size: int) -> None:
-        """Begin a fresh pass over ``size`` positions."""
-        self.size, self.key, self.cursor, self.taken = int(size), None, 0, 0
-
-    @property
-    def remaining(self) -> int:
-        return self.size - self.taken
-
-    def take(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Up to ``n`` positions of the current pass (fewer when the pass ends first)."""
-        n = min(n, self.remaining)
-        if n <= 0:
-            return np.zeros(0, dtype=np.int64)
-        if self.key is None:
-            self.key = int(rng.integers(0, 2**63))
-        positions, self.cursor = FeistelPermutation(self.size, self.key).take(self.cursor, n)
-        self.taken += len(positions)
-        return positions
-
-    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Exactly ``n`` positions, starting new passes as needed."""
-        parts, found = [], 0
-        while found < n:
-            if self.remaining == 0:
-                self.restart(self.size)
-            part = self.take(n - found, rng)
-            parts.append(part)
-            found += len(part)
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"size": self.size, "key": self.key, "cursor": self.cursor, "taken": self.taken}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.size, self.cursor = int(state["size"]), int(state["cursor"])
-        self.taken = int(state["taken"])
-        self.key = None if state["key"] is None else int(state["key"])
-
-
-def _empty() -> Proposal:
-    return Proposal(np.zeros(0, dtype=np.int64))
-
-
-def last_per_item(indices: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct indices and, for each, the value of its last occurrence.
-
-    Example:
-        >>> idx, val = last_per_item(np.array([4, 2, 4]), np.array([1.0, 2.0, 3.0]))
-        >>> idx.tolist(), val.tolist()
-        ([2, 4], [2.0, 3.0])
-    """
-    flipped = indices[::-1]
-    unique, first = np.unique(flipped, return_index=True)
-    return unique, values[::-1][first]
-
-
-def feedback_loss(outcomes: Outcomes) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per-item loss of a batch: ``losses`` where given, else 1 - pass rate (error rate).
-
-    Returns the items and losses (one per row, repeats kept), or None when the batch carries
-    neither.
-
-    Example:
-        >>> out = Outcomes([0, 1], rewards=[[1, 1, 0, 0], [1, 1, 1, 1]])
-        >>> feedback_loss(out)[1].tolist()
-        [0.5, 0.0]
-    """
-    if len(outcomes) == 0:
-        return None
-    if outcomes.losses is not None:
-        return outcomes.indices, outcomes.losses
-    if outcomes.rewards is None:
-        return None
-    rate = outcomes.pass_rate
-    known = ~np.isnan(rate)
-    if not known.any():
-        return None
-    return outcomes.indices[known], 1.0 - rate[known]
-
-
-def sparse_state(values: np.ndarray) -> dict[str, np.ndarray]:
-    """The non-NaN entries of a per-item array (so checkpoints stay small)."""
-    where = np.flatnonzero(~np.isnan(values))
-    return {"index": where, "value": values[where]}
-
-
-def dense_state(state: dict[str, Any], size: int) -> np.ndarray:
-    """Inverse of :func:`sparse_state`."""
-    values = np.full(size, np.nan)
-    values[np.asarray(state["index"], dtype=np.int64)] = np.asarray(state["value"], dtype=float)
-    return values
-
-
 # --------------------------------------------------------------------------- prefix pacing
 
 
@@ -284,32 +147,27 @@ class _PrefixPacing(Strategy):
     """Draw uniformly from the first ``_prefix(t)`` items of a fixed difficulty order."""
 
     needs_difficulty = True
+    feedback = ()  # the schedule follows the proposal clock, not feedback
+    learned = ("_steps", "_passes")
     _hard_first = False
 
     def _setup(self) -> None:
         self._order = easy_order(self.pool.difficulty, hard_first=self._hard_first)
         self._steps = 0
-        self._passes = _Passes()
+        self._passes = ShuffledPasses()
 
     def _prefix(self, t: int) -> int:
         raise NotImplementedError
 
     def propose(self, n: int) -> Proposal:
         if n == 0:
-            return _empty()
+            return empty_proposal()
         size = self._prefix(self._steps)
         if size != self._passes.size:
             self._passes.restart(size)
         positions = self._passes.draw(n, self.rng)
         self._steps += 1
         return Proposal(self._order[positions])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"steps": self._steps, "passes": self._passes.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._steps = int(state["steps"])
-        self._passes.load_state_dict(state["passes"])
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -365,9 +223,9 @@ class Competence(_PrefixPacing):
         order: str = "easy_first",
     ) -> None:
         self.pacing = choice("pacing", pacing, PACING_SHAPES)
-        self.start = _number("start", start, low=0.0, high=1.0, open_low=True)
+        self.start = number("start", start, low=0.0, high=1.0, open_low=True)
         self.total_steps = positive_int("total_steps", total_steps)
-        self.power = _number("power", power, low=0.0, open_low=True)
+        self.power = number("power", power, low=0.0, open_low=True)
         self.stages = positive_int("stages", stages)
         self.order = choice("order", order, _ORDERS)
 
@@ -388,7 +246,7 @@ class Competence(_PrefixPacing):
         )
 
     def _prefix(self, t: int) -> int:
-        return _count(self.competence(t), self.pool.size)
+        return prefix_count(self.competence(t), self.pool.size)
 
     def metrics(self) -> dict[str, float]:
         return {**super().metrics(), "competence": self.competence()}
@@ -499,6 +357,8 @@ class Cyclical(Strategy):
     """
 
     needs_difficulty = True
+    feedback = ()  # the schedule follows the proposal clock, not feedback
+    learned = ("_stage", "_in_stage", "_passes")
 
     def __init__(
         self,
@@ -509,9 +369,9 @@ class Cyclical(Strategy):
         stage_steps: int | None = None,
         augmented_group: Any = None,
     ) -> None:
-        self.start = _number("start", start, low=0.0, high=1.0, open_low=True)
-        self.end = _number("end", end, low=self.start, high=1.0)
-        self.multiplier = _number(
+        self.start = number("start", start, low=0.0, high=1.0, open_low=True)
+        self.end = number("end", end, low=self.start, high=1.0)
+        self.multiplier = number(
             "multiplier", multiplier, low=0.0, high=1.0, open_low=True, open_high=True
         )
         self.stage_steps = None if stage_steps is None else positive_int("stage_steps", stage_steps)
@@ -534,8 +394,7 @@ class Cyclical(Strategy):
         self._order = order
         self._stage = 0
         self._in_stage = 0  # proposals in the current stage (stage_steps mode)
-        self._passes = _Passes()
-        self._passes.restart(self._stage_size(0))
+        self._passes = ShuffledPasses(self._stage_size(0))
 
     def fraction(self, stage: int | None = None) -> float:
         """Subset fraction f_k of stage ``stage`` (default: the current stage)."""
@@ -545,8 +404,8 @@ class Cyclical(Strategy):
     def _stage_size(self, stage: int) -> int:
         augmented = self.pool.size - self._real
         if augmented == 0:
-            return _count(self.fraction(stage), self.pool.size)
-        return self._real + _count(self.fraction(stage), augmented)
+            return prefix_count(self.fraction(stage), self.pool.size)
+        return self._real + prefix_count(self.fraction(stage), augmented)
 
     def _next_stage(self) -> None:
         self._stage += 1
@@ -555,7 +414,7 @@ class Cyclical(Strategy):
 
     def propose(self, n: int) -> Proposal:
         if n == 0:
-            return _empty()
+            return empty_proposal()
         if self.stage_steps is not None:
             positions = self._passes.draw(n, self.rng)
             self._in_stage += 1
@@ -570,17 +429,6 @@ class Cyclical(Strategy):
             if self._passes.remaining == 0:  # one pass over the stage's subset = one stage
                 self._next_stage()
         return Proposal(self._order[np.concatenate(parts)])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "stage": self._stage,
-            "in_stage": self._in_stage,
-            "passes": self._passes.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._stage, self._in_stage = int(state["stage"]), int(state["in_stage"])
-        self._passes.load_state_dict(state["passes"])
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -626,20 +474,22 @@ class Mixed(Strategy):
     """
 
     needs_difficulty = True
+    feedback = ()  # the schedule follows the proposal clock, not feedback
+    learned = ("_steps", "_stage_of_passes", "_current", "_earlier")
 
     def __init__(
         self, *, n_stages: int = 4, steps_per_stage: int = 250, replay: float = 0.5
     ) -> None:
         self.n_stages = positive_int("n_stages", n_stages)
         self.steps_per_stage = positive_int("steps_per_stage", steps_per_stage)
-        self.replay = _number("replay", replay, low=0.0, high=1.0)
+        self.replay = number("replay", replay, low=0.0, high=1.0)
 
     def _setup(self) -> None:
         self._order = easy_order(self.pool.difficulty)
         self._steps = 0
         self._stage_of_passes = -1  # stage the two pass trackers were started for
-        self._current = _Passes()
-        self._earlier = _Passes()
+        self._current = ShuffledPasses()
+        self._earlier = ShuffledPasses()
 
     def stage(self, t: int | None = None) -> int:
         """Stage at step ``t`` (default: the next proposal's); ``n_stages`` = whole pool."""
@@ -657,7 +507,7 @@ class Mixed(Strategy):
 
     def propose(self, n: int) -> Proposal:
         if n == 0:
-            return _empty()
+            return empty_proposal()
         stage = self.stage()
         lo, hi = self._bounds(stage)
         if stage != self._stage_of_passes:
@@ -674,20 +524,6 @@ class Mixed(Strategy):
         earlier = self._earlier.draw(replayed, self.rng)
         self._steps += 1
         return Proposal(self._order[np.concatenate([current, earlier])])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "steps": self._steps,
-            "stage_of_passes": self._stage_of_passes,
-            "current": self._current.state_dict(),
-            "earlier": self._earlier.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._steps = int(state["steps"])
-        self._stage_of_passes = int(state["stage_of_passes"])
-        self._current.load_state_dict(state["current"])
-        self._earlier.load_state_dict(state["earlier"])
 
     def metrics(self) -> dict[str, float]:
         return {"step": float(self._steps), "stage": float(self.stage())}
@@ -731,16 +567,18 @@ class Reweight(Strategy):
     """
 
     needs_difficulty = True
+    feedback = ()  # the schedule follows the proposal clock, not feedback
+    learned = ("_steps", "_passes")
 
     def __init__(self, *, floor: float = 0.1, total_steps: int = 1000) -> None:
-        self.floor = _number("floor", floor, low=0.0, high=1.0)
+        self.floor = number("floor", floor, low=0.0, high=1.0)
         self.total_steps = positive_int("total_steps", total_steps)
 
     def _setup(self) -> None:
         self._ease = self.floor + (1.0 - self.floor) * (1.0 - difficulty_rank(self.pool.difficulty))
+        self._least_ease = float(self._ease.min()) if self.pool.size else 1.0  # static
         self._steps = 0
-        self._passes = _Passes()
-        self._passes.restart(self.pool.size)
+        self._passes = ShuffledPasses(self.pool.size)
 
     def progress(self) -> float:
         """t / T for the next proposal, capped at 1."""
@@ -759,16 +597,9 @@ class Reweight(Strategy):
         self._steps += 1
         return Proposal(indices, weights=weights)
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"steps": self._steps, "passes": self._passes.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._steps = int(state["steps"])
-        self._passes.load_state_dict(state["passes"])
-
     def metrics(self) -> dict[str, float]:
         return {
             "step": float(self._steps),
             "progress": self.progress(),
-            "min_weight": float(1.0 - (1.0 - self.progress()) * (1.0 - self._ease.min())),
+            "min_weight": 1.0 - (1.0 - self.progress()) * (1.0 - self._least_ease),
         }
