@@ -51,8 +51,8 @@ class Proposal:
 class Strategy(abc.ABC):
     """Base class of every curriculum strategy.
 
-    The contract, which the conformance suite (``tests/strategies/test_conformance.py``)
-    checks for every registered strategy:
+    The contract, which the conformance suite (:mod:`stepladder.testing`) checks for every
+    registered strategy:
 
     - ``__init__`` takes keyword-only parameters, validates their values and stores them
       under the same names; it touches no data.
@@ -215,7 +215,7 @@ def _encode(value: Any, fill: Any) -> Any:
             return {
                 "__rows__": rows,
                 "values": value[rows],
-                "fill": fill,
+                "fill": np.asarray(fill),  # an array, so a NaN fill compares equal to itself
                 "shape": list(value.shape),
                 "dtype": value.dtype.str,
             }
@@ -229,6 +229,8 @@ def _encode(value: Any, fill: Any) -> Any:
 
 def _decode(state: Any, current: Any, where: str, pool_size: int) -> Any:
     """A new value for an attribute from its saved state, checked against its current value."""
+    if state is None:
+        return None  # e.g. a statistic not yet measured when the state was saved
     if hasattr(current, "load_state_dict") and callable(current.load_state_dict):
         if not isinstance(state, dict) or "__state__" not in state:
             raise ValueError(f"{where}: expected a nested state")
@@ -237,7 +239,7 @@ def _decode(state: Any, current: Any, where: str, pool_size: int) -> Any:
     if isinstance(current, np.ndarray):
         if isinstance(state, dict) and "__rows__" in state:
             shape = tuple(int(d) for d in state["shape"])
-            array = np.full(shape, state["fill"], dtype=np.dtype(state["dtype"]))
+            array = np.full(shape, np.asarray(state["fill"]), dtype=np.dtype(state["dtype"]))
             rows = np.asarray(state["__rows__"], dtype=np.int64)
             if rows.size and (rows.min() < 0 or rows.max() >= shape[0]):
                 raise ValueError(f"{where}: saved rows outside 0..{shape[0] - 1}")
