@@ -12,14 +12,19 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall when the package metadata changes. torch goes first, pinned, so that nothing
-# that depends on it pulls a newer build.
+# The demo needs only the core and scikit-learn (a few hundred MB, no torch).
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[demo]"
+	touch $@
+
+# The development set, for the tests and benchmarks. Reinstall when the package metadata
+# changes. torch goes first, pinned, so that nothing that depends on it pulls a newer build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) $(TORCH_PIN)
 	$(PIP) -e ".[dev]"
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.demo-installed
 	$(BIN)/stepladder simulate --scenario grpo-math --strategies all --seed 0 --repeats 3 --out demo-out
 
 lint: $(VENV)/.installed

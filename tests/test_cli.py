@@ -49,7 +49,8 @@ def test_all_runs_every_registered_strategy(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--scenario", "nope"], "--scenario: unknown scenario 'nope'"),
+        (["--scenario", "nope"], "'--scenario': 'nope' is not one of 'grpo-math'"),
+        (["--scenario", "sft", "--seed", "-1"], "Invalid value for '--seed'"),
         (
             ["--scenario", "sft", "--strategies", "uniform,bogus"],
             "--strategies: unknown strategy 'bogus'",
@@ -84,6 +85,72 @@ def test_installed_command_runs(tmp_path):
         text=True,
         check=False,
     )
-    assert done.returncode == 2 and done.stderr.startswith("error: --scenario")
+    assert done.returncode == 2 and "'--scenario'" in done.stderr
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
     assert "stepladder" in version.stdout
+
+
+def test_no_arguments_prints_the_help(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Usage: stepladder") and "simulate" in out and "grade" in out
+
+
+def test_help_lists_the_choices(capsys):
+    assert main(["simulate", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "grpo-math|multi-source|sft" in out and "knapsack" in out
+
+
+def test_unwritable_out_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    import stepladder.sim
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the simulation ran before the output path was checked")
+
+    monkeypatch.setattr(stepladder.sim, "compare", no_work)
+    blocker = tmp_path / "file"
+    blocker.write_text("keep")
+    out = blocker / "sub" / "run"
+    assert simulate("--scenario", "sft", "--strategies", "uniform", "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out:") and str(blocker) in err and err.count("\n") == 1
+    assert blocker.read_text() == "keep"
+
+
+def test_results_csv_is_tidy(tmp_path):
+    import csv
+
+    args = ["--scenario", "sft", "--strategies", "uniform,easy_to_hard", "--steps", "10"]
+    assert simulate(*args, "--repeats", "2", "--quiet", "--out", str(tmp_path)) == 0
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert len(rows) == 2 * 2 * 3  # strategies x repeats x evaluation points (0, 5, 10)
+    last = [r for r in rows if r["strategy"] == "uniform" and r["repeat"] == "1"][-1]
+    assert last["step"] == "10"
+    uniform = results["strategies"]["uniform"]
+    assert float(last["accuracy"]) == pytest.approx(uniform["final_accuracy"]["values"][1])
+    assert float(last["final_accuracy"]) == float(last["accuracy"])
+
+
+def _hide_scikit_learn(monkeypatch):
+    for name in ("sklearn", "sklearn.mixture"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
+
+
+def test_all_skips_a_strategy_whose_extra_is_missing(tmp_path, capsys, monkeypatch):
+    _hide_scikit_learn(monkeypatch)
+    args = ["--scenario", "sft", "--steps", "2", "--quiet", "--out", str(tmp_path)]
+    assert simulate(*args) == 0
+    assert "note: skipping alp_gmm: alp_gmm needs scikit-learn" in capsys.readouterr().err
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert "alp_gmm" not in results["strategies"] and "uniform" in results["strategies"]
+
+
+def test_named_strategy_with_missing_extra_stops_before_work(tmp_path, capsys, monkeypatch):
+    _hide_scikit_learn(monkeypatch)
+    out = tmp_path / "run"
+    assert simulate("--scenario", "sft", "--strategies", "uniform,alp_gmm", "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --strategies: alp_gmm: alp_gmm needs scikit-learn")
+    assert err.count("\n") == 1 and not out.exists()

@@ -41,6 +41,56 @@ def cli() -> None:
     """stepladder: decide what a model should learn next."""
 
 
+def _writable_directory(flag: str, directory: Path) -> None:
+    """Fail now, naming ``flag`` and ``directory``, if files cannot be created there.
+
+    Checks the nearest existing ancestor when ``directory`` does not exist yet (it is
+    created only once the work succeeds), so a bad path costs nothing.
+    """
+    import tempfile
+
+    existing = directory
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise InputError(f"{flag}: {existing} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise InputError(f"{flag}: {directory} is not writable ({reason} in {existing})") from None
+
+
+def _missing_extras(names: list[str]) -> dict[str, str]:
+    """Strategies whose optional dependency is not installed -> the error they raise.
+
+    Each strategy is bound to a tiny pool; strategies check their optional imports at bind.
+    """
+    from stepladder.pool import ItemPool
+    from stepladder.stats import ItemStats
+
+    size = 16
+    rng = np.random.default_rng(0)
+    pool = ItemPool(
+        size=size,
+        groups=np.arange(size) % 2,
+        features=rng.random((size, 2)),
+        difficulty=rng.normal(size=size),
+    )
+    missing = {}
+    for name in names:
+        try:
+            strategies.create(name).bind(pool, ItemStats(size), np.random.default_rng(0))
+        except ImportError as error:
+            missing[name] = str(error).splitlines()[0]
+        except ValueError:
+            pass  # not a dependency problem; the run itself reports it
+    return missing
+
+
 def _strategy_names(text: str) -> list[str]:
     if text.strip() == "all":
         return strategies.available()
@@ -80,16 +130,28 @@ def _table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _scenario_names() -> list[str]:
+    from stepladder.sim import scenario_names
+
+    return list(scenario_names())
+
+
 @cli.command()
-@click.option("--scenario", required=True, help="Scenario name, e.g. grpo-math.")
+@click.option(
+    "--scenario",
+    required=True,
+    type=click.Choice(_scenario_names()),
+    help="Simulated learner and pool.",
+)
 @click.option(
     "--strategies",
     "strategy_list",
     default="all",
     show_default=True,
-    help="Strategy names separated by commas, or 'all'.",
+    help="Strategy names separated by commas, or 'all' (those whose optional dependency is "
+    "missing are then skipped with a note). Available: " + ", ".join(strategies.available()),
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--steps",
     type=click.IntRange(min=1),
@@ -108,7 +170,7 @@ def _table(results: dict[str, Any]) -> str:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Output directory for results.json and report.html.",
+    help="Output directory for results.json, results.csv and report.html.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar and no table.")
 def simulate(
@@ -120,33 +182,102 @@ def simulate(
     out_dir: Path,
     quiet: bool,
 ) -> None:
-    """Compare strategies on a simulated learner; write results.json and report.html."""
-    from stepladder.report import render_simulation_report
-    from stepladder.sim import compare, scenario_names
+    """Compare strategies on a simulated learner; write results.json, results.csv, report.html.
 
-    if scenario not in scenario_names():
-        raise InputError(
-            f"--scenario: unknown scenario {scenario!r}; available: {', '.join(scenario_names())}"
-        )
+    results.csv is the tidy form: one row per strategy x repeat x evaluation point.
+    """
+    from stepladder.report import render_simulation_report
+    from stepladder.sim import compare
+
+    _writable_directory("--out", out_dir)
     names = _strategy_names(strategy_list)
+    missing = _missing_extras(names)
+    if missing and strategy_list.strip() != "all":
+        name, reason = next(iter(missing.items()))
+        raise InputError(f"--strategies: {name}: {reason}")
+    for name, reason in missing.items():
+        click.echo(f"note: skipping {name}: {reason}", err=True)
+    names = [name for name in names if name not in missing]
+    bar_format = "{desc}: {n}/{total} runs [{elapsed}]{postfix}"  # no ETA: runs are uneven
     with tqdm(
-        total=len(names) * repeats, desc=scenario, unit="run", disable=quiet, file=sys.stderr
+        total=len(names) * repeats,
+        desc=scenario,
+        unit="run",
+        disable=quiet,
+        file=sys.stderr,
+        bar_format=bar_format,
     ) as bar:
 
-        def advance(name: str, repeat: int) -> None:
-            bar.set_postfix_str(name)
+        def starting(name: str, repeat: int) -> None:
+            bar.set_postfix_str(f"running {name} (repeat {repeat + 1}/{repeats})")
+
+        def finished(name: str, repeat: int) -> None:
             bar.update()
 
         results = compare(
-            scenario, names, seed=seed, repeats=repeats, steps=steps, progress=advance
+            scenario,
+            names,
+            seed=seed,
+            repeats=repeats,
+            steps=steps,
+            progress=finished,
+            starting=starting,
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "results.json", results)
+    with atomic_write(out_dir / "results.csv") as stream:
+        stream.write(_tidy_csv(results).encode())
     with atomic_write(out_dir / "report.html") as stream:
         stream.write(render_simulation_report(results).encode())
     if not quiet:
         click.echo(_table(results))
-        click.echo(f"\nwrote {out_dir / 'results.json'} and {out_dir / 'report.html'}")
+        click.echo(f"\nwrote results.json, results.csv and report.html to {out_dir}")
+
+
+TIDY_COLUMNS = (
+    "scenario",
+    "strategy",
+    "repeat",
+    "step",
+    "rollouts",
+    "accuracy",
+    "final_accuracy",
+    "steps_to_target",
+    "rollouts_to_target",
+    "effective_ratio",
+    "rollouts_used",
+    "wall_seconds",
+)
+
+
+def _tidy_csv(results: dict[str, Any]) -> str:
+    """results.json as one CSV row per strategy x repeat x evaluation point.
+
+    Example:
+        >>> from stepladder.sim import compare
+        >>> text = _tidy_csv(compare("sft", ["uniform"], steps=10))
+        >>> text.splitlines()[0].split(",")[:6]
+        ['scenario', 'strategy', 'repeat', 'step', 'rollouts', 'accuracy']
+        >>> len(text.splitlines())  # header + evaluation points 0, 5, 10
+        4
+    """
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(TIDY_COLUMNS)
+    per_run = TIDY_COLUMNS[6:]
+    for name, row in results["strategies"].items():
+        curves = row["curves"]
+        for repeat, (accuracy, rollouts) in enumerate(
+            zip(curves["accuracy"], curves["rollouts"], strict=True)
+        ):
+            run_values = [row[key]["values"][repeat] for key in per_run]
+            for step, acc, used in zip(curves["step"], accuracy, rollouts, strict=True):
+                values = [results["scenario"], name, repeat, step, used, acc, *run_values]
+                writer.writerow(["" if v is None else v for v in values])
+    return buffer.getvalue()
 
 
 GRADE_MODELS = tuple(GRADERS)
@@ -199,11 +330,7 @@ def _check_outputs(input_path: Path, outputs: dict[str, Path | None]) -> None:
         seen[resolved] = flag
         if path.is_dir():
             raise InputError(f"{flag}: {path} is a directory")
-        for parent in path.parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise InputError(f"{flag}: {parent} is not a directory")
-                break
+        _writable_directory(flag, path.parent)
 
 
 def _read_log(input_path: Path, wide: bool, columns: dict[str, Any]) -> Responses:
@@ -249,6 +376,11 @@ def _number(value: float, model: str) -> str:
     return f"{value:.3f}" if model == "passrate" else f"{value:,.2f}"
 
 
+def _counted(count: int, noun: str) -> str:
+    """``"1 item"``, ``"2,854 items"``."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def _grade_paragraph(
     summary: dict[str, Any], difficulty: np.ndarray, written: list[tuple[str, Path]]
 ) -> str:
@@ -260,8 +392,9 @@ def _grade_paragraph(
     if _is_irt(model):
         name = f"{name} ({summary.get('method', 'mml')})"
     text = [
-        f"Graded {summary['n_items']:,} items from {summary['n_learners']:,} learners "
-        f"({summary['n_responses']:,} responses) in {summary['input']} with {name}."
+        f"Graded {_counted(summary['n_items'], 'item')} from "
+        f"{_counted(summary['n_learners'], 'learner')} "
+        f"({_counted(summary['n_responses'], 'response')}) in {summary['input']} with {name}."
     ]
     seconds = f"{summary.get('seconds') or 0.0:.2f} s"
     if "converged" in summary:
@@ -472,6 +605,9 @@ def grade(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning usage and input errors into one line and exit code 2."""
+    if not (sys.argv[1:] if argv is None else argv):
+        click.echo(cli.get_help(click.Context(cli, info_name="stepladder")))
+        return 0
     try:
         cli.main(args=argv, prog_name="stepladder", standalone_mode=False)
     except click.exceptions.Exit as done:

@@ -144,8 +144,12 @@ def compare(
     steps: int | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[str, int], None] | None = None,
+    starting: Callable[[str, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run every strategy ``repeats`` times; return the results.json content.
+
+    ``starting(name, repeat)`` is called before each run and ``progress(name, repeat)``
+    after it.
 
     Example:
         >>> results = compare("sft", ["uniform", "easy_to_hard"], steps=10)
@@ -162,6 +166,8 @@ def compare(
         strategy_params = dict(params.get(name, {}))
         runs = []
         for repeat in range(repeats):
+            if starting is not None:
+                starting(name, repeat)
             runs.append(
                 run(scenario, name, seed=seed, repeat=repeat, steps=steps, params=strategy_params)
             )
