@@ -502,7 +502,8 @@ def estimate_score(
     the stratified-sampling sd: per stratum, the spread of the model's predicted
     correctness over the stratum's items, weighted by the stratum's share (for random
     anchors, simple random sampling without replacement). ``gp_irt`` weights the two by
-    inverse variance.
+    inverse variance; its sd is the same blend of their sds, the bound for two estimators
+    that read the same answers (perfectly correlated errors).
 
     Example:
         >>> items = {"item_id": list(range(6)), "difficulty": [-2, -1, 0, 0, 1, 2]}
@@ -533,8 +534,10 @@ def estimate_score(
     pirt, pirt_var = _p_irt(benchmark, positions, values, posterior)
     weight = pirt_var / (pirt_var + naive_var) if pirt_var + naive_var > 0 else 0.5
     score = weight * naive + (1.0 - weight) * pirt
-    variance = weight**2 * naive_var + (1.0 - weight) ** 2 * pirt_var
-    return _estimate(score, math.sqrt(variance), method, posterior, n)
+    # Both estimators read the same anchors, so their errors are positively correlated;
+    # the sd of the blend is bounded by the blend of the sds (correlation 1).
+    se = weight * math.sqrt(naive_var) + (1.0 - weight) * math.sqrt(pirt_var)
+    return _estimate(score, se, method, posterior, n)
 
 
 def _p_irt(
