@@ -10,6 +10,10 @@ Three experiments, each against random anchors with the naive (mean) estimate:
 2. **Simulated large populations.** 2,000 items; 1,000 training models fit the IRT; 200
    new models are scored. Truth ``2pl``: the fitted model is right. Truth ``2d``: answers
    come from a two-dimensional logistic model, and the fitted IRT is unidimensional.
+4. **A benchmark no model has answered** (amortized difficulty): items carry content
+   features; a ``DifficultyPredictor`` trained on an earlier benchmark's items predicts
+   each new item's difficulty, and adaptive tests run on the predicted table, against
+   tests on the true parameters and on no information (every item alike).
 3. **Adaptive testing.** On the ``2pl`` population: the error of
    :class:`stepladder.evaluation.AdaptiveTest` after n items, against fixed
    ``irt_clusters`` anchors of the same size with the ``gp_irt`` estimate, and the items
@@ -37,6 +41,7 @@ from stepladder.evaluation import (
     AdaptiveTest,
     Benchmark,
     estimate_score,
+    predicted_items,
     select_anchors,
 )
 
@@ -152,6 +157,48 @@ def adaptive_curve(
     return adaptive.mean(axis=0), fixed.mean(axis=0)
 
 
+def amortized_curves(
+    n_items: int, n_test: int, checkpoints: list[int], step: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Adaptive-test error on a new benchmark: true, predicted and uninformative item tables."""
+    from stepladder.difficulty import DifficultyPredictor
+
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=5)
+    weights /= np.linalg.norm(weights)
+
+    def benchmark(count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        features = rng.normal(size=(count, 5))
+        b = 1.2 * (0.8 * features @ weights + 0.6 * rng.normal(size=count))  # R^2 about 0.64
+        return features, b, rng.lognormal(0.0, 0.3, size=count)
+
+    old_features, old_b, _ = benchmark(n_items)
+    predictor = DifficultyPredictor().fit(old_features, old_b)
+    features, b, a = benchmark(n_items)
+    ids = np.arange(n_items)
+    tables = {
+        "true parameters": {"item_id": ids, "difficulty": b, "discrimination": a},
+        "predicted difficulty": predicted_items(ids, predictor, features),
+        "no information": {"item_id": ids, "difficulty": np.zeros(n_items)},
+    }
+    theta = rng.normal(size=n_test)
+    answers = rng.random((n_items, n_test)) < expit(a[:, None] * (theta - b[:, None]))
+    curves = {}
+    for label, table in tables.items():
+        bench = Benchmark.from_items(table)
+        errors = np.zeros((n_test, len(checkpoints)))
+        for column in range(n_test):
+            correct = answers[:, column].astype(float)
+            run = AdaptiveTest(bench, max_items=max(checkpoints), target_se=None, seed=seed)
+            for j, n in enumerate(checkpoints):
+                while run.n_asked < n:
+                    asked = run.next_items(min(step, n - run.n_asked))
+                    run.record(asked, correct[asked])
+                errors[column, j] = abs(run.score().score - correct.mean())
+        curves[label] = errors.mean(axis=0)
+    return curves
+
+
 def _points(values: list[tuple[float, bool]]) -> float:
     return 100.0 * float(np.mean([error for error, _ in values]))
 
@@ -177,7 +224,7 @@ def first_below(curve: np.ndarray, checkpoints: list[int], level: float) -> str:
     return str(checkpoints[below[0]]) if below.size else f"> {checkpoints[-1]}"
 
 
-def render(args, real, simulated, adaptive, checkpoints, seconds: float, argv) -> str:
+def render(args, real, simulated, adaptive, amortized, checkpoints, seconds: float, argv) -> str:
     ks = tuple(args.ks)
     lines = [
         "## Evaluating a new model on a few items",
@@ -226,6 +273,29 @@ def render(args, real, simulated, adaptive, checkpoints, seconds: float, argv) -
         f"{first_below(adaptive_mae, checkpoints, 0.02)}, fixed anchors "
         f"{first_below(fixed_mae, checkpoints, 0.02)}.",
         "",
+        "### A benchmark no model has answered yet (truth `2pl`)",
+        "",
+        f"{args.items:,} new items with 5 content features that explain about 64% of the "
+        "variance of their difficulty. A `DifficultyPredictor` (ridge) trained on another "
+        f"{args.items:,} items predicts each new item's difficulty; {args.test} models take "
+        "adaptive tests on three item tables: the true 2PL parameters, the predicted "
+        "difficulties (discrimination 1), and no information (every item alike, so the "
+        "test asks items in random order). Mean absolute error in points.",
+        "",
+        markdown_table(
+            ["items", *amortized],
+            [
+                [str(n), *(f"{100 * curve[j]:.2f}" for curve in amortized.values())]
+                for j, n in enumerate(checkpoints)
+            ],
+        ),
+        "",
+        "Items needed for a mean error of 2 points: "
+        + ", ".join(
+            f"{label} {first_below(curve, checkpoints, 0.02)}" for label, curve in amortized.items()
+        )
+        + ".",
+        "",
         f"Reproduce: {reproduce_command('evaluation.py', argv)} ({seconds / 60:.1f} min on "
         f"{machine_description()}).",
     ]
@@ -263,9 +333,9 @@ def main(argv: list[str] | None = None) -> int:
             population = (benchmark, test)
     checkpoints = [n for n in (10, 25, 50, 75, 100, 150, 200) if n <= max(args.ks)]
     adaptive = adaptive_curve(*population, checkpoints, args.adaptive_step, seed=0)
-    section = render(
-        args, real, simulated, adaptive, checkpoints, time.perf_counter() - started, argv
-    )
+    amortized = amortized_curves(args.items, args.test, checkpoints, args.adaptive_step, seed=0)
+    seconds = time.perf_counter() - started
+    section = render(args, real, simulated, adaptive, amortized, checkpoints, seconds, argv)
     print(section)
     if args.out is not None:
         update_section(args.out, section, START, END)

@@ -64,6 +64,7 @@ __all__ = [
     "ScoreEstimate",
     "evaluate_adaptively",
     "estimate_score",
+    "predicted_items",
     "select_anchors",
 ]
 
@@ -209,6 +210,46 @@ def _columns(items: Any) -> dict[str, Any]:
     if isinstance(items, Mapping):
         return {str(k): v for k, v in items.items()}
     raise ValueError(f"cannot read an item table from {type(items).__name__}")
+
+
+def predicted_items(
+    item_ids: Sequence[Any],
+    predictor: Any,
+    X: Any = None,
+    *,
+    texts: Any = None,
+    discrimination: float = 1.0,
+) -> dict[str, np.ndarray]:
+    """An item table for items no model has answered yet, with difficulty predicted from content.
+
+    ``predictor`` is a fitted :class:`~stepladder.difficulty.DifficultyPredictor` (or any
+    object with ``predict(X, texts=...)``) trained to predict IRT difficulty on the ability
+    scale, for example on an earlier benchmark's graded items. Every item gets the same
+    ``discrimination``. The table feeds :class:`AdaptiveTest` and :func:`select_anchors`,
+    so a new benchmark can be tested adaptively before any model has answered it.
+
+    Example:
+        >>> class Linear:                       # any object with predict(X, texts=...)
+        ...     def predict(self, X=None, texts=None):
+        ...         return np.asarray(X)[:, 0] * 2.0
+        >>> table = predicted_items(["a", "b"], Linear(), X=np.array([[0.5], [-1.0]]))
+        >>> table["difficulty"].tolist(), table["predicted"].tolist()
+        ([1.0, -2.0], [True, True])
+    """
+    ids = np.asarray(list(item_ids))
+    difficulty = np.asarray(predictor.predict(X, texts=texts), dtype=np.float64).reshape(-1)
+    if difficulty.shape != (len(ids),):
+        raise ValueError(
+            f"the predictor returned {len(difficulty)} difficulties for {len(ids)} items"
+        )
+    if not np.isfinite(difficulty).all():
+        raise ValueError("the predictor returned a difficulty that is not finite")
+    return {
+        "item_id": ids,
+        "difficulty": difficulty,
+        "discrimination": np.full(len(ids), float(discrimination)),
+        "predicted": np.ones(len(ids), dtype=bool),
+    }
 
 
 # --------------------------------------------------------------------------- anchors

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.benchmarks.conftest import load_script
+
+pytest.importorskip("sklearn")  # the amortized experiment trains a DifficultyPredictor
 
 
 def test_quick_run_writes_and_replaces_its_section(tmp_path: Path) -> None:
