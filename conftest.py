@@ -10,6 +10,7 @@ import importlib.util
 _ADAPTERS = {
     "src/stepladder/integrations/torch.py": "torch",
     "src/stepladder/integrations/hf.py": "transformers",
+    "src/stepladder/integrations/hf_evaluation.py": "transformers",
     "src/stepladder/integrations/trl.py": "trl",
     "src/stepladder/integrations/gym.py": "gymnasium",
     "src/stepladder/integrations/ray.py": "ray",
