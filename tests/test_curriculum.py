@@ -189,3 +189,19 @@ def test_not_a_state_is_named():
         Curriculum(5).load_state_dict(
             {"format": 2, "strategy": "uniform", "pool_size": 5, "step": 0, "strategy_state": {}}
         )
+
+
+def test_object_parameters_are_compared_by_type():
+    class Model:
+        def partial_fit(self, x, y):
+            pass
+
+        def predict(self, x):
+            return np.zeros(len(x))
+
+    pool = ItemPool(size=10, features=np.arange(10.0))
+    state = Curriculum(pool, "pcl", model=Model()).state_dict()
+    assert state["params"]["model"].endswith(
+        "test_object_parameters_are_compared_by_type.<locals>.Model>"
+    )
+    Curriculum(pool, "pcl", model=Model()).load_state_dict(state)  # another instance: fine

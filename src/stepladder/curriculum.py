@@ -206,7 +206,9 @@ temperature=0.5 (load_state_dict(state, strict=False) allows a deliberate change
     def _load(self, state: dict[str, Any], strict: bool) -> None:
         """Check, then assign; on any failure restore the previous state and raise."""
         self._check_compatible(state, strict)
-        snapshot = copy.deepcopy(self._portable_state())
+        with warnings.catch_warnings():  # the snapshot is internal: no warnings about it
+            warnings.simplefilter("ignore")
+            snapshot = copy.deepcopy(self._portable_state())
         part = "statistics"
         try:
             self.stats.load_state_dict(state["stats"])
@@ -295,7 +297,8 @@ _COLUMN_WORDS = {
 
 
 def _plain(value: Any) -> Any:
-    """Parameters as JSON-able values: NumPy scalars and arrays, tuples become plain lists."""
+    """Parameters as JSON-able values: NumPy scalars and arrays, tuples become plain lists;
+    other objects (a model, a callable) are recorded, and compared, by their type only."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -306,7 +309,7 @@ def _plain(value: Any) -> Any:
         return value.item()
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    return repr(value)
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
 def _equal(a: Any, b: Any) -> bool:
