@@ -128,7 +128,7 @@ class JournalWriter:
                 f"stepladder.recover({str(path)!r}, pool, checkpoint=...), or choose a new path"
             )
         journal_id = uuid.uuid4().bytes
-        payload = _serialise(_record(0, 0, "start", state=start))
+        payload = _record(0, 0, "start", state=start).serialize()
         with atomic_write(path) as stream:  # header and record 0 appear together or not at all
             stream.write(_HEADER.pack(_MAGIC, _VERSION, journal_id))
             stream.write(_FRAME.pack(payload.size, zlib.crc32(payload)))
@@ -154,7 +154,8 @@ class JournalWriter:
         return {"id": self.id.hex(), "next": self.next_seq}
 
     def write(self, kind: str, step: int, **fields: Any) -> None:
-        """Append one record durably (as ``journal_sync`` says) or raise; never half-succeed."""
+        """Append one record (synced as ``journal_sync`` says); after a failed write the
+        journal refuses further records: the run must be recovered from it."""
         if self._stream.closed:
             raise RuntimeError(f"journal {self.path} is closed")
         if self._failed is not None:
@@ -162,7 +163,7 @@ class JournalWriter:
                 f"journal {self.path} is unusable after an earlier failure ({self._failed}); "
                 "recover the run with stepladder.recover"
             )
-        payload = _serialise(_record(self.next_seq, step, kind, **fields))
+        payload = _record(self.next_seq, step, kind, **fields).serialize()
         try:
             _write_all(self._stream, _FRAME.pack(payload.size, zlib.crc32(payload)))
             _write_all(self._stream, memoryview(payload))
@@ -186,10 +187,6 @@ def _write_all(stream: BinaryIO, data: bytes | memoryview) -> None:
     while view.nbytes:
         written = stream.write(view)
         view = view[written:]
-
-
-def _serialise(batch: pa.RecordBatch) -> pa.Buffer:
-    return batch.serialize()
 
 
 def _one(values: np.ndarray | None, kind: pa.DataType) -> pa.Array:
