@@ -92,3 +92,46 @@ def test_ten_million_items_fit_in_little_memory():
     n = 10_000_000
     pool = ItemPool(size=n, groups=np.arange(n, dtype=np.int32) % 4, difficulty=np.zeros(n))
     assert pool.nbytes / n <= 12  # int32 group codes + float64 difficulty
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ids": [1.0, np.nan]}, "ids contains NaN at position 1"),
+        ({"ids": np.array([0.5, np.nan, 2.0])}, "ids contains NaN at position 1"),
+        ({"size": 3, "groups": [1.0, 2.0, np.nan]}, "groups contains NaN at position 2"),
+        ({"ids": np.array([1, 2**63 + 5], dtype=np.uint64)}, "ids must fit in int64"),
+        ({"ids": "abc"}, "ids must be a sequence of ids, got the str 'abc'"),
+        ({"ids": b"abc"}, "got the bytes"),
+    ],
+)
+def test_silent_garbage_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ItemPool(**kwargs)
+
+
+def test_huge_unsigned_ids_are_unknown_not_wrapped():
+    pool = ItemPool([5, 9])
+    with pytest.raises(KeyError, match="unknown item id 18446744073709551615"):
+        pool.index_of(np.array([2**64 - 1], dtype=np.uint64))
+
+
+def test_fingerprint_names_each_column_and_is_cached():
+    base = {"groups": ["a", "b", "a"], "difficulty": [0.0, 1.0, 2.0], "features": np.eye(3)}
+    pool = ItemPool(["x", "y", "z"], **base)
+    same = ItemPool(pa.array(["w", "x", "y", "z"]).slice(1), **base)  # sliced Arrow ids
+    assert pool.fingerprint() == same.fingerprint()
+    changes = {
+        "ids": ItemPool(["x", "y", "q"], **base),
+        "groups": ItemPool(["x", "y", "z"], **{**base, "groups": ["a", "b", "b"]}),
+        "difficulty": ItemPool(["x", "y", "z"], **{**base, "difficulty": [0.0, 1.0, 2.5]}),
+        "features": ItemPool(["x", "y", "z"], **{**base, "features": np.ones((3, 3))}),
+    }
+    for column, other in changes.items():
+        differs = [k for k, v in other.fingerprint().items() if v != pool.fingerprint()[k]]
+        assert differs == [column]
+    assert ItemPool(size=3).fingerprint()["groups"] != pool.fingerprint()["groups"]
+    assert ItemPool(size=3).fingerprint()["difficulty"] == "none"
+    assert ItemPool(size=3).fingerprint()["ids"] != ItemPool(size=4).fingerprint()["ids"]
+    assert ItemPool([3, 1]).fingerprint() != ItemPool([1, 3]).fingerprint()
+    assert pool._fingerprint is not None  # computed once, then cached

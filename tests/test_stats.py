@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from stepladder import ItemStats, Outcomes
 
@@ -28,3 +29,34 @@ def test_state_round_trip_stores_touched_items_only():
     fresh.load_state_dict(state)
     np.testing.assert_array_equal(fresh.successes, stats.successes)
     np.testing.assert_array_equal(fresh.last_step, stats.last_step)
+
+
+def test_items_seen_is_a_running_count():
+    stats = ItemStats(10)
+    stats.update(Outcomes([2, 2, 5], [1.0, 0.0, 1.0]), step=0)
+    stats.update(Outcomes([5, 7], losses=[1.0, 2.0]), step=1)
+    assert stats.items_seen == 3 == int(stats.seen().sum())
+    fresh = ItemStats(10)
+    fresh.load_state_dict(stats.state_dict())
+    assert fresh.items_seen == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"touched": np.array([1, 12])}, "touched items outside 0..9"),
+        ({"touched": np.array([1, 1])}, "touched items repeat"),
+        ({"touched": np.array([0.5, 1.0])}, "touched must be a 1-D integer array"),
+        ({"attempts": np.array([1])}, "attempts has shape"),
+        ({"seen_at": np.array([0, 1])}, "seen_at must be positive"),
+        ({"size": 11}, "saved for 11 items"),
+    ],
+)
+def test_bad_state_is_refused_before_anything_changes(change, message):
+    stats = ItemStats(10)
+    stats.update(Outcomes([3], [1.0]), step=0)
+    state = {**ItemStats(10).state_dict(), "touched": np.array([1, 2]), "attempts": np.ones(2)}
+    state |= {"successes": np.ones(2), "seen_at": np.ones(2, dtype=np.int64)} | change
+    with pytest.raises(ValueError, match=message):
+        stats.load_state_dict(state)
+    assert stats.attempts.tolist()[3] == 1 and stats.items_seen == 1

@@ -11,6 +11,7 @@ from stepladder import strategies
 from stepladder.curriculum import Curriculum
 from stepladder.grading import grade
 from stepladder.io import load_state, save_state
+from stepladder.journal import read_journal, recover
 from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
 from stepladder.stats import ItemStats
@@ -28,6 +29,8 @@ __all__ = [
     "__version__",
     "grade",
     "load_state",
+    "read_journal",
+    "recover",
     "save_state",
     "strategies",
 ]

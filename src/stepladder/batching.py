@@ -102,9 +102,11 @@ def _concatenate(parts: list[Outcomes]) -> Outcomes:
                       for a in arrays]  # fmt: skip
         return np.concatenate(arrays)
 
+    rewards = stack("rewards")
     return Outcomes(
         np.concatenate([p.indices for p in parts]),
-        stack("rewards"),
+        rewards,
+        counts=None if rewards is None or rewards.ndim == 1 else stack("rollouts"),
         advantages=stack("advantages"),
         losses=stack("losses"),
         signals=stack("signals"),

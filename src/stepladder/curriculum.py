@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import math
+import os
+import warnings
 from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
 from stepladder._checks import index_array, positive_int
+from stepladder.journal import JournalWriter
 from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
 from stepladder.stats import ItemStats
@@ -15,7 +20,10 @@ from stepladder.strategies import Proposal, Strategy, create
 
 __all__ = ["Curriculum"]
 
-_FORMAT = 1
+#: Version of :meth:`Curriculum.state_dict`. 2 added ``params``, ``pool_fingerprint`` and
+#: ``journal``; version 1 states still load, with a warning, unchecked.
+_FORMAT = 2
+_KEYS = ("format", "strategy", "pool_size", "step", "rng", "stats", "strategy_state")
 
 
 class Curriculum:
@@ -26,6 +34,11 @@ class Curriculum:
         strategy: a registered strategy name (see ``stepladder.strategies.available()``) or a
             :class:`Strategy` instance.
         seed: seed of the generator that is the strategy's only source of randomness.
+        journal: optional path of a new outcome journal: every call that changes the
+            curriculum is appended to it before returning, so :func:`stepladder.recover`
+            can rebuild a crashed run exactly (see :mod:`stepladder.journal`).
+        journal_sync: ``"always"`` (fsync every record, the default), ``"every:N"`` or
+            ``"never"`` (the OS flushes; survives a killed process, not a power cut).
         **params: parameters of the named strategy.
 
     The loop::
@@ -51,8 +64,15 @@ class Curriculum:
         strategy: str | Strategy = "uniform",
         *,
         seed: int | None = 0,
+        journal: str | os.PathLike[str] | None = None,
+        journal_sync: str = "always",
         **params: Any,
     ) -> None:
+        if isinstance(pool, str | bytes):
+            raise ValueError(
+                f"pool must be an ItemPool, a number of items or a list of ids, got the "
+                f"{type(pool).__name__} {pool!r}: pass ItemPool(ids) or a list of ids"
+            )
         if isinstance(pool, int | np.integer) and not isinstance(pool, bool):
             pool = ItemPool(size=int(pool))
         elif not isinstance(pool, ItemPool):
@@ -71,7 +91,13 @@ class Curriculum:
         self.rng = np.random.default_rng(seed)
         self.stats = ItemStats(pool.size)
         self.step = 0
+        #: Proposals journaled after the last observe, set by :func:`stepladder.recover`
+        #: (what a crashed trainer asked for and never reported); cleared by ``observe``.
+        self.pending: tuple[Proposal, ...] = ()
+        self._journal: JournalWriter | None = None
         strategy.bind(pool, self.stats, self.rng)
+        if journal is not None:
+            self._journal = JournalWriter.create(journal, journal_sync, self._portable_state())
 
     def __repr__(self) -> str:
         return f"Curriculum({self.pool!r}, {self.strategy!r}, step={self.step})"
@@ -85,6 +111,8 @@ class Curriculum:
             raise RuntimeError(
                 f"strategy {self.strategy.name!r} proposed {len(proposal)} items, asked {n}"
             )
+        if self._journal is not None:
+            self._journal.write("propose", self.step, proposal=proposal)
         return proposal
 
     def observe(self, outcomes: Outcomes | None = None, /, **fields: Any) -> None:
@@ -105,9 +133,15 @@ class Curriculum:
         self.stats.update(outcomes, self.step)
         self.strategy.observe(outcomes)
         self.step += 1
+        self.pending = ()
+        if self._journal is not None:
+            self._journal.write("observe", self.step - 1, outcomes=outcomes)
 
     def keep(self, outcomes: Outcomes) -> np.ndarray:
-        """Which generated groups to train on (bool per item), as the strategy decides."""
+        """Which generated groups to train on (bool per item), as the strategy decides.
+
+        ``keep`` changes no state (the strategy contract), so it is not journaled.
+        """
         mask = np.asarray(self.strategy.keep(outcomes), dtype=bool)
         if mask.shape != (len(outcomes),):
             raise RuntimeError(
@@ -116,39 +150,174 @@ class Curriculum:
         return mask
 
     def metrics(self) -> dict[str, float]:
-        """Scalars for logging: step, items seen, and the strategy's own metrics."""
+        """Scalars for logging: step, items seen, and the strategy's own metrics (O(1))."""
         return {
             "step": float(self.step),
-            "items_seen": float(np.count_nonzero(self.stats.seen())),
+            "items_seen": float(self.stats.items_seen),
             **{f"{self.strategy.name}/{k}": v for k, v in self.strategy.metrics().items()},
         }
 
+    def close(self) -> None:
+        """Sync and close the journal, if any (further state changes then raise)."""
+        if self._journal is not None:
+            self._journal.close()
+
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly: step, generator, statistics, strategy."""
+        """Everything needed to continue exactly: step, generator, statistics, strategy.
+
+        Also the strategy's parameters and the pool's fingerprint, which
+        :meth:`load_state_dict` checks, and the journal position (records reflected).
+        """
         return {
             "format": _FORMAT,
             "strategy": self.strategy.name,
+            "params": _plain(self.strategy.get_params()),
             "pool_size": self.pool.size,
+            "pool_fingerprint": self.pool.fingerprint(),
             "step": self.step,
             "rng": self.rng.bit_generator.state,
             "stats": self.stats.state_dict(),
             "strategy_state": self.strategy.state_dict(),
+            "journal": None if self._journal is None else self._journal.position(),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` taken from a Curriculum with the same pool and strategy."""
-        if state.get("format") != _FORMAT:
-            raise ValueError(f"unsupported curriculum state format {state.get('format')!r}")
+    def load_state_dict(self, state: dict[str, Any], *, strict: bool = True) -> None:
+        """Restore a :meth:`state_dict`; all or nothing.
+
+        The state must be for the same strategy and pool size. With ``strict`` (the default)
+        the strategy's parameters and the pool's contents (ids, groups, difficulty,
+        features) must match too; ``strict=False`` allows a deliberate change of them.
+        Any failure raises ``ValueError`` and leaves the curriculum exactly as it was.
+        A journaled curriculum journals the load.
+
+        Example:
+            >>> state = Curriculum(10, "dump", temperature=0.1).state_dict()
+            >>> Curriculum(10, "dump", temperature=0.5).load_state_dict(state)
+            Traceback (most recent call last):
+            ...
+            ValueError: state is for strategy 'dump' with temperature=0.1, this curriculum has \
+temperature=0.5 (load_state_dict(state, strict=False) allows a deliberate change)
+        """
+        step = self.step
+        self._load(state, strict)
+        if self._journal is not None:
+            self._journal.write("load", step, state=self._portable_state())
+
+    def _load(self, state: dict[str, Any], strict: bool) -> None:
+        """Check, then assign; on any failure restore the previous state and raise."""
+        self._check_compatible(state, strict)
+        with warnings.catch_warnings():  # the snapshot is internal: no warnings about it
+            warnings.simplefilter("ignore")
+            snapshot = copy.deepcopy(self._portable_state())
+        part = "statistics"
+        try:
+            self.stats.load_state_dict(state["stats"])
+            part = "strategy state"
+            self.strategy.load_state_dict(state["strategy_state"])
+            part = "generator state"
+            self.rng.bit_generator.state = state["rng"]
+            part = "step"
+            step = positive_int("step", state["step"], allow_zero=True)
+        except Exception as error:
+            self._assign(snapshot)
+            raise ValueError(
+                f"state does not load: bad {part} ({type(error).__name__}: {error}); "
+                "the curriculum is unchanged"
+            ) from error
+        self.step = step
+        self.pending = ()
+
+    def _assign(self, state: dict[str, Any]) -> None:
+        self.stats.load_state_dict(state["stats"])
+        self.strategy.load_state_dict(state["strategy_state"])
+        self.rng.bit_generator.state = state["rng"]
+        self.step = int(state["step"])
+
+    def _portable_state(self) -> dict[str, Any]:
+        """The state without the journal position (for the journal's own start/load records)."""
+        return {**self.state_dict(), "journal": None}
+
+    def _check_compatible(self, state: Any, strict: bool) -> None:
+        if not isinstance(state, dict):
+            raise ValueError(f"state must be a dict from state_dict(), got {type(state).__name__}")
+        version = state.get("format")
+        if version not in (1, _FORMAT):
+            raise ValueError(f"unsupported curriculum state format {version!r}")
+        missing = [key for key in _KEYS if key not in state]
+        if missing:
+            raise ValueError(f"state lacks {', '.join(missing)}: not a curriculum state_dict")
         if state["strategy"] != self.strategy.name:
             raise ValueError(
                 f"state is for strategy {state['strategy']!r}, "
                 f"this curriculum uses {self.strategy.name!r}"
             )
-        if int(state["pool_size"]) != self.pool.size:
+        if state["pool_size"] != self.pool.size:
             raise ValueError(
                 f"state is for a pool of {state['pool_size']} items, not {self.pool.size}"
             )
-        self.stats.load_state_dict(state["stats"])
-        self.strategy.load_state_dict(state["strategy_state"])
-        self.rng.bit_generator.state = state["rng"]
-        self.step = int(state["step"])
+        if version == 1:
+            warnings.warn(
+                "loading a format 1 curriculum state: its strategy parameters and pool "
+                "contents cannot be checked",
+                stacklevel=3,
+            )
+            return
+        if not strict:
+            return
+        ours = _plain(self.strategy.get_params())
+        theirs = state.get("params", {})
+        changed = sorted(
+            k for k in set(ours) | set(theirs) if not _equal(ours.get(k), theirs.get(k))
+        )
+        if changed:
+            raise ValueError(
+                f"state is for strategy {self.strategy.name!r} with "
+                + ", ".join(f"{k}={theirs.get(k)!r}" for k in changed)
+                + ", this curriculum has "
+                + ", ".join(f"{k}={ours.get(k)!r}" for k in changed)
+                + " (load_state_dict(state, strict=False) allows a deliberate change)"
+            )
+        mine = self.pool.fingerprint()
+        saved = state.get("pool_fingerprint", {})
+        for column in ("ids", "groups", "difficulty", "features"):
+            if saved.get(column) != mine[column]:
+                raise ValueError(
+                    f"state is for a pool with other {_COLUMN_WORDS[column]} (fingerprint "
+                    f"{saved.get(column)}, this pool {mine[column]}); "
+                    "load_state_dict(state, strict=False) allows a deliberate change"
+                )
+
+
+_COLUMN_WORDS = {
+    "ids": "item ids",
+    "groups": "groups",
+    "difficulty": "difficulty values",
+    "features": "features",
+}
+
+
+def _plain(value: Any) -> Any:
+    """Parameters as JSON-able values: NumPy scalars and arrays, tuples become plain lists;
+    other objects (a model, a callable) are recorded, and compared, by their type only."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Equality of plain values, with NaN equal to NaN."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    return a == b

@@ -20,9 +20,13 @@ class Outcomes:
     Attributes:
         indices: item indices, shape ``(n,)``; an item may appear more than once.
         rewards: scores in ``[0, 1]`` (1 = success), one per item ``(n,)`` or one per rollout
-            ``(n, G)``. Groups of different sizes are padded with NaN on the right; build them
-            with :meth:`from_groups`. NaN anywhere else is an error.
-        advantages: optional advantages, same shape as ``rewards`` (NaN in the same padding).
+            ``(n, G)``. NaN is an error: groups of different sizes need ``counts`` (or
+            :meth:`from_groups`, which sets it).
+        counts: optional rollouts per row of 2-D ``rewards``, each in ``0..G``: row ``i`` holds
+            ``counts[i]`` rewards in its first columns; the entries after them are padding,
+            ignored whatever they hold (stored as NaN, so ``rewards`` is NaN-padded on the
+            right). None when every row is full.
+        advantages: optional advantages, same shape as ``rewards`` (padding as for rewards).
         losses: optional per-item training loss ``(n,)``.
         signals: optional per-item model signal ``(n,)`` (entropy, uncertainty, any scalar).
         step: optional training step the feedback belongs to.
@@ -35,10 +39,13 @@ class Outcomes:
         [2, 4]
         >>> out.mean_abs_advantage().round(3).tolist()  # GRPO advantages when none are given
         [0.866, 0.0]
+        >>> Outcomes([0, 1], [[1, 0, 0], [1, 0, 0]], counts=[3, 1]).pass_rate.tolist()  # padded
+        [0.3333333333333333, 1.0]
     """
 
     indices: np.ndarray
     rewards: np.ndarray | None = None
+    counts: np.ndarray | None = None
     advantages: np.ndarray | None = None
     losses: np.ndarray | None = None
     signals: np.ndarray | None = None
@@ -49,22 +56,30 @@ class Outcomes:
         indices: Any,
         rewards: Any = None,
         *,
+        counts: Any = None,
         advantages: Any = None,
         losses: Any = None,
         signals: Any = None,
         step: int | None = None,
     ) -> None:
-        idx = index_array("indices", indices)
+        idx = _indices(indices)
         n = len(idx)
-        reward_array = _scores("rewards", rewards, n)
+        count_array, present = None, None
+        if counts is not None:
+            if rewards is None or np.ndim(rewards) != 2:
+                raise ValueError("counts given without 2-D rewards (one row of rollouts per item)")
+            count_array = _counts(counts, n, np.shape(rewards)[1])
+            present = np.arange(np.shape(rewards)[1]) < count_array[:, None]
+        reward_array = _scores("rewards", rewards, n, present)
         advantage_array = None
         if advantages is not None:
             if reward_array is None:
                 raise ValueError("advantages given without rewards")
-            advantage_array = _padded_like("advantages", advantages, reward_array)
+            advantage_array = _padded_like("advantages", advantages, reward_array, present)
         set_ = object.__setattr__
         set_(self, "indices", idx)
         set_(self, "rewards", reward_array)
+        set_(self, "counts", count_array)
         set_(self, "advantages", advantage_array)
         set_(self, "losses", _per_item("losses", losses, n))
         set_(self, "signals", _per_item("signals", signals, n))
@@ -82,7 +97,8 @@ class Outcomes:
         """Build outcomes from a list of reward groups of varying size (one per item)."""
         rewards = _pad(groups)
         padded_advantages = None if advantages is None else _pad(advantages)
-        return cls(indices, rewards, advantages=padded_advantages, **kwargs)
+        counts = np.array([len(g) for g in groups], dtype=np.int64)
+        return cls(indices, rewards, counts=counts, advantages=padded_advantages, **kwargs)
 
     @classmethod
     def empty(cls) -> Outcomes:
@@ -99,7 +115,9 @@ class Outcomes:
             return np.zeros(len(self), dtype=np.int64)
         if self.rewards.ndim == 1:
             return np.ones(len(self), dtype=np.int64)
-        return np.sum(~np.isnan(self.rewards), axis=1)
+        if self.counts is not None:
+            return self.counts.copy()
+        return np.full(len(self), self.rewards.shape[1], dtype=np.int64)
 
     @property
     def reward_sum(self) -> np.ndarray:
@@ -163,6 +181,7 @@ class Outcomes:
         return Outcomes(
             self.indices[mask],
             take(self.rewards),
+            counts=take(self.counts),
             advantages=take(self.advantages),
             losses=take(self.losses),
             signals=take(self.signals),
@@ -183,44 +202,78 @@ def _pad(groups: Sequence[Sequence[float]]) -> np.ndarray:
     return padded
 
 
-def _padding(array: np.ndarray) -> np.ndarray:
-    """Mask of right-hand NaN padding in a 2-D array (NaN from some column to the end)."""
-    missing = np.isnan(array)
-    return np.flip(np.logical_and.accumulate(np.flip(missing, axis=1), axis=1), axis=1)
+def _indices(values: Any) -> np.ndarray:
+    """Item indices as int64, refusing values that int64 cannot hold (they would wrap)."""
+    array = np.asarray(values)
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        i = int(np.argmax(array.reshape(-1) > np.iinfo(np.int64).max))
+        raise ValueError(f"indices[{i}] = {array.reshape(-1)[i]} is too large for an item index")
+    idx = index_array("indices", array)
+    if idx.size and idx.min() < 0:
+        i = int(np.argmax(idx < 0))
+        raise ValueError(f"indices[{i}] = {idx[i]} is negative")
+    return idx
 
 
-def _scores(name: str, values: Any, n: int) -> np.ndarray | None:
+def _counts(values: Any, n: int, width: int) -> np.ndarray:
+    array = np.asarray(values)
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"counts must hold integers, got dtype {array.dtype}")
+    if array.shape != (n,):
+        raise ValueError(f"counts must have one entry per item ({n}), got shape {array.shape}")
+    array = array.astype(np.int64)
+    bad = (array < 0) | (array > width)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"counts[{i}] = {array[i]} is outside 0..{width} (the rewards' columns)")
+    return array
+
+
+def _nan_message(name: str, where: tuple[int, ...], padded: bool) -> str:
+    if padded:
+        return f"{name} contains NaN at {list(where)}, within the row's count"
+    return (
+        f"{name} contains NaN at {list(where)}; for groups of different sizes pass counts= "
+        "(rollouts per row) or use Outcomes.from_groups"
+    )
+
+
+def _scores(name: str, values: Any, n: int, present: np.ndarray | None) -> np.ndarray | None:
     if values is None:
         return None
     array = float_array(name, values)
     if array.ndim not in (1, 2) or array.shape[0] != n:
         raise ValueError(f"{name} must have shape (n,) or (n, G) with n={n}, got {array.shape}")
-    if array.ndim == 2:
-        stray = np.isnan(array) & ~_padding(array)
-        if stray.any():
-            raise ValueError(
-                f"{name} contains NaN at {list(first_bad(stray))} (only right padding may be NaN)"
-            )
-    elif np.isnan(array).any():
+    if array.ndim == 1 and np.isnan(array).any():
         raise ValueError(f"{name} contains NaN at position {int(np.argmax(np.isnan(array)))}")
-    present = ~np.isnan(array)
-    bad = present & ((array < 0) | (array > 1) | np.isinf(array))
+    if present is not None:
+        array = np.where(present, array, np.nan)  # padding is ignored, stored as NaN
+        stray = present & np.isnan(array)
+    else:
+        stray = np.isnan(array)
+    if stray.any():
+        raise ValueError(_nan_message(name, first_bad(stray), present is not None))
+    with np.errstate(invalid="ignore"):
+        bad = (array < 0) | (array > 1) | np.isinf(array)
     if bad.any():
         where = first_bad(bad)
         raise ValueError(f"{name} must lie in [0, 1], got {array[where]} at {list(where)}")
     return array
 
 
-def _padded_like(name: str, values: Any, rewards: np.ndarray) -> np.ndarray:
+def _padded_like(
+    name: str, values: Any, rewards: np.ndarray, present: np.ndarray | None
+) -> np.ndarray:
     array = float_array(name, values)
     if array.shape != rewards.shape:
         raise ValueError(
             f"{name} must have the shape of rewards {rewards.shape}, got {array.shape}"
         )
-    expected_missing = np.isnan(rewards)
-    wrong = np.isnan(array) != expected_missing
-    if wrong.any() or np.isinf(array).any():
-        where = first_bad(wrong | np.isinf(array))
+    if present is not None:
+        array = np.where(present, array, np.nan)
+    bad = ~np.isfinite(array) if present is None else present & ~np.isfinite(array)
+    if bad.any():
+        where = first_bad(bad)
         raise ValueError(
             f"{name} must be finite where rewards exist, got {array[where]} at {list(where)}"
         )

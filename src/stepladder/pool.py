@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -53,6 +55,7 @@ class ItemPool:
         self.features = _column("features", features, self.size, ndim=(1, 2), allow_nan=True)
         self.difficulty = _column("difficulty", difficulty, self.size, ndim=(1,), allow_nan=True)
         self._group_order: tuple[np.ndarray, np.ndarray] | None = None
+        self._fingerprint: dict[str, str] | None = None
 
     @classmethod
     def from_table(
@@ -118,6 +121,28 @@ class ItemPool:
         arrays = [self._ids, self.groups, self.features, self.difficulty]
         return sum(a.nbytes for a in arrays if a is not None)
 
+    def fingerprint(self) -> dict[str, str]:
+        """A hash per column (ids, groups, difficulty, features), for checking that a checkpoint
+        belongs to this pool. Computed once (O(pool), hashing the raw bytes) and cached: a pool's
+        columns must not be modified after construction.
+
+        Example:
+            >>> a = ItemPool(size=3, difficulty=[0, 1, 2]).fingerprint()
+            >>> b = ItemPool(size=3, difficulty=[0, 1, 3]).fingerprint()
+            >>> a["ids"] == b["ids"], a["difficulty"] == b["difficulty"]
+            (True, False)
+        """
+        if self._fingerprint is None:
+            self._fingerprint = {
+                "ids": _digest(*_id_parts(self._ids, self.size)),
+                "groups": _digest(
+                    self.groups, json.dumps([repr(g) for g in self.group_names]).encode()
+                ),
+                "difficulty": _digest(self.difficulty),
+                "features": _digest(self.features),
+            }
+        return dict(self._fingerprint)
+
     def ids(self, indices: Any = None) -> list[Hashable]:
         """Item ids at ``indices`` (all items when omitted), as Python objects."""
         positions = np.arange(self.size) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -137,6 +162,8 @@ class ItemPool:
             query = np.asarray(ids)
             if query.size and not np.issubdtype(query.dtype, np.integer):
                 raise KeyError(f"pool ids are integers, got {query.reshape(-1)[0]!r}")
+            if query.dtype.kind == "u" and query.size and query.max() > _INT64_MAX:
+                raise KeyError(f"unknown item id {query.max().item()!r}")
             query = query.astype(np.int64, copy=False).reshape(-1)
             if self._ids is None:
                 found = (query >= 0) & (query < self.size)
@@ -185,11 +212,51 @@ class ItemPool:
         return self._sorted_ids
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _digest(*parts: Any) -> str:
+    """blake2b of arrays' dtype, shape and bytes (and of plain bytes); "none" for no column."""
+    if all(part is None for part in parts):
+        return "none"
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(f"{part.dtype.str}{part.shape}".encode())
+            digest.update(np.ascontiguousarray(part).data)
+        elif isinstance(part, bytes):
+            digest.update(part)
+    return digest.hexdigest()
+
+
+def _id_parts(ids: np.ndarray | pa.Array | None, size: int) -> tuple[Any, ...]:
+    """What identifies the ids: the range size, the integer array, or an Arrow array's data."""
+    if ids is None:
+        return (f"range:{size}".encode(),)
+    if isinstance(ids, np.ndarray):
+        return (ids,)
+    kind = str(ids.type).encode()
+    if pa.types.is_string(ids.type) or pa.types.is_binary(ids.type):
+        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)
+        offsets = offsets[ids.offset : ids.offset + len(ids) + 1]
+        data = ids.buffers()[2]
+        chunk = b"" if data is None else data.to_pybytes()[offsets[0] : offsets[-1]]
+        return kind, offsets - offsets[0], chunk
+    if pa.types.is_floating(ids.type):
+        return kind, ids.to_numpy()
+    return kind, repr(ids.to_pylist()).encode()
+
+
 def _normalise_ids(ids: Any, size: int | None) -> tuple[np.ndarray | pa.Array | None, int]:
     if ids is None:
         if size is None:
             raise ValueError("ItemPool needs ids or size")
         return None, positive_int("size", size)
+    if isinstance(ids, str | bytes):
+        raise ValueError(
+            f"ids must be a sequence of ids, got the {type(ids).__name__} {ids!r}: "
+            "pass a list of ids"
+        )
     try:
         array = ids if isinstance(ids, pa.Array) else pa.array(ids)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
@@ -200,6 +267,9 @@ def _normalise_ids(ids: Any, size: int | None) -> tuple[np.ndarray | pa.Array | 
         raise ValueError("ids is empty: a pool needs at least one item")
     if array.null_count:
         raise ValueError(f"ids contains a missing value at position {_first_null(array)}")
+    _refuse_nan("ids", array)
+    if pa.types.is_unsigned_integer(array.type) and pc.max(array).as_py() > _INT64_MAX:
+        raise ValueError(f"ids must fit in int64, got {pc.max(array).as_py()}")
     if pa.types.is_integer(array.type):
         values = array.to_numpy().astype(np.int64, copy=False)
         if np.array_equal(values, np.arange(len(values))):
@@ -220,6 +290,13 @@ def _first_null(array: pa.Array) -> int:
     return int(np.argmax(array.is_null().to_numpy(zero_copy_only=False)))
 
 
+def _refuse_nan(name: str, array: pa.Array) -> None:
+    values = array.dictionary if pa.types.is_dictionary(array.type) else array
+    if pa.types.is_floating(values.type) and pc.any(pc.is_nan(values)).as_py():
+        position = int(np.argmax(np.isnan(array.to_numpy(zero_copy_only=False))))
+        raise ValueError(f"{name} contains NaN at position {position}")
+
+
 def _encode_groups(groups: Any, size: int) -> tuple[np.ndarray | None, list[Hashable]]:
     if groups is None:
         return None, []
@@ -231,6 +308,7 @@ def _encode_groups(groups: Any, size: int) -> tuple[np.ndarray | None, list[Hash
         raise ValueError(f"groups has {len(array)} labels for a pool of {size} items")
     if array.null_count:
         raise ValueError(f"groups contains a missing label at position {_first_null(array)}")
+    _refuse_nan("groups", array)
     encoded = array.dictionary_encode() if not pa.types.is_dictionary(array.type) else array
     codes = encoded.indices.to_numpy().astype(np.int32)
     return codes, encoded.dictionary.to_pylist()

@@ -20,12 +20,15 @@ class ItemStats:
     Attributes:
         attempts: rollouts observed per item (one per reward).
         successes: summed rewards per item (successes for 0/1 rewards).
+        items_seen: number of distinct items observed so far (kept up to date in O(batch)).
 
     Example:
         >>> stats = ItemStats(4)
         >>> stats.update(Outcomes([1, 1, 3], rewards=[[1, 0], [1, 1], [0, 0]]), step=0)
         >>> stats.attempts.tolist(), stats.mean_reward([1, 3]).tolist(), stats.last_step.tolist()
         ([0, 4, 0, 2], [0.75, 0.0], [-1, 0, -1, 0])
+        >>> stats.items_seen
+        2
     """
 
     def __init__(self, size: int) -> None:
@@ -35,6 +38,7 @@ class ItemStats:
         self._seen_at = np.zeros(
             size, dtype=np.int64
         )  # step + 1 of the last observation; 0 = never
+        self.items_seen = 0
 
     @property
     def last_step(self) -> np.ndarray:
@@ -64,6 +68,9 @@ class ItemStats:
         if outcomes.rewards is not None:
             np.add.at(self.attempts, idx, outcomes.rollouts)
             np.add.at(self.successes, idx, outcomes.reward_sum)
+        new = idx[self._seen_at[idx] == 0]
+        if len(new):
+            self.items_seen += len(np.unique(new))
         self._seen_at[idx] = step + 1
 
     def state_dict(self) -> dict[str, Any]:
@@ -78,14 +85,34 @@ class ItemStats:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; every entry is checked before anything changes."""
         if int(state["size"]) != self.size:
             raise ValueError(
                 f"stats were saved for {state['size']} items, this pool has {self.size}"
             )
-        touched = np.asarray(state["touched"], dtype=np.int64)
+        touched = np.asarray(state["touched"])
+        if touched.ndim != 1 or (touched.size and touched.dtype.kind not in "iu"):
+            raise ValueError(f"stats: touched must be a 1-D integer array, got {touched.dtype}")
+        touched = touched.astype(np.int64)
+        if touched.size and (touched.min() < 0 or touched.max() >= self.size):
+            raise ValueError(f"stats: touched items outside 0..{self.size - 1}")
+        if len(np.unique(touched)) != len(touched):
+            raise ValueError("stats: touched items repeat")
+        columns = {}
+        for name in ("attempts", "successes", "seen_at"):
+            column = np.asarray(state[name])
+            if column.shape != touched.shape or (column.size and column.dtype.kind not in "iuf"):
+                raise ValueError(
+                    f"stats: {name} has shape {column.shape} and dtype {column.dtype}, "
+                    f"expected {touched.shape} numbers"
+                )
+            columns[name] = column
+        if columns["seen_at"].size and columns["seen_at"].min() <= 0:
+            raise ValueError("stats: seen_at must be positive for touched items")
         self.attempts[:] = 0
         self.successes[:] = 0.0
         self._seen_at[:] = 0
-        self.attempts[touched] = state["attempts"]
-        self.successes[touched] = state["successes"]
-        self._seen_at[touched] = state["seen_at"]
+        self.attempts[touched] = columns["attempts"]
+        self.successes[touched] = columns["successes"]
+        self._seen_at[touched] = columns["seen_at"]
+        self.items_seen = len(touched)

@@ -115,7 +115,7 @@ class World:
         width = int(counts.max())
         draws = (self.rng.random((len(idx), width)) < p[:, None]).astype(np.float64)
         draws[np.arange(width)[None, :] >= counts[:, None]] = np.nan
-        return Outcomes(idx, draws)
+        return Outcomes(idx, draws, counts=counts)
 
     def train(self, outcomes: Outcomes) -> None:
         """One training step on the given feedback (a GRPO step, or an SFT step)."""
