@@ -13,7 +13,6 @@ import pytest
 from stepladder import ItemPool, Outcomes, strategies
 from stepladder.strategies import Proposal, Strategy, _registry
 from stepladder.testing import (
-    CHECKS,
     StrategyTests,
     TeacherStrategyTests,
     check_step_cost,
@@ -44,20 +43,8 @@ def _failures(target: Any, **kwargs: Any) -> str:
     return str(caught.value)
 
 
-# Curriculum.load_state_dict on main loads the statistics before the strategy state, so a
-# stateful strategy fails this check until all-or-nothing loading lands (branch core).
-LOAD_PENDING = "Curriculum-level all-or-nothing loading is being implemented on branch core"
-
-
-def _pending(method: Any) -> Any:
-    def test(self: Any) -> None:
-        method(self)
-
-    return pytest.mark.xfail(strict=False, reason=LOAD_PENDING)(test)
-
-
 def test_a_good_strategy_passes_every_check() -> None:
-    check_strategy(Cursor, checks=[c for c in CHECKS if c != "failed_load_changes_nothing"])
+    check_strategy(Cursor)
 
 
 def test_a_registered_strategy_is_checked_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,7 +160,6 @@ def test_make_feedback_carries_exactly_the_fields_asked_for() -> None:
 # A user's pytest-style suite: pytest collects these test_* methods.
 class TestCursorConforms(StrategyTests):
     strategy = Cursor
-    test_failed_load_changes_nothing = _pending(StrategyTests.test_failed_load_changes_nothing)
 
 
 class TestCursorAsTeacherOnItsOwnPool(TeacherStrategyTests):
@@ -181,8 +167,6 @@ class TestCursorAsTeacherOnItsOwnPool(TeacherStrategyTests):
 
     def pool(self, size: int, seed: int) -> ItemPool:
         return ItemPool(size=size, features=np.linspace(0, 1, size))
-
-    test_failed_load_changes_nothing = _pending(StrategyTests.test_failed_load_changes_nothing)
 
 
 def test_the_module_imports_and_runs_without_pytest_or_hypothesis() -> None:

@@ -146,6 +146,7 @@ def make_feedback(
     return Outcomes(
         indices,
         rewards if with_rewards else None,
+        counts=sizes if with_rewards else None,
         advantages=advantages if "advantages" in fields else None,
         losses=losses if "losses" in fields else None,
         signals=signals if "signals" in fields else None,
@@ -406,9 +407,11 @@ def _with_extras(subject: Subject, indices: Any, rewards: Any) -> Outcomes:
     indices = np.asarray(indices, dtype=np.int64)
     rewards = np.asarray(rewards, dtype=float)
     feedback = subject.feedback
+    counts = np.sum(~np.isnan(rewards), axis=1) if rewards.ndim == 2 else None
     return Outcomes(
         indices,
         rewards,
+        counts=counts,
         advantages=np.where(np.isnan(rewards), np.nan, 0.0) if "advantages" in feedback else None,
         losses=np.zeros(len(indices)) if "losses" in feedback else None,
         signals=np.zeros(len(indices)) if "signals" in feedback else None,

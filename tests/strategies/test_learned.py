@@ -191,7 +191,7 @@ def test_pcl_trains_on_observed_pass_rates_and_reports_mse_before_the_update():
     assert X[:, 1].tolist() == [10, 20] and y.tolist() == [0.75, 0.0]
     with pytest.raises(ValueError, match="learns from rewards"):  # losses alone: rejected
         cur.observe(Outcomes([30, 40, 50], losses=[1.0, 2.0, 3.0]))
-    cur.observe(Outcomes([30, 40], rewards=[[np.nan, np.nan], [np.nan, np.nan]]))  # no rewards
+    cur.observe(Outcomes([30, 40], rewards=np.full((2, 2), np.nan), counts=[0, 0]))  # no rewards
     assert len(cur.strategy.model_.fitted) == 1
     cur.observe(Outcomes([99, 0], rewards=[[1.0, 1.0], [1.0, 0.0]]))
     # Echo predicts the feature: 1.0 for item 99 (observed 1.0), 0.0 for item 0 (observed 0.5).
