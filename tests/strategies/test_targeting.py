@@ -157,8 +157,22 @@ def test_adarft_rejects_bad_parameters(params, name):
 # ---------------------------------------------------------------- CDAS
 
 
-def test_cdas_one_update_hand_computed():
+def test_cdas_matches_the_authors_code():
+    # Expected values from running CDAS_System.update_ratings (DeyangKong/CDAS,
+    # verl/utils/dataset/rl_cdas_dataset.py) on 4 problems with these results.
     cur = Curriculum(4, "cdas", seed=0)
+    cdas = cur.strategy
+    cur.observe(Outcomes([0], rewards=[[1, 0, 0, 0]]))  # d_0 = 0.5 * 0 + 0.5 * (0.5 - 0.25)
+    np.testing.assert_allclose(cdas.item_difficulty(), [0.125, 0.0, 0.0, 0.0])
+    assert cdas.ability == pytest.approx(-0.03125)
+    cur.observe(Outcomes([0, 1], rewards=[[1, 0], [1, 1]]))
+    expected = [0.07033892643743866, -0.2539059321396022, 0.0, 0.0]
+    np.testing.assert_allclose(cdas.item_difficulty(), expected, rtol=1e-12)
+    assert cdas.ability == pytest.approx(0.04589175142554089, rel=1e-12)
+
+
+def test_cdas_one_update_hand_computed_paper_weighting():
+    cur = Curriculum(4, "cdas", seed=0, weighting="paper")
     cdas = cur.strategy
     cur.observe(Outcomes([0, 1], rewards=[[1, 0, 0, 0], [1, 1, 1, 1]]))
     # p_exp = sigmoid(0 - 0) = 0.5, k = 1: d = p_exp - pr

@@ -205,12 +205,17 @@ class CDAS(Strategy):
 
     Competence-Difficulty Alignment Sampling (CDAS) from "Rethinking the Sampling Criteria in
     Reinforcement Learning for LLM Reasoning: A Competence-Difficulty Alignment Perspective"
-    (Kong et al., 2025). Ability R and every item difficulty d_x start at 0. After a step,
-    each sampled item x with pass rate pr_x is updated, k_x counting its updates ::
+    (Kong et al., 2025; authors' code: DeyangKong/CDAS). Ability R and every item difficulty
+    d_x start at 0. After a step, each sampled item x with pass rate pr_x is updated, k_x
+    counting its updates including this one ::
 
         p_exp = sigmoid(R - d_x)
-        d_x  <- ((k_x - 1) / k_x) d_x + (1 / k_x) (p_exp - pr_x)   (running mean of the gap)
+        d_x  <- ((w - 1) / w) d_x + (1 / w) (p_exp - pr_x)
         R    <- R - sum_x (d_x,new - d_x,old) / N_items
+
+    with ``w = k_x + 1`` (``weighting="code"``, the default: the authors' ``CDAS_System``
+    counts the initial 0 as an observation, so the first update moves d halfway) or
+    ``w = k_x`` (``weighting="paper"``: the running mean of the gaps, as the paper writes it).
 
     so R stays minus the mean difficulty of the pool. The next batch is the ceil(n/2) items
     with d <= R nearest R plus the floor(n/2) with d > R nearest R, backfilled from the other
@@ -228,14 +233,18 @@ class CDAS(Strategy):
         init: ``"zero"`` (the method) or ``"prior"``: unvisited items start at the pool's
             standardised difficulty (NaN -> 0), which the first update replaces.
         ties: ``"random"`` or ``"index"``.
+        weighting: ``"code"`` (``w = k + 1``) or ``"paper"`` (``w = k``), see above.
+
+    The authors select ``n // 2`` items per side (an odd ``n`` gives ``n - 1``); here the
+    batch is always ``n`` items, the extra one from the side at or below R.
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
         >>> cur = Curriculum(4, "cdas", seed=0)
         >>> cur.observe(Outcomes([0], rewards=[[1, 0, 0, 0]]))  # pr = 0.25, p_exp = 0.5
-        >>> cur.strategy.item_difficulty().tolist(), cur.strategy.ability  # d_0 = 0.25
-        ([0.25, 0.0, 0.0, 0.0], -0.0625)
-        >>> 0 in cur.propose(2).indices  # items 1-3 (d = 0) are nearest R = -0.0625
+        >>> cur.strategy.item_difficulty().tolist(), cur.strategy.ability  # d_0 = 0.125
+        ([0.125, 0.0, 0.0, 0.0], -0.03125)
+        >>> 0 in cur.propose(2).indices  # items 1-3 (d = 0) are nearest R = -0.03125
         False
     """
 
@@ -244,9 +253,12 @@ class CDAS(Strategy):
     #: (0 for the others, which keep their initial difficulty).
     learned = ("ability", "updates", "updated_difficulty")
 
-    def __init__(self, *, init: str = "zero", ties: str = "random") -> None:
+    def __init__(
+        self, *, init: str = "zero", ties: str = "random", weighting: str = "code"
+    ) -> None:
         self.init = choice("init", init, ("zero", "prior"))
         self.ties = choice("ties", ties, _TIES)
+        self.weighting = choice("weighting", weighting, ("code", "paper"))
 
     def _setup(self) -> None:
         size = self.pool.size
@@ -347,7 +359,8 @@ class CDAS(Strategy):
         old = self._difficulty(items)
         expected = 1.0 / (1.0 + np.exp(-(self.ability - old)))  # p_exp = sigmoid(R - d_x)
         k = self.updates[items] + 1
-        new = ((k - 1) / k) * old + (1.0 / k) * (expected - pass_rate)
+        w = k + 1 if self.weighting == "code" else k
+        new = ((w - 1) / w) * old + (1.0 / w) * (expected - pass_rate)
         self._fresh.clear(self._position(items[k == 1]))
         self.updated_difficulty[items], self.updates[items] = new, k
         self._moved.update(items, new)
