@@ -403,6 +403,9 @@ class KnapsackRL(PosteriorStrategy):
 class GFPOAdaptive(PosteriorStrategy):
     """GFPO's adaptive difficulty: larger rollout groups for harder prompts.
 
+    Simplified: sets group sizes before sampling instead of sampling G and keeping the k
+    shortest responses per prompt (no length or token-efficiency filtering).
+
     From "Sample More to Think Less: Group Filtered Policy Optimization for Concise
     Reasoning" (Shrivastava et al., 2025). Adaptive Difficulty GFPO tracks a running
     difficulty estimate (the mean reward of each prompt's rollouts, bucketed by quartiles kept
@@ -524,6 +527,9 @@ class GFPOAdaptive(PosteriorStrategy):
 @register("dart")
 class DART(PosteriorStrategy):
     """DART's difficulty-aware trial allocation for rejection-sampling data synthesis.
+
+    Simplified: an online, one-batch-at-a-time version with capped trials and a Beta-posterior
+    difficulty, not the paper's offline sampling until every query has its correct responses.
 
     From "DART-Math: Difficulty-Aware Rejection Tuning for Mathematical Problem-Solving"
     (Tong et al., 2024). Vanilla rejection sampling draws the same number of responses per
