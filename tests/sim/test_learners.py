@@ -83,3 +83,13 @@ def test_drift_moves_difficulty_with_progress():
     after = learner.p_correct(items, np.arange(2))
     np.testing.assert_allclose(before, [0.5, 0.5])
     np.testing.assert_allclose(after, [0.5, expit(2.0)])
+
+
+def test_loss_weights_scale_each_items_update():
+    rewards = np.array([[1.0, 0.0], [1.0, 0.0]])
+    learner = Learner(1, ability=0.0, learning_rate=1.0, batch_size=2)
+    learner.train_rl(bank(), np.array([0, 1]), rewards, weights=np.array([1.0, 0.0]))
+    assert learner.ability_of(0) == 0.5 * 0.5  # sqrt(.25) x weight 1 / batch 2; item 1 zero
+    sft = Learner(1, ability=0.0, learning_rate=1.0, batch_size=2)
+    sft.train_sft(bank(), np.array([0, 1]), np.array([True, True]), weights=np.array([2.0, 0.5]))
+    assert sft.ability_of(0) == (2.0 * 0.5 + 0.5 * 0.5) / 2  # (1 - p) = 0.5 at ability 0

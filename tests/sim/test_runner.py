@@ -60,3 +60,18 @@ def test_compare_builds_the_results_document():
 @pytest.mark.parametrize("name", ["difficulty-shift", "forgetting"])
 def test_every_scenario_runs(name):
     assert run(name, "uniform", steps=5).rollouts_used == 5 * 64 * 8
+
+
+@pytest.mark.parametrize("scenario", ["sft", "grpo-math"])
+def test_loss_weights_change_the_run(scenario):
+    # reweight chooses the same items whatever its floor; only the loss weights differ, and
+    # the simulator trains with them (floor 1: every weight 1, as if the weights were ignored).
+    ones = run(scenario, "reweight", seed=0, steps=10, params={"floor": 1.0})
+    weighted = run(scenario, "reweight", seed=0, steps=10, params={"floor": 0.1})
+    assert weighted.accuracy[0] == ones.accuracy[0]
+    assert weighted.accuracy[-1] < ones.accuracy[-1]  # hard items' updates scaled down
+
+
+def test_strategies_whose_output_a_scenario_ignores_are_refused():
+    with pytest.raises(ValueError, match="allocates rollouts per prompt"):
+        run("sft", "knapsack", seed=0, steps=2)

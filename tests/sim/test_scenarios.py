@@ -56,3 +56,17 @@ def test_unknown_scenario():
 
 def test_scenarios_have_descriptions():
     assert all(len(s.description) > 40 for s in SCENARIOS.values())
+
+
+def test_worlds_apply_loss_weights():
+    plain, weighted = (get_scenario("sft").make_world(0) for _ in range(2))
+    items = np.arange(64, dtype=np.int64)
+    plain.step(Proposal(items))
+    weighted.step(Proposal(items, weights=np.zeros(64)))
+    assert weighted.learner.progress == 0.0 and plain.learner.progress != 0.0
+
+
+def test_sft_world_refuses_rollout_counts_it_would_ignore():
+    world = get_scenario("sft").make_world(0)
+    with pytest.raises(ValueError, match="would ignore the proposal's rollout counts"):
+        world.step(Proposal(np.arange(4, dtype=np.int64), rollouts=np.full(4, 8)))

@@ -10,6 +10,7 @@ from stepladder.stats import ItemStats
 from stepladder.strategies import create
 from stepladder.strategies.budget import (
     allocate_proportional,
+    knapsack_allocate,
     knapsack_dp,
     knapsack_gain,
     knapsack_greedy,
@@ -144,7 +145,7 @@ def test_knapsack_strategy_spends_exactly_the_budget_within_bounds():
     for _ in range(10):
         batch = cur.propose(16)
         assert int(batch.rollouts.sum()) == 16 * 8
-        assert batch.rollouts.min() >= 2 and batch.rollouts.max() <= 40
+        assert batch.rollouts.min() >= 2
         groups = [
             (rng.random(k) < true_p[i]).astype(float)
             for i, k in zip(batch.indices, batch.rollouts, strict=True)
@@ -152,21 +153,79 @@ def test_knapsack_strategy_spends_exactly_the_budget_within_bounds():
         cur.observe(Outcomes.from_groups(batch.indices, groups))
 
 
-def test_knapsack_surplus_goes_to_never_solved_prompts():
-    strategy = bound("knapsack", 4, estimate="observed", max_rollouts=20)
-    strategy.observe(Outcomes([0, 1, 2, 3], [[0.0] * 4, [0.0] * 4, [1.0] * 4, [1.0] * 4]))
-    # Every observed p is 0 or 1: all gains vanish, the solver leaves 2 each (8 of 32);
-    # the 24 left go round robin to the never-solved items 0 and 1.
-    assert by_item(strategy.propose(4)) == {0: 14, 1: 14, 2: 2, 3: 2}
+# Expected values below were produced by running the authors' allocation,
+# sampling_budget_by_knapsack(reward_states, n=8, min_n=2, max_n=128) from liziniu/KnapsackRL,
+# verl/trainer/ppo/exploration_utils.py (reward_states rows [valid, success_rate, count]; our
+# NaN = their valid 0).
+AUTHORS_64 = [10] * 14 + [9, 9] + [10, 8, 6, 7, 6] * 6 + [10, 8, 6, 6, 6] * 3 + [10, 8, 6]
+NAN = float("nan")
+AUTHORS_40_P = [
+    0.5625, NAN, 1.0, 0.875, 0.1875, NAN, 0.9375, NAN, 0.75, 0.625, 0.0, 0.75, 0.5, 0.0625,
+    0.25, 0.5625, NAN, 0.5, 0.625, NAN, 0.6875, 0.375, 0.625, 0.625, 0.0625, 0.0625, 0.6875,
+    NAN, 0.625, 0.3125, 0.1875, 0.125, 0.375, 0.8125, 0.375, 0.375, 0.5625, 1.0, NAN, 0.625,
+]  # fmt: skip
+AUTHORS_40 = [
+    7, 8, 2, 3, 14, 8, 2, 8, 8, 7, 2, 8, 7, 13, 12, 7, 8, 7, 7, 8,
+    8, 8, 7, 7, 13, 13, 8, 8, 7, 10, 14, 16, 8, 7, 8, 8, 7, 2, 8, 7,
+]  # fmt: skip
 
+
+def test_knapsack_allocate_matches_the_authors_code():
+    # 16 never-solved prompts, 48 at 2..6 successes of 8: the effective prompts need
+    # 258 rollouts (floor(ln 0.1 / ln max(p, 1-p)) each), 384 are left after the floor of 2,
+    # so 126 go to the never-solved prompts before the solver: 16 x 2 + 126 = 158.
+    k = np.array([0] * 16 + [2 + (i % 5) for i in range(48)])
+    counts = knapsack_allocate(k / 8, 512)
+    assert counts.tolist() == AUTHORS_64
+    assert int(counts[:16].sum()) == 158
+    assert knapsack_allocate(AUTHORS_40_P, 320).tolist() == AUTHORS_40
+    assert knapsack_allocate(AUTHORS_40_P, 320, solver="dp").tolist() == AUTHORS_40
+    # No effective prompt: the rest is shared by the zero and unestimated prompts.
+    assert knapsack_allocate([0.0, 1.0, NAN, 0.0], 32).tolist() == [8, 2, 14, 8]
+    # No zero prompt: the surplus goes to the prompts at p = 1.
+    assert knapsack_allocate([0.5, 1.0], 16).tolist() == [5, 11]
+    # Nothing to give the surplus to: the solver gets it all (the authors' code would fail).
+    assert knapsack_allocate([0.5, 0.5], 16).tolist() == [8, 8]
+    # Nothing effective, zero or unestimated: equal shares of the total.
+    assert knapsack_allocate([1.0, 1.0, 1.0], 24).tolist() == [8, 8, 8]
+
+
+def test_knapsack_allocate_rejects_bad_input():
+    with pytest.raises(ValueError, match="pass rates"):
+        knapsack_allocate([1.5], 8)
+    with pytest.raises(ValueError, match="below"):
+        knapsack_allocate([NAN, NAN], 10)
+    with pytest.raises(ValueError, match="confidence"):
+        knapsack_allocate([0.5], 8, confidence=1.0)
+
+
+def test_knapsack_surplus_goes_to_never_solved_prompts_before_the_solver():
     strategy = bound("knapsack", 4, estimate="observed", max_rollouts=10)
     strategy.observe(Outcomes([0, 1, 2, 3], [[0.0] * 4, [0.0] * 4, [1.0] * 4, [1.0] * 4]))
-    # Items 0 and 1 fill up to 10; the remaining 8 are spread over the others.
-    assert by_item(strategy.propose(4)) == {0: 10, 1: 10, 2: 6, 3: 6}
+    # Every observed p is 0 or 1: 2 each, the 24 left split equally by the zero prompts
+    # (not capped by max_rollouts, as in the authors' code).
+    assert by_item(strategy.propose(4)) == {0: 14, 1: 14, 2: 2, 3: 2}
 
 
-def test_knapsack_estimates():
+def test_knapsack_recent_estimate_follows_the_authors_window():
+    # rl_dataset.update_sample_state (liziniu/KnapsackRL) with reward_buffer_length=16,
+    # min_buffer_length=8: mean of the latest group if it holds >= 16 rewards, else of the
+    # last 16 rewards; fewer than 8 rewards in all: no estimate.
     strategy = bound("knapsack", 3)
+    strategy.observe(Outcomes.from_groups([0, 1], [[1.0] + [0.0] * 7, [1.0, 0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(strategy.pass_estimates([0, 1, 2]), [0.125, NAN, NAN])
+    strategy.observe(Outcomes.from_groups([0, 1], [[0.0] * 8, [1.0] * 4]))
+    np.testing.assert_allclose(strategy.pass_estimates([0, 1]), [1 / 16, 5 / 8])
+    strategy.observe(Outcomes.from_groups([0, 0], [[1.0] * 4, [1.0] * 2]))  # repeated item
+    np.testing.assert_allclose(strategy.pass_estimates([0]), [6 / 16])  # 6 ones, 10 zeros
+    strategy.observe(Outcomes([0], [[1.0] * 3 + [0.0] * 17]))  # a group of 20 >= 16
+    np.testing.assert_allclose(strategy.pass_estimates([0]), [3 / 20])
+    strategy.observe(Outcomes([0], [[1.0] * 2]))
+    np.testing.assert_allclose(strategy.pass_estimates([0]), [2 / 16])  # 2 ones, 14 zeros
+
+
+def test_knapsack_other_estimates():
+    strategy = bound("knapsack", 3, estimate="posterior")
     strategy.observe(Outcomes([0, 1], [[0.0] * 8, [1.0, 0.0] * 4]))
     np.testing.assert_allclose(strategy.pass_estimates([0, 1, 2]), [0.1, 0.5, 0.5])
     strategy = bound("knapsack", 3, estimate="observed")
@@ -174,9 +233,25 @@ def test_knapsack_estimates():
     np.testing.assert_allclose(strategy.pass_estimates([0, 1, 2]), [0.0, 0.75, 0.5])
 
 
+def test_knapsack_recent_state_resumes_exactly():
+    rng = np.random.default_rng(2)
+    a = bound("knapsack", 50, seed=4)
+    for _ in range(3):
+        batch = a.propose(20)
+        groups = [rng.random(k) < 0.4 for k in batch.rollouts]
+        a.observe(Outcomes.from_groups(batch.indices, groups))
+    b = bound("knapsack", 50, seed=4)
+    b.load_state_dict(a.state_dict())
+    b.rng = np.random.default_rng(9)
+    a.rng = np.random.default_rng(9)
+    x, y = a.propose(20), b.propose(20)
+    assert x.indices.tolist() == y.indices.tolist() and x.rollouts.tolist() == y.rollouts.tolist()
+    assert len(a.state_dict()["_recent"]["__state__"]["items"]) <= 50
+
+
 def test_knapsack_dp_solver_reaches_the_same_value_as_greedy():
-    greedy = bound("knapsack", 30, seed=3)
-    dp = bound("knapsack", 30, seed=3, solver="dp")
+    greedy = bound("knapsack", 30, seed=3, estimate="posterior")
+    dp = bound("knapsack", 30, seed=3, solver="dp", estimate="posterior")
     rng = np.random.default_rng(0)
     for _ in range(4):
         a, b = greedy.propose(10), dp.propose(10)

@@ -109,6 +109,8 @@ def test_mopps_rejects_bad_parameters(params):
 
 def three_items():
     strategy = bound("cures", 3, seed=0)
+    cold = strategy.propose(3)  # the cold start proposes every prompt once
+    assert sorted(cold.indices.tolist()) == [0, 1, 2] and cold.rollouts.tolist() == [8, 8, 8]
     # posteriors: item 0 Beta(2, 2) -> p = .5; item 1 Beta(1, 3) -> .25; item 2 Beta(1, 9) -> .1
     strategy.observe(Outcomes.from_groups([0, 1, 2], [[1, 0], [0, 0], [0] * 8]))
     return strategy
@@ -134,7 +136,8 @@ def test_cures_rollout_allocation_by_hand():
 
 
 def test_cures_respects_the_minimum_and_exact_total():
-    strategy = bound("cures", 6, seed=1, rollouts=4, min_rollouts=3)
+    strategy = bound("cures", 6, seed=1, rollouts=4, min_rollouts=3, steps=100)
+    strategy.propose(6)
     strategy.observe(Outcomes(range(6), np.array([[1.0] * 40] * 3 + [[1.0, 0.0] * 20] * 3)))
     for n in (1, 4, 6, 13):
         proposal = strategy.propose(n)
@@ -143,6 +146,7 @@ def test_cures_respects_the_minimum_and_exact_total():
 
 def test_cures_draws_follow_rho_without_replacement():
     strategy = three_items()
+    strategy.steps = 10**5
     counts = np.zeros(3)
     for _ in range(6000):
         counts[strategy.propose(1).indices[0]] += 1
@@ -154,9 +158,9 @@ def test_cures_draws_follow_rho_without_replacement():
 
 
 def test_cures_scales_to_a_million_prompts():
-    strategy = bound("cures", 10**6, seed=0)
+    strategy = bound("cures", 10**6, seed=0, subset=40_000)
     rng = np.random.default_rng(0)
-    seen = rng.choice(10**6, 20_000, replace=False)
+    seen = strategy.propose(40_000).indices[:20_000]
     strategy.observe(Outcomes(seen, (rng.random((20_000, 8)) < 0.3).astype(float)))
     times = []
     for _ in range(3):
@@ -164,7 +168,34 @@ def test_cures_scales_to_a_million_prompts():
         proposal = strategy.propose(512)
         times.append(time.perf_counter() - start)
     assert len(np.unique(proposal.indices)) == 512
+    assert np.isin(proposal.indices, seen).all()  # the rest of the subset is not warmed up
     assert min(times) < 0.1  # typically about 15-30 ms
+
+
+def test_cures_cold_start_then_selection_then_reset():
+    strategy = bound("cures", 100, seed=5, subset=10, steps=2)
+    cold = [strategy.propose(4).indices for _ in range(3)]  # 10 subset prompts + 2 topped up
+    subset = np.concatenate(cold)
+    assert len(np.unique(subset[:10])) == 10 and np.isin(subset[10:], subset[:10]).all()
+    assert (strategy.probabilities() == 0).all()  # nothing observed: no prompt can win on 0.5
+    strategy.observe(Outcomes(subset[:3], [[1.0, 0.0]] * 3))
+    for _ in range(2):  # selection draws only the observed prompts of the subset
+        batch = strategy.propose(2)
+        assert np.isin(batch.indices, subset[:3]).all()
+    np.testing.assert_allclose(strategy.posterior.mean(subset[:3]), 0.5)
+    strategy.observe(Outcomes(subset[:1], [[0.0] * 6]))  # Beta(2, 8) for subset[0]
+    fresh = strategy.propose(4).indices  # after `steps` selections: a new subset, reset
+    assert not np.isin(fresh, subset).any()
+    assert np.isclose(strategy.posterior.mean([subset[0]])[0], 0.2)  # not in the new subset
+    assert strategy.metrics()["mean_rollouts"] == 8.0
+
+
+def test_cures_whole_pool_iteration_resets_the_estimates():
+    strategy = bound("cures", 4, seed=0, steps=1)
+    strategy.observe(Outcomes(strategy.propose(4).indices, [[1.0, 0.0, 0.0, 0.0]] * 4))
+    strategy.propose(2)  # the one selection step
+    strategy.propose(4)  # new iteration: estimates back to the prior, cold start again
+    np.testing.assert_allclose(strategy.posterior.mean(), 0.5)
 
 
 def test_cures_cache_survives_resume():

@@ -157,8 +157,22 @@ def test_adarft_rejects_bad_parameters(params, name):
 # ---------------------------------------------------------------- CDAS
 
 
-def test_cdas_one_update_hand_computed():
+def test_cdas_matches_the_authors_code():
+    # Expected values from running CDAS_System.update_ratings (DeyangKong/CDAS,
+    # verl/utils/dataset/rl_cdas_dataset.py) on 4 problems with these results.
     cur = Curriculum(4, "cdas", seed=0)
+    cdas = cur.strategy
+    cur.observe(Outcomes([0], rewards=[[1, 0, 0, 0]]))  # d_0 = 0.5 * 0 + 0.5 * (0.5 - 0.25)
+    np.testing.assert_allclose(cdas.item_difficulty(), [0.125, 0.0, 0.0, 0.0])
+    assert cdas.ability == pytest.approx(-0.03125)
+    cur.observe(Outcomes([0, 1], rewards=[[1, 0], [1, 1]]))
+    expected = [0.07033892643743866, -0.2539059321396022, 0.0, 0.0]
+    np.testing.assert_allclose(cdas.item_difficulty(), expected, rtol=1e-12)
+    assert cdas.ability == pytest.approx(0.04589175142554089, rel=1e-12)
+
+
+def test_cdas_one_update_hand_computed_paper_weighting():
+    cur = Curriculum(4, "cdas", seed=0, weighting="paper")
     cdas = cur.strategy
     cur.observe(Outcomes([0, 1], rewards=[[1, 0, 0, 0], [1, 1, 1, 1]]))
     # p_exp = sigmoid(0 - 0) = 0.5, k = 1: d = p_exp - pr
@@ -279,6 +293,31 @@ def test_gain_mu_update_hand_computed():
     assert cur.metrics()["gain/mu"] == before
 
 
+def test_gain_moves_mu_once_per_loop_on_the_loop_accuracy():
+    # The authors' cadence: a subset of 256 is trained over 4 batches of 64, then mu moves
+    # once by the loop's accuracy. Accuracies 1, 1, 0, 0 pool to 0.5: no move (a move after
+    # every step would have reached 2 x 500 tanh(1) = 761.6).
+    cur = Curriculum(gain_pool(), "gain", seed=0)
+    loop = []
+    for acc in (1.0, 1.0, 0.0, 0.0):
+        batch = cur.propose(64).indices
+        loop.append(batch)
+        assert cur.strategy.mu == 0.0
+        cur.observe(solved(batch, acc))
+    assert cur.strategy.mu == 0.0 and len(np.unique(np.concatenate(loop))) == 256
+    for acc in (1.0, 1.0, 1.0, 0.5):  # loop accuracy 0.875: 500 tanh(0.75)
+        cur.observe(solved(cur.propose(64).indices, acc))
+    assert cur.strategy.mu == pytest.approx(500 * math.tanh(0.75))
+    per_step = Curriculum(gain_pool(), "gain", seed=0, subset=None)
+    for acc in (1.0, 0.0):
+        per_step.observe(solved(per_step.propose(64).indices, acc))
+    assert per_step.strategy.mu == pytest.approx(500 * math.tanh(1.0))
+    big = Curriculum(gain_pool(), "gain", seed=0)  # a batch larger than the subset: one loop
+    assert len(np.unique(big.propose(300).indices)) == 300
+    big.observe(solved(np.arange(300), 1.0))
+    assert big.strategy.mu == pytest.approx(500 * math.tanh(1.0))
+
+
 def test_gain_shift_is_clamped_to_max_shift_and_mu_to_the_pool():
     cur = Curriculum(gain_pool(), "gain", seed=0, gain=1000.0)
     cur.observe(Outcomes([0], rewards=[[1.0, 1.0]], signals=[1.0]))  # 2000 tanh(1) > 1000
@@ -299,7 +338,7 @@ def test_gain_samples_without_replacement_around_mu():
 
 
 def test_gain_weights_follow_the_gaussian():
-    cur = Curriculum(gain_pool(30), "gain", seed=0, sigma=2.0, start=10.0)
+    cur = Curriculum(gain_pool(30), "gain", seed=0, sigma=2.0, start=10.0, subset=None)
     counts = np.bincount(np.concatenate([cur.propose(1).indices for _ in range(20_000)]), None, 30)
     weights = np.exp(-0.5 * ((np.arange(30) - 10.0) / 2.0) ** 2)
     np.testing.assert_allclose(counts / 20_000, weights / weights.sum(), atol=0.01)
@@ -309,7 +348,7 @@ def test_gain_orders_by_score_descending_or_difficulty_ascending():
     difficulty = np.array([5.0, 1.0, np.nan, 3.0])
     cur = Curriculum(ItemPool(size=4, difficulty=difficulty), "gain", sigma=0.1)
     assert cur.propose(1).indices.tolist() == [1]  # rank 0: the easiest
-    scored = Curriculum(4, "gain", sigma=0.1, score=[0.2, 0.9, 0.5, 0.1])
+    scored = Curriculum(4, "gain", sigma=0.1, score=[0.2, 0.9, 0.5, 0.1], subset=None)
     assert scored.propose(1).indices.tolist() == [1]  # rank 0: the highest score
     batch = scored.propose(6).indices.tolist()  # the whole pool, then its first items again
     assert sorted(batch[:4]) == [0, 1, 2, 3] and batch[4:] == batch[:2]

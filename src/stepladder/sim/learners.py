@@ -112,30 +112,51 @@ class Learner:
         learned = guess + (1.0 - guess) * expit(self.logits(bank, idx))
         return np.where(bank.learnable[idx], learned, guess)
 
-    def train_rl(self, bank: ItemBank, idx: np.ndarray, rewards: np.ndarray) -> None:
+    def train_rl(
+        self,
+        bank: ItemBank,
+        idx: np.ndarray,
+        rewards: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> None:
         """One GRPO step on groups of 0/1 rewards (rows of ``rewards``, NaN-padded).
 
         With k of G rollouts correct (p = k/G), group-normalised advantages give the learner's
-        logit a gradient of sqrt(p(1-p)); groups with all-equal rewards give none.
+        logit a gradient of sqrt(p(1-p)); groups with all-equal rewards give none. ``weights``
+        (one per group, default 1) scale each group's loss, hence its gradient.
         """
         counts = np.sum(~np.isnan(rewards), axis=1)
         rate = np.nansum(rewards, axis=1) / np.maximum(counts, 1)
         gradient = np.sqrt(rate * (1.0 - rate)) * bank.discrimination[idx]
-        self._apply(bank, idx, np.where(bank.learnable[idx], gradient, 0.0))
+        self._apply(bank, idx, np.where(bank.learnable[idx], gradient, 0.0), weights)
 
-    def train_sft(self, bank: ItemBank, idx: np.ndarray, label_is_correct: np.ndarray) -> None:
+    def train_sft(
+        self,
+        bank: ItemBank,
+        idx: np.ndarray,
+        label_is_correct: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> None:
         """One supervised step: cross-entropy on each item's label.
 
         The gradient of log-likelihood in the logit is (1 - p) for a correct label and -p for
         a wrong (noisy) label, scaled by discrimination. Unlearnable items with correct labels
-        teach nothing.
+        teach nothing. ``weights`` (one per item, default 1) scale each item's loss.
         """
         p = expit(self.logits(bank, idx))
         gradient = np.where(label_is_correct, 1.0 - p, -p) * bank.discrimination[idx]
         teaches = bank.learnable[idx] | ~label_is_correct
-        self._apply(bank, idx, np.where(teaches, gradient, 0.0))
+        self._apply(bank, idx, np.where(teaches, gradient, 0.0), weights)
 
-    def _apply(self, bank: ItemBank, idx: np.ndarray, gradient: np.ndarray) -> None:
+    def _apply(
+        self,
+        bank: ItemBank,
+        idx: np.ndarray,
+        gradient: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> None:
+        if weights is not None:
+            gradient = gradient * np.asarray(weights, dtype=np.float64)
         step = self.learning_rate * gradient / self.batch_size
         self.global_ability += self.transfer * float(step.sum())
         per_skill = np.bincount(bank.skill[idx], weights=step, minlength=len(self.skill_offset))

@@ -12,8 +12,9 @@ import numpy as np
 
 from stepladder.batching import fill_batch
 from stepladder.curriculum import Curriculum
+from stepladder.outcomes import Outcomes
 from stepladder.sim.scenarios import Scenario, get_scenario
-from stepladder.strategies import create
+from stepladder.strategies import Proposal, create
 
 __all__ = ["RunResult", "compare", "run"]
 
@@ -56,6 +57,9 @@ def run(
     faces the same items; the curriculum's generator is seeded independently of the world's.
     Each step fills a batch with :func:`~stepladder.batching.fill_batch`: strategies that
     filter groups generate again, up to ``max_rounds`` rounds, and pay for every rollout.
+    What a strategy proposes is applied: per-item rollout counts in RL scenarios, loss weights
+    (``Proposal.weights``) in every training step. A strategy whose output a scenario would
+    ignore (rollout counts in an SFT scenario) is refused with ``ValueError``.
 
     Example:
         >>> result = run("grpo-math", "uniform", seed=0, steps=20)
@@ -67,19 +71,33 @@ def run(
     world_seed, curriculum_seed = np.random.SeedSequence([seed, repeat]).spawn(2)
     started = time.perf_counter()
     world = scenario.make_world(world_seed)
-    curriculum = Curriculum(
-        world.pool,
-        create(strategy, **dict(params or {})),
-        seed=int(curriculum_seed.generate_state(1)[0]),
-    )
+    chosen = create(strategy, **dict(params or {}))
+    if scenario.mode == "sft" and chosen.allocates_rollouts:
+        raise ValueError(
+            f"strategy {strategy!r} allocates rollouts per prompt, which scenario "
+            f"{scenario.name!r} (SFT: one labelled example per item) would ignore; "
+            "compare it in an RL scenario"
+        )
+    curriculum = Curriculum(world.pool, chosen, seed=int(curriculum_seed.generate_state(1)[0]))
+    weight_of: dict[int, float] = {}  # latest loss weight proposed per item
+
+    def generate(proposal: Proposal) -> Outcomes:
+        if proposal.weights is not None:
+            weight_of.update(zip(proposal.indices.tolist(), proposal.weights.tolist(), strict=True))
+        return world.generate(proposal)
+
     eval_steps, accuracy, cumulative = [0], [world.accuracy()], [0]
     rollouts_used = groups = mixed_groups = 0
     reached_step = reached_rollouts = None
     if accuracy[0] >= scenario.target:
         reached_step, reached_rollouts = 0, 0
     for step in range(1, steps + 1):
-        batch = fill_batch(curriculum, world.generate, scenario.batch_size, max_rounds=max_rounds)
-        world.train(batch.kept)
+        batch = fill_batch(curriculum, generate, scenario.batch_size, max_rounds=max_rounds)
+        weights = None
+        if weight_of:
+            weights = np.array([weight_of.get(i, 1.0) for i in batch.kept.indices.tolist()])
+            weight_of.clear()
+        world.train(batch.kept, weights)
         rollouts_used += batch.rollouts
         groups += batch.generated_groups
         mixed_groups += batch.mixed_groups

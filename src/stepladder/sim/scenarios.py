@@ -91,9 +91,10 @@ class World:
         return float(self.learner.p_correct(self.heldout, self._heldout_idx).mean())
 
     def step(self, proposal: Proposal) -> Outcomes:
-        """Answer and train on one proposal; return the feedback a trainer would see."""
+        """Answer and train on one proposal (its rollout counts and loss weights applied);
+        return the feedback a trainer would see."""
         outcomes = self.generate(proposal)
-        self.train(outcomes)
+        self.train(outcomes, proposal.weights)
         return outcomes
 
     def generate(self, proposal: Proposal) -> Outcomes:
@@ -103,6 +104,12 @@ class World:
             return Outcomes.empty()
         p = self.learner.p_correct(self.train_items, idx)
         if self.mode == "sft":
+            if proposal.rollouts is not None:
+                raise ValueError(
+                    "this SFT scenario trains on one labelled example per item and would ignore "
+                    "the proposal's rollout counts: run rollout-allocating strategies in an RL "
+                    "scenario"
+                )
             noisy = self.label_noise[idx]
             # The loss of the label the item carries: -log p for a correct label, -log(1-p) else.
             logit = self.learner.logits(self.train_items, idx)
@@ -117,16 +124,17 @@ class World:
         draws[np.arange(width)[None, :] >= counts[:, None]] = np.nan
         return Outcomes(idx, draws, counts=counts)
 
-    def train(self, outcomes: Outcomes) -> None:
-        """One training step on the given feedback (a GRPO step, or an SFT step)."""
+    def train(self, outcomes: Outcomes, weights: np.ndarray | None = None) -> None:
+        """One training step on the given feedback (a GRPO step, or an SFT step), with
+        optional per-item loss ``weights`` (a proposal's ``weights``)."""
         if len(outcomes) == 0:
             return
         if self.mode == "sft":
             self.learner.train_sft(
-                self.train_items, outcomes.indices, ~self.label_noise[outcomes.indices]
+                self.train_items, outcomes.indices, ~self.label_noise[outcomes.indices], weights
             )
         else:
-            self.learner.train_rl(self.train_items, outcomes.indices, outcomes.rewards)
+            self.learner.train_rl(self.train_items, outcomes.indices, outcomes.rewards, weights)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 - :class:`PosteriorStrategy`: a Beta posterior of every item's pass rate, updated from rewards.
 - :func:`beta_prior` and :func:`check_rollout_bounds`: parameter checks.
+- :class:`RecentRewards`: the last rewards of every observed item (Knapsack RL's estimate).
 - :func:`allocate_proportional`: a total split in proportion to weights, within bounds, rounded
   so that the total is met exactly.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import finite_array, number, positive_int
+from stepladder._checks import finite_array, index_array, number, positive_int
 from stepladder.difficulty.passrate import BetaPassRate
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._toolbox import ShuffledPasses
@@ -23,6 +24,7 @@ from stepladder.strategies.base import Strategy
 __all__ = [
     "SLACK",
     "PosteriorStrategy",
+    "RecentRewards",
     "allocate_proportional",
     "beta_prior",
     "check_rollout_bounds",
@@ -190,3 +192,125 @@ def _largest_remainder(x: np.ndarray, total: int, low: int, cap: float) -> np.nd
         frac[order] += 1.0
         short += len(order)
     return base
+
+
+class RecentRewards:
+    """The last ``window`` rewards of every observed item, and its all-time reward count.
+
+    Storage grows with the items observed: a pool-sized slot map (allocated zeroed, so
+    untouched pages cost no memory) and one row of ``window`` rewards per observed item, kept
+    in order, oldest first. :meth:`estimate` is Knapsack RL's recent pass rate (authors'
+    ``rl_dataset.update_sample_state`` with ``epoch_estimation`` and
+    ``robust_epoch_estimation``): the mean of the latest group when it holds at least
+    ``window`` rewards, else the mean of the last ``window`` rewards across groups.
+
+    Example:
+        >>> recent = RecentRewards(3, window=4)
+        >>> recent.push(np.array([2, 2]), np.array([[1.0, 0.0, 0.0], [1.0, 1.0, np.nan]]))
+        >>> recent.estimate([2, 0]).tolist(), recent.counts([2, 0]).tolist()
+        ([0.5, nan], [5, 0])
+    """
+
+    def __init__(self, size: int, window: int) -> None:
+        self.size, self.window = int(size), int(window)
+        self._slot = np.zeros(self.size, dtype=np.int64)  # slot + 1; 0 = never observed
+        self._used = 0
+        self._allocate(0)
+
+    def _allocate(self, capacity: int) -> None:
+        """Grow the per-slot arrays to ``capacity`` rows (doubling keeps pushes amortised O(1))."""
+        used = self._used
+        grown = {
+            "_items": np.zeros(capacity, dtype=np.int64),
+            "_values": np.full((capacity, self.window), np.nan),  # NaN = not yet filled
+            "_latest": np.full(capacity, np.nan),  # latest group's mean if >= window, else NaN
+            "_count": np.zeros(capacity, dtype=np.int64),
+        }
+        for name, array in grown.items():
+            if used:
+                array[:used] = getattr(self, name)[:used]
+            setattr(self, name, array)
+
+    def _slots(self, items: np.ndarray) -> np.ndarray:
+        """Slots of ``items`` (unique), creating them for items never seen."""
+        new = items[self._slot[items] == 0]
+        if len(new):
+            start, end = self._used, self._used + len(new)
+            if end > len(self._items):
+                self._allocate(max(end, 2 * len(self._items)))
+            self._slot[new] = np.arange(start + 1, end + 1)
+            self._items[start:end] = new
+            self._used = end
+        return self._slot[items] - 1
+
+    def push(self, items: np.ndarray, rewards: np.ndarray) -> None:
+        """Append each row of ``rewards`` (NaN-padded on the right; 1-D: one reward per item)
+        to its item, in order."""
+        items = np.asarray(items, dtype=np.int64)
+        if len(items) == 0:
+            return
+        rewards = np.asarray(rewards, dtype=np.float64).reshape(len(items), -1)
+        # Repeated items are pushed in rounds (k-th occurrence in round k), keeping their order.
+        order = np.argsort(items, kind="stable")
+        first = np.r_[0, np.flatnonzero(np.diff(items[order])) + 1]
+        rank = np.empty(len(items), dtype=np.int64)
+        rank[order] = np.arange(len(items)) - np.repeat(first, np.diff(np.r_[first, len(items)]))
+        for r in range(int(rank.max()) + 1):
+            rows = np.flatnonzero(rank == r)
+            self._push_unique(items[rows], rewards[rows])
+
+    def _push_unique(self, items: np.ndarray, rewards: np.ndarray) -> None:
+        slots = self._slots(items)
+        sizes = np.sum(~np.isnan(rewards), axis=1)
+        # Old window, then the new group; the last ``window`` values end at column w + size.
+        joined = np.concatenate([self._values[slots], rewards], axis=1)
+        columns = sizes[:, None] + np.arange(self.window)
+        self._values[slots] = np.take_along_axis(joined, columns, axis=1)
+        with np.errstate(invalid="ignore"):
+            means = np.nansum(rewards, axis=1) / np.maximum(sizes, 1)
+        self._latest[slots] = np.where(sizes >= self.window, means, np.nan)
+        self._count[slots] += sizes
+
+    def counts(self, items: Any) -> np.ndarray:
+        """Rewards observed so far per item (all time)."""
+        slot = self._slot[np.asarray(items, dtype=np.int64)]
+        counts = np.zeros(len(slot), dtype=np.int64)
+        counts[slot > 0] = self._count[slot[slot > 0] - 1]
+        return counts
+
+    def estimate(self, items: Any) -> np.ndarray:
+        """Recent pass rate per item (NaN where nothing was observed)."""
+        slot = self._slot[np.asarray(items, dtype=np.int64)]
+        seen = slot > 0
+        out = np.full(len(slot), np.nan)
+        rows = slot[seen] - 1
+        values = self._values[rows]
+        filled = np.sum(~np.isnan(values), axis=1)
+        window_mean = np.nansum(values, axis=1) / np.maximum(filled, 1)
+        latest = self._latest[rows]
+        out[seen] = np.where(np.isnan(latest), window_mean, latest)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        used = self._used
+        return {
+            "items": self._items[:used].copy(),
+            "values": self._values[:used].copy(),
+            "latest": self._latest[:used].copy(),
+            "count": self._count[:used].copy(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        items = index_array("items", state["items"], self.size)
+        values = np.asarray(state["values"], dtype=np.float64).reshape(-1, self.window)
+        latest = np.asarray(state["latest"], dtype=np.float64)
+        count = np.asarray(state["count"], dtype=np.int64)
+        if not len(items) == len(values) == len(latest) == len(count):
+            raise ValueError("recent rewards: items, values, latest and count differ in length")
+        if len(np.unique(items)) != len(items) or (count < 0).any():
+            raise ValueError("recent rewards: repeated items or negative counts")
+        self._slot = np.zeros(self.size, dtype=np.int64)
+        self._slot[items] = np.arange(1, len(items) + 1)
+        self._used = len(items)
+        self._items, self._values = items.copy(), values.copy()
+        self._latest, self._count = latest.copy(), count.copy()

@@ -33,6 +33,7 @@ from stepladder.outcomes import Outcomes
 from stepladder.strategies._allocation import (
     SLACK,
     PosteriorStrategy,
+    RecentRewards,
     allocate_proportional,
     beta_prior,
     check_rollout_bounds,
@@ -48,6 +49,7 @@ __all__ = [
     "allocate_proportional",
     "knapsack_dp",
     "knapsack_gain",
+    "knapsack_allocate",
     "knapsack_greedy",
     "knapsack_value",
 ]
@@ -204,43 +206,129 @@ def knapsack_dp(
 _SOLVERS = {"greedy": knapsack_greedy, "dp": knapsack_dp}
 
 
+def _spread(amount: int, slots: int) -> np.ndarray:
+    """``amount`` split into ``slots`` near-equal parts, the first ones one larger."""
+    shares = np.full(slots, amount // slots, dtype=np.int64)
+    shares[: amount % slots] += 1
+    return shares
+
+
+def knapsack_allocate(
+    p: Any,
+    total: int,
+    *,
+    default: int = 8,
+    min_rollouts: int = 2,
+    max_rollouts: int = 128,
+    confidence: float = 0.9,
+    solver: str = "greedy",
+) -> np.ndarray:
+    """Knapsack RL's full allocation of ``total`` rollouts, surplus rule included.
+
+    The authors' ``sampling_budget_by_knapsack`` (liziniu/KnapsackRL,
+    ``verl/trainer/ppo/exploration_utils.py``), step by step. ``p`` is NaN for prompts
+    without an estimate yet; those get ``default`` rollouts. The others start at
+    ``min_rollouts``; those with ``0 < p < 1`` are *effective* (the solver works on them).
+
+    1. Nothing effective: the rest goes in equal shares (first prompts one more) to the
+       *zero* prompts (``p = 0``, or no estimate: the authors' success-rate array holds 0 for
+       them too); with no zero prompt either, every prompt gets an equal share of ``total``.
+    2. Otherwise the budget an effective prompt needs for a non-zero gradient with
+       probability ``confidence`` is ``floor(min(max_rollouts, ln(1-confidence) /
+       ln max(p, 1-p)))``. Whatever the rest exceeds their sum by is handed out *before* the
+       solver, in equal shares to the zero prompts (none: to the prompts at ``p = 1``; none
+       of those either: kept for the solver, where the authors' code fails its budget check).
+    3. The solver (``knapsack_greedy`` or ``knapsack_dp``, exact) splits what is left among
+       the effective prompts within ``[min_rollouts, max_rollouts]``; budget it cannot place
+       (every effective prompt at the cap) goes to them in equal shares, as the authors do.
+
+    Only the solver respects ``max_rollouts``; the equal shares are not capped (as in the
+    authors' code). The result always sums to ``total``. One difference from the authors'
+    dynamic program: theirs scores a prompt given no extra rollout as 0 rather than
+    ``value(min_rollouts)``; with the step-2 budget every effective prompt can get at least
+    ``floor(ln 0.1 / ln 0.5) = 3`` extra, so this rarely changes the optimum.
+
+    Example (the numbers the authors' function returns for these pass rates, ``n=8``):
+        >>> nan = float("nan")
+        >>> p = [0.5, 0.0, 0.25, 1.0, nan, 0.0, 0.875, nan]
+        >>> knapsack_allocate(p, 64).tolist()
+        [9, 4, 15, 2, 10, 4, 10, 10]
+        >>> knapsack_allocate([0.0, 1.0, nan, 0.0], 32).tolist()
+        [8, 2, 14, 8]
+    """
+    rates = np.asarray(p, dtype=np.float64)
+    if rates.ndim != 1 or ((rates < 0) | (rates > 1)).any() or np.isinf(rates).any():
+        raise ValueError("pass rates p must be a 1-D array of values in [0, 1] or NaN")
+    total = positive_int("total", total, allow_zero=True)
+    default = positive_int("default", default)
+    low = positive_int("min_rollouts", min_rollouts, allow_zero=True)
+    high = positive_int("max_rollouts", max_rollouts)
+    confidence = number("confidence", confidence, low=0, high=1, open_low=True, open_high=True)
+    solve = _SOLVERS[choice("solver", solver, tuple(_SOLVERS))]
+    known = ~np.isnan(rates)
+    counts = np.where(known, low, default).astype(np.int64)
+    left = total - int(counts.sum())
+    if left < 0:
+        raise ValueError(f"total={total} is below the {int(counts.sum())} rollouts of the floor")
+    effective = known & (rates > 0) & (rates < 1)
+    zero = ~known | (rates == 0)
+    if not effective.any():
+        if left > 0 and zero.any():
+            counts[zero] += _spread(left, int(zero.sum()))
+        elif left > 0:
+            counts = _spread(total, len(counts))
+        return counts
+    q = rates[effective]
+    needed = np.floor(np.minimum(high, np.log(1 - confidence) / np.log(np.maximum(q, 1 - q))))
+    for_solver = left
+    if needed.sum() < left:
+        takers = zero if zero.any() else known & (rates == 1)
+        if takers.any():
+            for_solver = int(needed.sum())
+            counts[takers] += _spread(left - for_solver, int(takers.sum()))
+    k = len(q)
+    solved = solve(q, for_solver + k * low, min_rollouts=low, max_rollouts=max(high, low))
+    unplaced = for_solver + k * low - int(solved.sum())
+    if unplaced > 0:
+        solved += _spread(unplaced, k)
+    counts[effective] = solved
+    return counts
+
+
 @register("knapsack")
 class KnapsackRL(PosteriorStrategy):
     """Knapsack RL budget allocation across uniformly chosen prompts.
 
     From "Knapsack RL: Unlocking Exploration of LLMs via Optimizing Budget Allocation"
-    (Li et al., 2025). Each step chooses ``n`` prompts uniformly (without replacement, epoch
-    by epoch) and splits ``n * rollouts`` rollouts among them to maximise
-    ``sum_i value(p_i, N_i)`` with :func:`knapsack_value`
-    ``value(N) = (1 - p^N - (1-p)^N) * p (1-p)^2`` (the paper's value: probability of a
-    non-zero gradient times its InfoGain approximation ``p (1-p)^2``), each ``N_i`` in
-    ``[min_rollouts, max_rollouts]`` and each rollout costing 1. ``solver="greedy"``
-    (:func:`knapsack_greedy`, exact because ``value`` is concave in N) is the default;
-    ``solver="dp"`` runs the dynamic program (:func:`knapsack_dp`).
+    (Li et al., 2025; authors' code: liziniu/KnapsackRL). Each step chooses ``n`` prompts
+    uniformly (without replacement, epoch by epoch) and splits ``n * rollouts`` rollouts among
+    them with :func:`knapsack_allocate`: prompts without an estimate get ``rollouts``, prompts
+    at ``p = 0`` or ``1`` get ``min_rollouts``, budget beyond what the others need (the
+    ``confidence`` rule) goes first to the zero-success prompts, and the rest maximises
+    ``sum_i value(p_i, N_i)`` (:func:`knapsack_value`: probability of a non-zero gradient
+    times the InfoGain proxy ``p (1-p)^2``) with ``N_i`` in ``[min_rollouts, max_rollouts]``.
+    ``solver="greedy"`` (:func:`knapsack_greedy`, exact because ``value`` is concave in N) is
+    the default; ``solver="dp"`` runs the dynamic program (:func:`knapsack_dp`).
 
-    The pass rate ``p_i`` is the item's Beta-posterior mean ``(s + 1) / (t + 2)`` with the
-    default ``prior=(1, 1)`` (``estimate="posterior"``): never-seen prompts get 0.5 and a
-    prompt never solved in ``t`` rollouts ``1 / (t + 2)``, which still has positive value, so
-    hard prompts receive large budgets as the paper intends. ``estimate="observed"`` uses the
-    raw pass rate ``s / t`` of past rollouts (prior mean for never-seen prompts) as the paper
-    does with its previous-epoch success rates; then prompts at exactly 0 or 1 have value 0.
+    The pass rate ``p_i`` (``estimate``):
 
-    Surplus: when the gains of every prompt with room are 0 (all at p = 0 or 1) budget is left
-    after the optimisation. It goes, one rollout at a time in batch order (round robin), to
-    the chosen prompts never solved so far (no success observed, including never-seen ones)
-    that are below ``max_rollouts``; if none has room, to every chosen prompt with room. The
-    total is therefore always exactly ``n * rollouts``.
+    - ``"recent"`` (default, the authors' rule): the mean of the prompt's latest group when it
+      holds at least ``window`` rollouts, else of its last ``window`` rewards; prompts with
+      fewer than ``min_observed`` rewards in all have no estimate and get ``rollouts``.
+    - ``"posterior"``: the Beta-posterior mean ``(s + 1) / (t + 2)`` of all past rollouts
+      (``prior``); never-seen prompts get 0.5, and no prompt is ever at exactly 0 or 1.
+    - ``"observed"``: the raw all-time pass rate ``s / t`` (prior mean for never-seen prompts).
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
-        >>> cur = Curriculum(4, "knapsack", seed=0, max_rollouts=16)
-        >>> cur.observe(Outcomes([0, 1, 2], [[1, 0] * 4, [0] * 8, [1] * 8]))  # p .5, .1, .9
-        >>> batch = cur.propose(4)  # item 3 unseen: p = .5
+        >>> cur = Curriculum(4, "knapsack", seed=0)
+        >>> cur.observe(Outcomes([0, 1, 2], [[1, 0] * 4, [0] * 8, [1, 0, 0, 0] * 2]))
+        >>> batch = cur.propose(4)  # p = .5, 0, .25; item 3 has no estimate: 8, plus surplus
         >>> sorted(zip(batch.indices.tolist(), batch.rollouts.tolist()))
-        [(0, 7), (1, 16), (2, 2), (3, 7)]
-        >>> int(batch.rollouts.sum())
-        32
+        [(0, 6), (1, 5), (2, 9), (3, 12)]
     """
+
+    learned = (*PosteriorStrategy.learned, "_recent")
 
     def __init__(
         self,
@@ -249,7 +337,10 @@ class KnapsackRL(PosteriorStrategy):
         min_rollouts: int = 2,
         max_rollouts: int = 128,
         solver: str = "greedy",
-        estimate: str = "posterior",
+        estimate: str = "recent",
+        window: int = 16,
+        min_observed: int = 8,
+        confidence: float = 0.9,
         prior: tuple[float, float] = (1.0, 1.0),
     ) -> None:
         self.rollouts = positive_int("rollouts", rollouts)
@@ -257,16 +348,33 @@ class KnapsackRL(PosteriorStrategy):
         self.max_rollouts = positive_int("max_rollouts", max_rollouts)
         check_rollout_bounds(self.rollouts, self.min_rollouts, self.max_rollouts)
         self.solver = choice("solver", solver, tuple(_SOLVERS))
-        self.estimate = choice("estimate", estimate, ("posterior", "observed"))
+        self.estimate = choice("estimate", estimate, ("recent", "posterior", "observed"))
+        self.window = positive_int("window", window)
+        self.min_observed = positive_int("min_observed", min_observed, allow_zero=True)
+        self.confidence = number(
+            "confidence", confidence, low=0, high=1, open_low=True, open_high=True
+        )
         self.prior = beta_prior(prior)
 
+    def _setup(self) -> None:
+        super()._setup()
+        self._recent = RecentRewards(self.pool.size, self.window)
+
+    def observe(self, outcomes: Outcomes) -> None:
+        super().observe(outcomes)
+        if len(outcomes) and outcomes.rewards is not None:
+            self._recent.push(outcomes.indices, outcomes.rewards)
+
     def pass_estimates(self, items: Any) -> np.ndarray:
-        """The ``p`` the allocation uses for ``items`` (see ``estimate``)."""
+        """The ``p`` the allocation uses for ``items`` (see ``estimate``; NaN: none yet)."""
+        idx = np.asarray(items, dtype=np.int64)
         post = self.posterior
-        mean = post.mean(items)
+        if self.estimate == "recent":
+            p = self._recent.estimate(idx)
+            return np.where(self._recent.counts(idx) >= self.min_observed, p, np.nan)
+        mean = post.mean(idx)
         if self.estimate == "posterior":
             return mean
-        idx = np.asarray(items, dtype=np.int64)
         wins = post.alpha[idx] - post.alpha0
         trials = wins + post.beta[idx] - post.beta0
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -274,25 +382,18 @@ class KnapsackRL(PosteriorStrategy):
 
     def propose(self, n: int) -> Proposal:
         items = self._choose(n)
-        total = n * self.rollouts
         p = self.pass_estimates(items)
-        solve = _SOLVERS[self.solver]
-        counts = solve(p, total, min_rollouts=self.min_rollouts, max_rollouts=self.max_rollouts)
-        counts = self._spread_surplus(items, counts, total)
-        self._summarise(items, counts, p)
+        counts = knapsack_allocate(
+            p,
+            n * self.rollouts,
+            default=self.rollouts,
+            min_rollouts=self.min_rollouts,
+            max_rollouts=self.max_rollouts,
+            confidence=self.confidence,
+            solver=self.solver,
+        )
+        self._summarise(items, counts, np.nan_to_num(p, nan=0.5))
         return Proposal(items, rollouts=counts)
-
-    def _spread_surplus(self, items: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
-        left = total - int(counts.sum())
-        unsolved = self.posterior.alpha[items] <= self.posterior.alpha0  # no success observed
-        for group in (unsolved, np.ones(len(items), dtype=bool)):
-            while left > 0:
-                room = np.flatnonzero(group & (counts < self.max_rollouts))[:left]
-                if len(room) == 0:
-                    break
-                counts[room] += 1
-                left -= len(room)
-        return counts
 
 
 # --------------------------------------------------------------------------- GFPO
@@ -301,6 +402,9 @@ class KnapsackRL(PosteriorStrategy):
 @register("gfpo")
 class GFPOAdaptive(PosteriorStrategy):
     """GFPO's adaptive difficulty: larger rollout groups for harder prompts.
+
+    Simplified: sets group sizes before sampling instead of sampling G and keeping the k
+    shortest responses per prompt (no length or token-efficiency filtering).
 
     From "Sample More to Think Less: Group Filtered Policy Optimization for Concise
     Reasoning" (Shrivastava et al., 2025). Adaptive Difficulty GFPO tracks a running
@@ -423,6 +527,9 @@ class GFPOAdaptive(PosteriorStrategy):
 @register("dart")
 class DART(PosteriorStrategy):
     """DART's difficulty-aware trial allocation for rejection-sampling data synthesis.
+
+    Simplified: an online, one-batch-at-a-time version with capped trials and a Beta-posterior
+    difficulty, not the paper's offline sampling until every query has its correct responses.
 
     From "DART-Math: Difficulty-Aware Rejection Tuning for Mathematical Problem-Solving"
     (Tong et al., 2024). Vanilla rejection sampling draws the same number of responses per

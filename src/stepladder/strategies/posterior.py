@@ -6,8 +6,9 @@ prefer prompts whose pass rate is near 0.5, where GRPO's group-normalised gradie
 
 - ``mopps``: Thompson-sample a pass rate for a uniformly drawn candidate pool and keep the
   candidates predicted closest to 0.5 (no rollouts spent on evaluation).
-- ``cures``: sample prompts with probability ``exp(sqrt(p (1-p)) / tau)`` and split the rollout
-  budget in proportion to ``sqrt(p (1-p))``.
+- ``cures``: per subset of prompts, a cold start (every prompt once), then sample prompts
+  with probability ``exp(sqrt(p (1-p)) / tau)`` and split the rollout budget in proportion
+  to ``sqrt(p (1-p))``.
 
 Both cost O(batch) per step whatever the pool size (``cures`` up to a log factor) and
 checkpoint only the prompts observed so far.
@@ -28,7 +29,7 @@ from stepladder.strategies._allocation import (
     check_rollout_bounds,
 )
 from stepladder.strategies._registry import register
-from stepladder.strategies._toolbox import SumTree, softmax
+from stepladder.strategies._toolbox import ShuffledPasses, SumTree
 from stepladder.strategies.base import Proposal
 
 __all__ = ["CurES", "MoPPS"]
@@ -123,35 +124,49 @@ class CurES(PosteriorStrategy):
     """CurES: sample prompts by gradient informativeness and split rollouts to match.
 
     From "CurES: From Gradient Analysis to Efficient Curriculum Learning for Reasoning LLMs"
-    (Zeng et al., 2025). With ``p`` the Beta-posterior mean pass rate (prior ``(1, 1)``), the
-    paper's prompt distribution is::
+    (Zeng et al., 2025). Training runs in iterations over a *subset* of prompts (the next
+    ``subset`` prompts of a shuffled pass over the pool; ``subset=None``: the whole pool).
+    Each iteration begins as the authors' does:
 
-        rho(x) = exp(sqrt(p (1-p)) / tau) / sum_x' exp(sqrt(p' (1-p')) / tau)
+    1. Reset: the subset's pass-rate estimates return to the prior.
+    2. Cold start: every prompt of the subset is proposed once, in shuffled order, with
+       ``rollouts`` rollouts each (a last short batch is topped up with prompts of the
+       subset drawn uniformly). No prompt is selected on an estimate it does not have yet.
+    3. Selection, for ``steps`` steps: with ``p`` the Beta-posterior mean pass rate (prior
+       ``(1, 1)``) of the subset's prompts, the paper's prompt distribution is::
 
-    and the rollout budget of a batch, ``n * rollouts``, is split in proportion to the
-    first-order standard deviation of each prompt's gradient estimate, ``n_i ~ sqrt(p_i
-    (1-p_i))``, with at least ``min_rollouts`` each (:func:`~stepladder.strategies.budget.
-    allocate_proportional`: water-filling, then the largest remainder method, so the total is
-    exact). A batch is ``n`` distinct prompts drawn from ``rho`` without replacement
-    (successive draws); a batch larger than the pool takes several such rounds.
+           rho(x) = exp(sqrt(p (1-p)) / tau) / sum_x' exp(sqrt(p' (1-p')) / tau)
+
+       over the subset prompts observed so far; a batch is ``n`` distinct prompts drawn from
+       ``rho`` without replacement (successive draws; a batch larger than the subset takes
+       several rounds). The batch's ``n * rollouts`` rollouts are split in proportion to
+       ``sqrt(p_i (1-p_i))``, with at least ``min_rollouts`` each
+       (:func:`~stepladder.strategies.budget.allocate_proportional`: the total is exact).
+
+    Difference from the authors: the paper allocates rollouts in proportion to each prompt's
+    estimated gradient-norm standard deviation ``sigma_i`` (measured from the model's
+    per-rollout gradients); here its first-order proxy ``sqrt(p_i (1-p_i))`` is used, since a
+    curriculum sees rewards, not gradients. ``steps=16`` and ``subset=None`` are this
+    library's defaults (the paper does not fix them for every setting).
 
     The weights ``exp((sqrt(p (1-p)) - 0.5) / tau)`` (``rho`` up to a constant) live in a
-    :class:`~stepladder.strategies._toolbox.SumTree` and only the observed items' weights
-    change, so a step costs O(batch log pool). Successive draws are made as draws with
-    replacement that skip repeats (repeats are set aside by zeroing their weight until the
-    batch is complete): the same law as the Gumbel top-k race used before, with a different
-    random sequence for the same seed.
+    :class:`~stepladder.strategies._toolbox.SumTree` over the subset that starts at zero and
+    changes for observed prompts only, so a step costs O(batch log subset) (plus the O(subset)
+    reset, once per iteration, which spans at least ``subset / n`` steps). Successive draws are
+    made as draws with replacement that skip repeats: the same law as a Gumbel top-k race.
 
-    ``tau = 0.1`` by default (the paper leaves it open; the authors' sampler carries an unused
-    0.1 default). ``sqrt(p (1-p))`` lies in [0, 0.5], so with ``tau = 0.1`` a prompt at
-    ``p = 0.5`` is ``e^2 ~ 7.4`` times as likely as one at ``p = 0.1`` and ``e^5 ~ 148`` times
-    as likely as a settled one, while ``tau = 1`` would be close to uniform. The authors' code
-    divides by a per-item temperature ``(successes + 1) / 0.01`` instead, which makes sampling
-    almost uniform; that is not reproduced here.
+    ``tau = 0.1`` by default (the paper leaves it open). ``sqrt(p (1-p))`` lies in [0, 0.5],
+    so a prompt at ``p = 0.5`` is ``e^2 ~ 7.4`` times as likely as one at ``p = 0.1``, while
+    ``tau = 1`` would be close to uniform. The authors' code divides by a per-item temperature
+    ``(successes + 1) / 0.01`` instead, which makes sampling almost uniform; that is not
+    reproduced here.
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
         >>> cur = Curriculum(3, "cures", seed=0)
+        >>> cold = cur.propose(3)  # cold start: every prompt once, 8 rollouts each
+        >>> sorted(cold.indices.tolist()), cold.rollouts.tolist()
+        ([0, 1, 2], [8, 8, 8])
         >>> cur.observe(Outcomes.from_groups([0, 1, 2], [[1, 0], [0, 0], [0] * 8]))
         >>> cur.strategy.posterior.mean().tolist()
         [0.5, 0.25, 0.1]
@@ -162,7 +177,7 @@ class CurES(PosteriorStrategy):
         [(0, 10), (1, 8), (2, 6)]
     """
 
-    learned = ("posterior", "_last")  # the sum tree is derived from the posterior
+    learned = ("posterior", "_passes", "_last", "_subset", "_warm", "_selected")
 
     def __init__(
         self,
@@ -170,46 +185,103 @@ class CurES(PosteriorStrategy):
         tau: float = 0.1,
         rollouts: int = 8,
         min_rollouts: int = 2,
+        subset: int | None = None,
+        steps: int = 16,
         prior: tuple[float, float] = (1.0, 1.0),
     ) -> None:
         self.tau = number("tau", tau, low=0, open_low=True)
         self.rollouts = positive_int("rollouts", rollouts)
         self.min_rollouts = positive_int("min_rollouts", min_rollouts)
         check_rollout_bounds(self.rollouts, self.min_rollouts, None)
+        self.subset = None if subset is None else positive_int("subset", subset)
+        self.steps = positive_int("steps", steps, allow_zero=True)
         self.prior = beta_prior(prior)
 
     def _setup(self) -> None:
         super()._setup()
-        alpha0, beta0 = self.prior
-        self._weights = SumTree(self.pool.size, initial=self._weight(alpha0 / (alpha0 + beta0)))
+        self._subset = np.zeros(0, dtype=np.int64)  # items of the iteration (subset given)
+        self._warm = ShuffledPasses(0)  # cold-start pass over subset positions
+        self._selected = 0  # selection steps made in this iteration
+        self._derive()
+
+    def _size(self) -> int:
+        return self.pool.size if self.subset is None else min(self.subset, self.pool.size)
+
+    def _derive(self) -> None:
+        """The sum tree and item -> position lookup, from the subset and posterior."""
+        size = self._warm.size
+        self._order = np.argsort(self._subset, kind="stable")
+        self._weights = SumTree(size)
+        self._known = 0  # subset prompts with a weight (observed in this iteration)
+        if size:
+            seen = self._observed(self._items(np.arange(size)))
+            self._set_weights(np.flatnonzero(seen))
+
+    def _set_weights(self, positions: np.ndarray) -> None:
+        self._known += int(np.count_nonzero(self._weights.weights(positions) == 0))
+        self._weights.update(positions, self._weight(self._p(positions)))
+
+    def _items(self, positions: np.ndarray) -> np.ndarray:
+        return positions if self.subset is None else self._subset[positions]
+
+    def _positions(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in the subset of those ``items`` that belong to it, and which they are."""
+        if self.subset is None:
+            inside = items < self._warm.size
+            return items[inside], inside
+        at = np.searchsorted(self._subset, items, sorter=self._order)
+        at = np.minimum(at, len(self._subset) - 1)
+        positions = self._order[at]
+        inside = self._subset[positions] == items
+        return positions[inside], inside
+
+    def _observed(self, items: np.ndarray) -> np.ndarray:
+        post = self.posterior
+        return (post.alpha[items] != post.alpha0) | (post.beta[items] != post.beta0)
+
+    def _p(self, positions: np.ndarray) -> np.ndarray:
+        return self.posterior.mean(self._items(positions))
 
     def _weight(self, p: Any) -> np.ndarray:
         """``exp((sqrt(p (1-p)) - 0.5) / tau)``: ``rho`` up to a constant, in ``(0, 1]``."""
         weight = np.exp((np.sqrt(p * (1.0 - p)) - 0.5) / self.tau)
         return np.maximum(weight, np.finfo(np.float64).tiny)  # never exactly 0
 
+    def _begin_iteration(self) -> None:
+        size, post = self._size(), self.posterior
+        if self.subset is None:
+            post.alpha.fill(post.alpha0)
+            post.beta.fill(post.beta0)
+        else:
+            self._subset = self._passes.draw(size, self.rng)
+            post.alpha[self._subset], post.beta[self._subset] = post.alpha0, post.beta0
+        self._warm.restart(size)
+        self._selected = 0
+        self._derive()
+
     def observe(self, outcomes: Outcomes) -> None:
         super().observe(outcomes)
-        if len(outcomes) and outcomes.rewards is not None:
-            items = np.unique(outcomes.indices)
-            self._weights.update(items, self._weight(self.posterior.mean(items)))
+        if len(outcomes) and outcomes.rewards is not None and self._warm.size:
+            positions, _ = self._positions(np.unique(outcomes.indices))
+            self._set_weights(positions)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        post = self.posterior
-        alpha0, beta0 = self.prior
-        touched = np.flatnonzero((post.alpha != post.alpha0) | (post.beta != post.beta0))
-        self._weights = SumTree(self.pool.size, initial=self._weight(alpha0 / (alpha0 + beta0)))
-        self._weights.update(touched, self._weight(post.mean(touched)))
+        self._derive()
 
     def probabilities(self) -> np.ndarray:
-        """``rho`` over the whole pool: a softmax of ``sqrt(p (1-p)) / tau`` (O(pool))."""
-        p = self.posterior.mean()
-        return softmax(np.sqrt(p * (1.0 - p)), self.tau)
+        """``rho`` over the whole pool (0 outside the subset and for unobserved prompts)."""
+        rho = np.zeros(self.pool.size)
+        size = self._warm.size
+        if size and self._weights.total > 0:
+            positions = np.arange(size)
+            rho[self._items(positions)] = self._weights.weights(positions) / self._weights.total
+        return rho
 
     def _draw_distinct(self, k: int) -> np.ndarray:
-        """``k <= pool`` distinct items drawn from ``rho`` one after another, in draw order."""
+        """``k <= subset`` distinct positions drawn from ``rho`` one after another."""
         tree, parts, found = self._weights, [], 0
+        k = min(k, self._known)
         while found < k:
             draws = tree.sample(k - found, self.rng)
             first = np.sort(np.unique(draws, return_index=True)[1])
@@ -217,20 +289,35 @@ class CurES(PosteriorStrategy):
             parts.append((fresh, tree.weights(fresh)))
             tree.update(fresh, 0.0)  # drawn: out of the running until the batch is done
             found += len(fresh)
-        for items, weights in parts:
-            tree.update(items, weights)
-        return np.concatenate([items for items, _ in parts])
+        for positions, weights in parts:
+            tree.update(positions, weights)
+        return np.concatenate([p for p, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
 
     def propose(self, n: int) -> Proposal:
-        size = self.pool.size
+        if n == 0 or self.pool.size == 0:
+            return Proposal(np.zeros(0, dtype=np.int64), rollouts=np.zeros(0, dtype=np.int64))
+        warm = self._warm
+        if warm.size == 0 or (warm.remaining == 0 and self._selected >= self.steps):
+            self._begin_iteration()
+        if warm.remaining > 0:  # cold start
+            positions = warm.take(n, self.rng)
+            extra = self.rng.integers(0, warm.size, n - len(positions))
+            items = self._items(np.concatenate([positions, extra]))
+            counts = np.full(n, self.rollouts, dtype=np.int64)
+            self._summarise(items, counts, self.posterior.mean(items))
+            return Proposal(items, rollouts=counts)
         rounds, left = [], n
         while left > 0:
-            rounds.append(self._draw_distinct(min(size, left)))
-            left -= len(rounds[-1])
-        items = np.concatenate(rounds) if rounds else np.zeros(0, dtype=np.int64)
+            part = self._draw_distinct(min(warm.size, left))
+            if len(part) == 0:  # nothing observed yet: uniform over the subset
+                part = self.rng.integers(0, warm.size, min(warm.size, left))
+            rounds.append(part)
+            left -= len(part)
+        items = self._items(np.concatenate(rounds))
         p = self.posterior.mean(items)
         counts = allocate_proportional(
             np.sqrt(p * (1.0 - p)), n * self.rollouts, low=self.min_rollouts
         )
+        self._selected += 1
         self._summarise(items, counts, p)
         return Proposal(items.astype(np.int64, copy=False), rollouts=counts)

@@ -2,7 +2,8 @@
 
 - :class:`AdaRFT`: a target difficulty in [0, 100] driven by the batch mean reward.
 - :class:`CDAS`: learned item difficulties and a learner ability kept in alignment.
-- :class:`GAINRL`: a Gaussian window over a fixed item ranking whose centre moves forward.
+- :class:`GAINRL`: a Gaussian window over a fixed item ranking whose centre moves forward
+  once per loop.
 
 "Batch mean reward" is the mean of every reward in the batch (all rollouts pooled); a batch
 without rewards leaves these strategies unchanged.
@@ -205,12 +206,17 @@ class CDAS(Strategy):
 
     Competence-Difficulty Alignment Sampling (CDAS) from "Rethinking the Sampling Criteria in
     Reinforcement Learning for LLM Reasoning: A Competence-Difficulty Alignment Perspective"
-    (Kong et al., 2025). Ability R and every item difficulty d_x start at 0. After a step,
-    each sampled item x with pass rate pr_x is updated, k_x counting its updates ::
+    (Kong et al., 2025; authors' code: DeyangKong/CDAS). Ability R and every item difficulty
+    d_x start at 0. After a step, each sampled item x with pass rate pr_x is updated, k_x
+    counting its updates including this one ::
 
         p_exp = sigmoid(R - d_x)
-        d_x  <- ((k_x - 1) / k_x) d_x + (1 / k_x) (p_exp - pr_x)   (running mean of the gap)
+        d_x  <- ((w - 1) / w) d_x + (1 / w) (p_exp - pr_x)
         R    <- R - sum_x (d_x,new - d_x,old) / N_items
+
+    with ``w = k_x + 1`` (``weighting="code"``, the default: the authors' ``CDAS_System``
+    counts the initial 0 as an observation, so the first update moves d halfway) or
+    ``w = k_x`` (``weighting="paper"``: the running mean of the gaps, as the paper writes it).
 
     so R stays minus the mean difficulty of the pool. The next batch is the ceil(n/2) items
     with d <= R nearest R plus the floor(n/2) with d > R nearest R, backfilled from the other
@@ -228,14 +234,18 @@ class CDAS(Strategy):
         init: ``"zero"`` (the method) or ``"prior"``: unvisited items start at the pool's
             standardised difficulty (NaN -> 0), which the first update replaces.
         ties: ``"random"`` or ``"index"``.
+        weighting: ``"code"`` (``w = k + 1``) or ``"paper"`` (``w = k``), see above.
+
+    The authors select ``n // 2`` items per side (an odd ``n`` gives ``n - 1``); here the
+    batch is always ``n`` items, the extra one from the side at or below R.
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
         >>> cur = Curriculum(4, "cdas", seed=0)
         >>> cur.observe(Outcomes([0], rewards=[[1, 0, 0, 0]]))  # pr = 0.25, p_exp = 0.5
-        >>> cur.strategy.item_difficulty().tolist(), cur.strategy.ability  # d_0 = 0.25
-        ([0.25, 0.0, 0.0, 0.0], -0.0625)
-        >>> 0 in cur.propose(2).indices  # items 1-3 (d = 0) are nearest R = -0.0625
+        >>> cur.strategy.item_difficulty().tolist(), cur.strategy.ability  # d_0 = 0.125
+        ([0.125, 0.0, 0.0, 0.0], -0.03125)
+        >>> 0 in cur.propose(2).indices  # items 1-3 (d = 0) are nearest R = -0.03125
         False
     """
 
@@ -244,9 +254,12 @@ class CDAS(Strategy):
     #: (0 for the others, which keep their initial difficulty).
     learned = ("ability", "updates", "updated_difficulty")
 
-    def __init__(self, *, init: str = "zero", ties: str = "random") -> None:
+    def __init__(
+        self, *, init: str = "zero", ties: str = "random", weighting: str = "code"
+    ) -> None:
         self.init = choice("init", init, ("zero", "prior"))
         self.ties = choice("ties", ties, _TIES)
+        self.weighting = choice("weighting", weighting, ("code", "paper"))
 
     def _setup(self) -> None:
         size = self.pool.size
@@ -347,7 +360,8 @@ class CDAS(Strategy):
         old = self._difficulty(items)
         expected = 1.0 / (1.0 + np.exp(-(self.ability - old)))  # p_exp = sigmoid(R - d_x)
         k = self.updates[items] + 1
-        new = ((k - 1) / k) * old + (1.0 / k) * (expected - pass_rate)
+        w = k + 1 if self.weighting == "code" else k
+        new = ((w - 1) / w) * old + (1.0 / w) * (expected - pass_rate)
         self._fresh.clear(self._position(items[k == 1]))
         self.updated_difficulty[items], self.updates[items] = new, k
         self._moved.update(items, new)
@@ -444,47 +458,52 @@ class CDAS(Strategy):
 
 @register("gain")
 class GAINRL(Strategy):
-    """A Gaussian sampling window over a fixed item ranking, moved forward by accuracy.
+    """A Gaussian sampling window over a fixed item ranking, moved forward once per loop.
 
     From "Angles Don't Lie: Unlocking Training-Efficient RL Through the Model's Own Signals"
     (GAIN-RL, Wang et al., 2025). Items are ranked once by a score, descending (the paper:
     angle concentration; here ``score`` if given, else the pool's difficulty ascending,
-    easiest first, as a proxy; NaN ranks last). Each step draws n items without replacement
-    with weights ::
+    easiest first, as a proxy; NaN ranks last). Training runs in loops, as the authors' do:
+    each loop draws a subset of ``max(subset, n)`` items without replacement with weights ::
 
         w(rank) = exp(-((rank - mu) / sigma)^2 / 2)
 
-    and after the step, with batch mean reward acc and signal s ::
+    and proposes it ``n`` items at a time (a last short batch is completed from the start of
+    the subset). Once the whole subset has been proposed, the next ``observe`` moves the
+    centre, with acc the mean of every reward and s the mean signal observed in the loop ::
 
         mu <- mu + clamp(gain * tanh(2 (acc - 0.5)) + gain * tanh(2 s), 0, max_shift)
 
-    where s is the mean of ``outcomes.signals`` when the trainer reports them, else 0. The
-    defaults are the paper's, in ranks of a data set of tens of thousands (sigma = 1000,
-    gain = 500, max_shift = 1000); scale them down for small pools. mu starts at ``start``
-    and is clamped to [0, N - 1]. Weighted sampling without replacement uses Gumbel top-k
-    (the same distribution as successive weighted draws) over ranks within mu +- 6 sigma
-    (wider when the batch needs it): O(sigma + n) per step.
+    where s is 0 when the trainer reports no ``outcomes.signals``. ``subset=None`` moves the
+    centre after every step instead (one loop per batch). The defaults are the paper's, in
+    ranks of a data set of tens of thousands (subset = 256, sigma = 1000, gain = 500,
+    max_shift = 1000); scale them down for small pools. mu starts at ``start`` and is
+    clamped to [0, N - 1]. Weighted sampling without replacement uses Gumbel top-k (the same
+    distribution as successive weighted draws) over ranks within mu +- 6 sigma (wider when
+    the subset needs it): O(sigma + subset) per loop.
 
     Args:
         score: optional per-item score, higher = earlier in the order.
         sigma: width of the window in ranks (1000).
         gain: weight of each tanh term in ranks (500).
-        max_shift: largest move of mu per step in ranks (1000).
+        max_shift: largest move of mu per loop in ranks (1000).
         start: initial mu (0).
+        subset: items per loop (256), or None for a loop per batch.
 
     Example:
         >>> from stepladder import Curriculum, ItemPool, Outcomes
         >>> cur = Curriculum(ItemPool(size=5000, difficulty=np.arange(5000.0)), "gain")
-        >>> cur.observe(Outcomes([0, 1], rewards=np.ones((2, 8))))  # acc = 1, no signals
-        >>> round(cur.strategy.mu, 2)  # 500 tanh(1)
-        380.8
-        >>> bool(np.abs(cur.propose(64).indices - 380.8).max() < 6000)
-        True
+        >>> for _ in range(4):  # a loop of 256 items in batches of 64
+        ...     batch = cur.propose(64)
+        ...     cur.observe(Outcomes(batch.indices, rewards=np.ones((64, 8))))
+        ...     print(round(cur.strategy.mu, 2), end=" ")  # moves once: 500 tanh(1)
+        0.0 0.0 0.0 380.8
     """
 
     feedback = ("rewards",)
-    #: ``mu``: the current centre of the sampling window, in ranks.
-    learned = ("mu",)
+    #: ``mu``: the window centre in ranks; the current loop's subset, how much of it was
+    #: proposed, and the rewards and signals observed in it.
+    learned = ("mu", "_subset", "_cursor", "_sums")
     #: Ranks farther than this many sigmas from mu carry weight < 2e-8 and are skipped.
     _reach = 6.0
 
@@ -496,6 +515,7 @@ class GAINRL(Strategy):
         gain: float = 500.0,
         max_shift: float = 1000.0,
         start: float = 0.0,
+        subset: int | None = 256,
     ) -> None:
         if score is not None:
             try:
@@ -509,6 +529,7 @@ class GAINRL(Strategy):
         self.gain = number("gain", gain, low=0.0)
         self.max_shift = number("max_shift", max_shift, low=0.0)
         self.start = number("start", start, low=0.0)
+        self.subset = None if subset is None else positive_int("subset", subset)
 
     def _setup(self) -> None:
         if self.score is not None:
@@ -526,34 +547,54 @@ class GAINRL(Strategy):
             )
         self._order = np.argsort(ascending_key, kind="stable")  # NaN sorts last
         self.mu = min(self.start, float(self.pool.size - 1))
+        self._subset = np.zeros(0, dtype=np.int64)
+        self._cursor = 0
+        self._sums = np.zeros(4)  # rewards, their number, signals, their number (this loop)
 
-    def propose(self, n: int) -> Proposal:
-        if n == 0:
-            return empty_proposal()
+    def _draw(self, k: int) -> np.ndarray:
+        """``k <= pool`` items drawn without replacement by the Gaussian window."""
         size = self.pool.size
-        batch = min(n, size)
         centre = round(self.mu)
-        half = max(math.ceil(self._reach * self.sigma), batch)
+        half = max(math.ceil(self._reach * self.sigma), k)
         low, high = max(0, centre - half), min(size, centre + half + 1)
         ranks = np.arange(low, high)
         log_weight = -0.5 * ((ranks - self.mu) / self.sigma) ** 2
         keys = log_weight + self.rng.gumbel(size=len(ranks))
         top = np.arange(len(ranks))
-        if batch < len(ranks):
-            top = np.argpartition(-keys, batch - 1)[:batch]
+        if k < len(ranks):
+            top = np.argpartition(-keys, k - 1)[:k]
         top = top[np.argsort(-keys[top], kind="stable")]  # Gumbel top-k, heaviest key first
-        return Proposal(np.resize(self._order[ranks[top]], n).astype(np.int64))
+        return self._order[ranks[top]].astype(np.int64)
+
+    def propose(self, n: int) -> Proposal:
+        if n == 0:
+            return empty_proposal()
+        if self._cursor >= len(self._subset):  # a new loop
+            self._subset = self._draw(min(max(self.subset or 0, n), self.pool.size))
+            self._cursor = 0
+        take = self._subset[self._cursor : self._cursor + n]
+        self._cursor += len(take)
+        if len(take) < n:  # complete the batch from the start of the subset
+            take = np.concatenate([take, np.resize(self._subset, n - len(take))])
+        return Proposal(take)
 
     def observe(self, outcomes: Outcomes) -> None:
-        accuracy = _batch_mean_reward(outcomes)
-        if accuracy is None:
+        if len(outcomes) == 0 or outcomes.rewards is None:
             return
-        signal = 0.0
-        if outcomes.signals is not None and len(outcomes.signals):
-            signal = float(outcomes.signals.mean())
+        values = outcomes.rewards[~np.isnan(outcomes.rewards)]
+        if values.size == 0:
+            return
+        self._sums[:2] += (values.sum(), values.size)
+        if outcomes.signals is not None:
+            self._sums[2:] += (outcomes.signals.sum(), len(outcomes.signals))
+        if self._cursor < len(self._subset):
+            return  # the loop goes on
+        accuracy = self._sums[0] / self._sums[1]
+        signal = self._sums[2] / self._sums[3] if self._sums[3] else 0.0
         shift = self.gain * math.tanh(2.0 * (accuracy - 0.5)) + self.gain * math.tanh(2.0 * signal)
         shift = min(max(shift, 0.0), self.max_shift)
         self.mu = min(max(self.mu + shift, 0.0), float(self.pool.size - 1))
+        self._sums = np.zeros(4)
 
     def metrics(self) -> dict[str, float]:
         return {"mu": float(self.mu), "progress": self.mu / max(self.pool.size - 1, 1)}
