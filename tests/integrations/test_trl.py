@@ -20,6 +20,7 @@ from trl.trainer.utils import RepeatSampler
 
 from stepladder import Curriculum, ItemPool, Outcomes, Proposal, Strategy
 from stepladder.integrations.trl import (
+    BUFFER_FILE,
     INDEX_COLUMN,
     STATE_FILE,
     CurriculumGRPOTrainer,
@@ -301,7 +302,7 @@ def test_filtering_masks_rejected_groups_with_fresh_feedback(tmp_path):
         train_dataset=dataset(),
         processing_class=tokenizer(),
     )
-    link = attach_curriculum(trainer, cur)
+    link = attach_curriculum(trainer, cur, filtering="mask")
     assert trainer.stepladder is link
     outputs: list[tuple[np.ndarray, np.ndarray]] = []
     feedback = link.feedback
@@ -386,3 +387,191 @@ def test_attach_checks_the_trainer_and_dataset(tmp_path):
         attach_curriculum(trainer, Curriculum(8))
     with pytest.raises(ValueError, match="remove_unused_columns"):
         attach_curriculum(build(remove_unused_columns=True), Curriculum(8))
+
+
+# -- refill, RLOO, resume between generations, per-source metrics --------------------------
+
+
+def spy_batches(trainer: Any) -> list[dict[str, Any]]:
+    """Collect every training batch the (patched) generation step returns to TRL."""
+    batches: list[dict[str, Any]] = []
+    generate = trainer._generate_and_score_completions
+
+    def spy(inputs: Any) -> dict[str, Any]:
+        batch = generate(inputs)
+        batches.append({k: v.clone() if torch.is_tensor(v) else v for k, v in batch.items()})
+        return batch
+
+    trainer._generate_and_score_completions = spy
+    return batches
+
+
+def mixed_share(batches: list[dict[str, Any]], size: int = 4) -> float:
+    """Share of trained groups (``size`` consecutive rows) whose advantages are not all 0."""
+    groups = torch.cat([b["advantages"] for b in batches]).reshape(-1, size)
+    return float((groups.abs().sum(dim=1) > 0).float().mean())
+
+
+def train_filtered(tmp_path: Any, filtering: str, **options: Any) -> tuple[Any, list, list]:
+    cur = curriculum("dynamic_sampling")
+    events = record(cur)
+    trainer = CurriculumGRPOTrainer(
+        model=tiny_model(),
+        reward_funcs=reward,
+        args=config(tmp_path, max_steps=6),
+        train_dataset=dataset(),
+        processing_class=tokenizer(),
+        curriculum=cur,
+        filtering=filtering,
+        **options,
+    )
+    batches = spy_batches(trainer)
+    trainer.train()
+    return trainer, batches, events
+
+
+def test_refill_trains_only_on_kept_groups_and_logs_the_rollouts_spent(tmp_path):
+    trainer, batches, events = train_filtered(
+        tmp_path / "refill", "refill", oversample=3.0, max_rounds=4
+    )
+    link = trainer.stepladder
+    observed = [value for kind, value in events if kind == "observe"]
+    mixed = {}  # prompt -> mixed, per observed batch
+    for outcomes in observed:
+        mixed.update(zip(outcomes.indices.tolist(), outcomes.mixed.tolist(), strict=True))
+    assert len(batches) == 6 and all(len(b["advantages"]) == 8 for b in batches)
+    assert mixed_share(batches) == 1.0  # every trained group carries signal
+    # The last trained prompts were kept: their group's rewards were mixed.
+    assert len(link.trained) == 8 and all(mixed[i] for i in link.trained.tolist())
+    assert all(LEVELS[i] == "open" for i in link.trained.tolist())  # "solved" always scores 1
+    logged = [e for e in trainer.state.log_history if "stepladder/refill/rollouts" in e]
+    assert len(logged) == 6
+    for entry in logged:
+        assert entry["stepladder/refill/trained_rollouts"] == 8.0
+        assert entry["stepladder/refill/rollouts"] >= 24.0  # chunk + twice as many again
+        assert entry["stepladder/refill/padded_groups"] == 0.0
+        assert entry["stepladder/refill/kept_groups"] == 2.0
+        assert entry["stepladder/source/solved/effective_ratio"] == 0.0
+        shares = entry["stepladder/source/solved/share"] + entry["stepladder/source/open/share"]
+        assert shares == pytest.approx(1.0)
+
+    # With masking, the same curriculum trains on half-silent batches.
+    _, masked, _ = train_filtered(tmp_path / "mask", "mask")
+    assert mixed_share(masked) < 0.75
+
+
+def test_refill_pads_with_the_best_rejected_groups_when_rounds_run_out(tmp_path, caplog):
+    cur = curriculum("range_filter", low=0.9, high=1.0)  # keeps nothing with 0/1 rewards ...
+    trainer = CurriculumGRPOTrainer(
+        model=tiny_model(),
+        reward_funcs=reward,
+        args=config(tmp_path, max_steps=2),
+        train_dataset=dataset(),
+        processing_class=tokenizer(),
+        curriculum=cur,
+        oversample=1.5,
+        max_rounds=2,
+    )
+    batches = spy_batches(trainer)
+    with caplog.at_level(logging.WARNING, logger="stepladder.integrations.trl"):
+        trainer.train()
+    assert "padded" in caplog.text
+    logged = [e for e in trainer.state.log_history if "stepladder/refill/rounds" in e]
+    for entry in logged:
+        assert entry["stepladder/refill/rounds"] == 2.0
+        assert entry["stepladder/refill/padded_groups"] == 2.0
+        assert entry["stepladder/refill/rollouts"] == 4 * (3 + 3)  # 3 groups, then 1.5 x 2
+    # ... so each batch is filled with the rejected groups that carry the most signal.
+    assert all(len(b["advantages"]) == 8 for b in batches)
+    assert mixed_share(batches) > 0.0
+
+
+def test_rloo_trainer_draws_from_the_curriculum_and_refills(tmp_path):
+    from trl import RLOOConfig
+
+    from stepladder.integrations.trl import CurriculumRLOOTrainer
+
+    cur = curriculum("dynamic_sampling")
+    events = record(cur)
+    args = RLOOConfig(
+        output_dir=str(tmp_path), use_cpu=True, report_to=[], bf16=False, beta=0.0,
+        max_completion_length=8, num_generations=4, per_device_train_batch_size=8,
+        max_steps=3, logging_steps=1, save_strategy="no", learning_rate=1e-3, seed=0,
+        disable_tqdm=True,
+    )  # fmt: skip
+    trainer = CurriculumRLOOTrainer(
+        model=tiny_model(),
+        reward_funcs=reward,
+        args=args,
+        train_dataset=dataset(),
+        processing_class=tokenizer(),
+        curriculum=cur,
+    )
+    batches = spy_batches(trainer)
+    trainer.train()
+    assert isinstance(trainer.stepladder.sampler, CurriculumRepeatSampler)
+    assert kinds(events).startswith("pppo")  # chunks 1 and 2 (read ahead), then extras
+    assert len(batches) == 3 and all(len(b["old_logps"]) == 8 for b in batches)
+    assert mixed_share(batches) == 1.0
+    logged = [e for e in trainer.state.log_history if "stepladder/refill/rollouts" in e]
+    assert len(logged) == 3 and all(e["stepladder/refill/rollouts"] > 8 for e in logged)
+
+
+def test_resume_between_generations_is_exact(tmp_path):
+    def build(folder: Any) -> tuple[GRPOTrainer, Curriculum, list[tuple[str, Any]]]:
+        cur = curriculum("mopps")
+        events = record(cur)
+        trainer = CurriculumGRPOTrainer(
+            model=tiny_model(),
+            reward_funcs=reward,
+            args=config(folder, num_iterations=2, max_steps=5, save_strategy="steps", save_steps=1),
+            train_dataset=dataset(),
+            processing_class=tokenizer(),
+            curriculum=cur,
+        )
+        return trainer, cur, events
+
+    straight, cur, events = build(tmp_path / "straight")
+    straight.train()
+    checkpoint = tmp_path / "straight" / "checkpoint-3"  # mid-generation: steps 2-3 share one
+    assert (checkpoint / BUFFER_FILE.format(rank=0)).exists()
+    assert not (tmp_path / "straight" / "checkpoint-2" / BUFFER_FILE.format(rank=0)).exists()
+
+    resumed, cur_resumed, events_resumed = build(tmp_path / "resumed")
+    resumed.train(resume_from_checkpoint=str(checkpoint))
+    # One more generation (step 5), none repeated: the buffered one trains step 4.
+    assert kinds(events_resumed) == "po"
+    tail = events[len(events) - len(events_resumed) :]
+    for (_, a), (_, b) in zip(events_resumed, tail, strict=True):
+        if isinstance(a, Outcomes):
+            assert a.indices.tolist() == b.indices.tolist()
+            assert np.array_equal(a.rewards, b.rewards)
+        else:
+            assert a.tolist() == b.tolist()
+    assert cur_resumed.step == cur.step == 3
+    assert cur_resumed.rng.bit_generator.state == cur.rng.bit_generator.state
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_attach_refuses_refill_where_trl_cannot_split_the_batch(tmp_path):
+    def build(data: Dataset) -> GRPOTrainer:
+        return GRPOTrainer(
+            model=tiny_model(),
+            reward_funcs=reward,
+            args=config(tmp_path),
+            train_dataset=data,
+            processing_class=tokenizer(),
+        )
+
+    trainer = build(dataset())
+    trainer.args.per_device_train_batch_size = 6  # as a rank of a 2-GPU run of 12 rows
+    with pytest.raises(ValueError, match=r"whole groups.*filtering='mask'"):
+        attach_curriculum(trainer, curriculum("dynamic_sampling"))
+    attach_curriculum(build(dataset()), curriculum("sec"))  # nothing to refill: accepted
+    images = dataset().add_column("image", [None] * len(PROMPTS))
+    with pytest.raises(ValueError, match=r"multimodal.*filtering='mask'"):
+        attach_curriculum(build(images), curriculum("dynamic_sampling"))
+    assert attach_curriculum(build(images), curriculum("dynamic_sampling"), filtering="mask")
+    with pytest.raises(ValueError, match="oversample"):
+        attach_curriculum(build(dataset()), curriculum("vcrl"), oversample=0.5)

@@ -1,5 +1,5 @@
 """What the RL trainer adapters (TRL, verl) share: budgets as whole groups, rows to outcomes,
-reward scaling. Framework-free: NumPy and the core package only.
+reward scaling, per-source metrics. Framework-free: NumPy and the core package only.
 """
 
 from __future__ import annotations
@@ -10,8 +10,16 @@ from typing import Any
 import numpy as np
 
 from stepladder.outcomes import Outcomes
+from stepladder.pool import ItemPool
 
-__all__ = ["ALLOCATIONS", "FILTERINGS", "RewardScale", "groups_from_rollouts", "outcomes_from_rows"]
+__all__ = [
+    "ALLOCATIONS",
+    "FILTERINGS",
+    "RewardScale",
+    "group_metrics",
+    "groups_from_rollouts",
+    "outcomes_from_rows",
+]
 
 #: How an adapter handles rollout budgets: whole groups per prompt, or one group each.
 ALLOCATIONS = ("groups", "ignore")
@@ -132,3 +140,44 @@ class RewardScale:
             )
             self._warned = True
         return np.clip(scaled, 0.0, 1.0)
+
+
+def group_metrics(
+    pool: ItemPool, outcomes: Outcomes, *, prefix: str = "curriculum/source/"
+) -> dict[str, float]:
+    """Per-source (pool group) metrics of one batch, for a trainer's logger.
+
+    For every group: ``<prefix><name>/share``, its share of the batch's items (0 when
+    absent). For every group present: ``/pass_rate``, the mean reward over its rollouts, and
+    ``/effective_ratio``, the share of its items whose rollouts got different rewards (a
+    non-zero GRPO signal), when the batch has rewards. Empty for a pool without groups or an
+    empty batch. O(batch + groups).
+
+    Example:
+        >>> pool = ItemPool(size=4, groups=["math", "math", "code", "code"])
+        >>> out = Outcomes([0, 1, 2], rewards=[[1, 0], [1, 1], [0, 0]])
+        >>> group_metrics(pool, out)  # doctest: +NORMALIZE_WHITESPACE
+        {'curriculum/source/math/share': 0.6666666666666666,
+         'curriculum/source/code/share': 0.3333333333333333,
+         'curriculum/source/math/pass_rate': 0.75,
+         'curriculum/source/math/effective_ratio': 0.5,
+         'curriculum/source/code/pass_rate': 0.0,
+         'curriculum/source/code/effective_ratio': 0.0}
+    """
+    if pool.groups is None or len(outcomes) == 0:
+        return {}
+    n_groups = len(pool.group_names)
+    codes = pool.groups[outcomes.indices]
+    items = np.bincount(codes, minlength=n_groups)
+    names = [str(name) for name in pool.group_names]
+    metrics = {f"{prefix}{names[g]}/share": items[g] / len(outcomes) for g in range(n_groups)}
+    if outcomes.rewards is None:
+        return {key: float(value) for key, value in metrics.items()}
+    rollouts = np.bincount(codes, weights=outcomes.rollouts, minlength=n_groups)
+    rewards = np.bincount(codes, weights=outcomes.reward_sum, minlength=n_groups)
+    mixed = np.bincount(codes, weights=outcomes.mixed, minlength=n_groups)
+    for g in np.flatnonzero(items):
+        if rollouts[g] > 0:
+            metrics[f"{prefix}{names[g]}/pass_rate"] = rewards[g] / rollouts[g]
+        metrics[f"{prefix}{names[g]}/effective_ratio"] = mixed[g] / items[g]
+    return {key: float(value) for key, value in metrics.items()}

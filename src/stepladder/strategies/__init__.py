@@ -15,6 +15,7 @@ from stepladder.strategies import (  # noqa: F401
     filtering,
     irt_pacing,
     learned,
+    mixture,
     pacing,
     posterior,
     self_paced,
