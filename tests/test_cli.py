@@ -41,9 +41,31 @@ def test_simulate_writes_results_and_report(tmp_path, capsys):
 def test_all_runs_every_registered_strategy(tmp_path):
     from stepladder import strategies
 
-    assert simulate("--scenario", "sft", "--steps", "3", "--quiet", "--out", str(tmp_path)) == 0
+    args = ["--scenario", "grpo-math", "--steps", "2", "--quiet", "--out", str(tmp_path)]
+    assert simulate(*args) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert sorted(results["strategies"]) == strategies.available()
+
+
+def test_all_skips_strategies_whose_output_the_scenario_ignores(tmp_path, capsys):
+    from stepladder import strategies
+
+    assert simulate("--scenario", "sft", "--steps", "2", "--quiet", "--out", str(tmp_path)) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    allocators = {n for n in strategies.available() if strategies.get(n).allocates_rollouts}
+    assert allocators and sorted(results["strategies"]) == sorted(
+        set(strategies.available()) - allocators
+    )
+    err = capsys.readouterr().err
+    assert all(f"note: skipping {name}: " in err for name in allocators)
+
+
+def test_a_named_strategy_the_scenario_ignores_stops_before_work(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert simulate("--scenario", "sft", "--strategies", "knapsack", "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --strategies: knapsack: strategy 'knapsack' allocates")
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

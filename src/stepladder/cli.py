@@ -190,14 +190,20 @@ def simulate(
     from stepladder.sim import compare
 
     _writable_directory("--out", out_dir)
+    from stepladder.sim import unsupported
+
     names = _strategy_names(strategy_list)
-    missing = _missing_extras(names)
-    if missing and strategy_list.strip() != "all":
-        name, reason = next(iter(missing.items()))
+    skipped = _missing_extras(names)
+    for name in names:
+        reason = unsupported(scenario, name)
+        if reason is not None and name not in skipped:
+            skipped[name] = reason
+    if skipped and strategy_list.strip() != "all":
+        name, reason = next(iter(skipped.items()))
         raise InputError(f"--strategies: {name}: {reason}")
-    for name, reason in missing.items():
+    for name, reason in skipped.items():
         click.echo(f"note: skipping {name}: {reason}", err=True)
-    names = [name for name in names if name not in missing]
+    names = [name for name in names if name not in skipped]
     bar_format = "{desc}: {n}/{total} runs [{elapsed}]{postfix}"  # no ETA: runs are uneven
     with tqdm(
         total=len(names) * repeats,

@@ -137,7 +137,8 @@ def assert_same_state(a: Any, b: Any, where: str = "state") -> None:
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             assert_same_state(x, y, f"{where}[{i}]")
     elif isinstance(a, torch.Tensor | np.ndarray):
-        assert np.array_equal(np.asarray(a), np.asarray(b)), where
+        x, y = np.asarray(a), np.asarray(b)
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), where  # NaN fills match
     else:
         assert a == b, where
 

@@ -371,7 +371,11 @@ class CurriculumLink:
         self.curriculum.observe(outcomes)
         groups, _ = outcomes_from_rows(np.arange(len(indices)) // g, rewards, advantages)
         return Outcomes(
-            indices[::g], groups.rewards, advantages=groups.advantages, step=step
+            indices[::g],
+            groups.rewards,
+            counts=groups.rollouts,
+            advantages=groups.advantages,
+            step=step,
         )  # one item per group, even where a prompt has several
 
     def _refill(
@@ -596,6 +600,7 @@ def _concatenate(parts: list[Outcomes]) -> Outcomes:
     return Outcomes(
         np.concatenate([p.indices for p in parts]),
         stack("rewards"),
+        counts=np.concatenate([p.rollouts for p in parts]),
         advantages=stack("advantages"),
         step=parts[-1].step,
     )

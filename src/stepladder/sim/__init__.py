@@ -8,7 +8,7 @@ Example:
 """
 
 from stepladder.sim.learners import ItemBank, Learner
-from stepladder.sim.runner import RunResult, compare, run
+from stepladder.sim.runner import RunResult, compare, run, unsupported
 from stepladder.sim.scenarios import SCENARIOS, Scenario, World, get_scenario, scenario_names
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "get_scenario",
     "run",
     "scenario_names",
+    "unsupported",
 ]

@@ -14,9 +14,9 @@ from stepladder.batching import fill_batch
 from stepladder.curriculum import Curriculum
 from stepladder.outcomes import Outcomes
 from stepladder.sim.scenarios import Scenario, get_scenario
-from stepladder.strategies import Proposal, create
+from stepladder.strategies import Proposal, Strategy, create
 
-__all__ = ["RunResult", "compare", "run"]
+__all__ = ["RunResult", "compare", "run", "unsupported"]
 
 
 @dataclass
@@ -72,12 +72,9 @@ def run(
     started = time.perf_counter()
     world = scenario.make_world(world_seed)
     chosen = create(strategy, **dict(params or {}))
-    if scenario.mode == "sft" and chosen.allocates_rollouts:
-        raise ValueError(
-            f"strategy {strategy!r} allocates rollouts per prompt, which scenario "
-            f"{scenario.name!r} (SFT: one labelled example per item) would ignore; "
-            "compare it in an RL scenario"
-        )
+    reason = unsupported(scenario, chosen)
+    if reason is not None:
+        raise ValueError(reason)
     curriculum = Curriculum(world.pool, chosen, seed=int(curriculum_seed.generate_state(1)[0]))
     weight_of: dict[int, float] = {}  # latest loss weight proposed per item
 
@@ -120,6 +117,26 @@ def run(
         accuracy=accuracy,
         rollouts=cumulative,
     )
+
+
+def unsupported(scenario: Scenario | str, strategy: Strategy | str) -> str | None:
+    """Why ``scenario`` would ignore what ``strategy`` proposes, or None if it applies it all.
+
+    Example:
+        >>> unsupported("sft", "knapsack")[:45]
+        "strategy 'knapsack' allocates rollouts per pr"
+        >>> unsupported("grpo-math", "knapsack") is None
+        True
+    """
+    scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    chosen = create(strategy) if isinstance(strategy, str) else strategy
+    if scenario.mode == "sft" and chosen.allocates_rollouts:
+        return (
+            f"strategy {chosen.name!r} allocates rollouts per prompt, which scenario "
+            f"{scenario.name!r} (SFT: one labelled example per item) would ignore; "
+            "compare it in an RL scenario"
+        )
+    return None
 
 
 def _summary(values: Sequence[float | None], *, count_reached: bool = False) -> dict[str, Any]:
