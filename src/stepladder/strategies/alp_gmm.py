@@ -16,8 +16,8 @@ from stepladder.strategies.base import Proposal, Strategy
 
 __all__ = ["ALPGMM"]
 
-#: Candidates checked per task for a nearer task played earlier in the same batch.
-_BATCH_NEIGHBOURS = 8
+#: Neighbours searched, in turn, for a task played earlier in the same batch.
+_BATCH_NEIGHBOURS = (8, 64)
 
 
 def _tree(points: np.ndarray) -> Any:
@@ -159,8 +159,6 @@ class ALPGMM(Strategy):
         self.random_fraction = number("random_fraction", random_fraction, low=0.0, high=1.0)
 
     def _setup(self) -> None:
-        from scipy.spatial import cKDTree
-
         try:  # fail at bind time, not at the first fit hundreds of episodes later
             import sklearn.mixture  # noqa: F401
         except ImportError as error:
@@ -170,7 +168,7 @@ class ALPGMM(Strategy):
         features = _task_features(self)
         low, high = features.min(axis=0), features.max(axis=0)
         self._unit = (features - low) / np.where(high > low, high - low, 1.0)
-        self._candidates = cKDTree(self._unit)
+        self._candidates = _tree(self._unit)
         d = self._unit.shape[1] + 1
         self.episodes = 0
         self.tasks = np.zeros(0, dtype=np.int64)  # episodes since the last fit (< fit_every)
@@ -218,33 +216,38 @@ class ALPGMM(Strategy):
         return alps
 
     @staticmethod
-    def _nearest_earlier_brute(points: np.ndarray, rows: np.ndarray) -> tuple:
-        """Exact nearest earlier point for ``rows`` by brute force over the rows before."""
-        last = int(rows.max())
-        distances = np.sqrt(((points[rows, None, :] - points[None, :last, :]) ** 2).sum(axis=2))
-        distances[np.arange(last)[None, :] >= rows[:, None]] = np.inf
-        nearest = np.argmin(distances, axis=1)
-        return distances[np.arange(len(rows)), nearest], nearest
+    def _nearest_earlier(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each point, (distance, position) of the nearest point before it (inf, -1).
 
-    def _nearest_earlier(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each point, (distance, position) of the nearest point before it (inf, -1)."""
-
+        The k nearest points of each (k = 8, then 64 for those still without an earlier
+        one among them) hold the answer for almost all; the few first points left over are
+        compared with all points before them.
+        """
         m = len(points)
         best = np.full(m, np.inf)
         found = np.full(m, -1, dtype=np.int64)
-        if m < 2:
+        rows = np.arange(1, m)  # the first point has no earlier one
+        if not len(rows):
             return best, found
-        k = min(_BATCH_NEIGHBOURS, m)
-        distance, position = _tree(points).query(points, k=k)
-        distance, position = distance.reshape(m, k), position.reshape(m, k)
-        earlier = position < np.arange(m)[:, None]
-        first = np.argmax(earlier, axis=1)  # neighbours come nearest first
-        hit = earlier[np.arange(m), first]
-        best[hit] = distance[hit, first[hit]]
-        found[hit] = position[hit, first[hit]]
-        missing = np.flatnonzero(~hit & (np.arange(m) > 0))
-        if len(missing):  # all k nearest come later: rare but for the first few points
-            best[missing], found[missing] = self._nearest_earlier_brute(points, missing)
+        tree = _tree(points)
+        for k in _BATCH_NEIGHBOURS:
+            k = min(k, m)
+            distance, position = tree.query(points[rows], k=k)
+            distance, position = distance.reshape(-1, k), position.reshape(-1, k)
+            earlier = position < rows[:, None]
+            first = np.argmax(earlier, axis=1)  # neighbours come nearest first
+            hit = earlier[np.arange(len(rows)), first]
+            best[rows[hit]] = distance[hit, first[hit]]
+            found[rows[hit]] = position[hit, first[hit]]
+            rows = rows[~hit]
+            if not len(rows):
+                return best, found
+        last = int(rows.max())  # left over: compare with every point before
+        gaps = points[rows, None, :] - points[None, :last, :]
+        distances = np.sqrt((gaps**2).sum(axis=2))
+        distances[np.arange(last)[None, :] >= rows[:, None]] = np.inf
+        nearest = np.argmin(distances, axis=1)
+        best[rows], found[rows] = distances[np.arange(len(rows)), nearest], nearest
         return best, found
 
     def observe(self, outcomes: Outcomes) -> None:
