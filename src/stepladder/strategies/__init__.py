@@ -9,18 +9,23 @@ Example:
 
 # Importing each family module registers its strategies.
 from stepladder.strategies import (  # noqa: F401
+    alp_gmm,
     bandits,
     baselines,
     budget,
+    domain_randomization,
     filtering,
     irt_pacing,
     learned,
+    learning_progress,
+    mastering_rate,
     mixture,
     pacing,
+    plr,
     posterior,
     self_paced,
+    sequential,
     targeting,
-    teachers,
 )
 from stepladder.strategies._registry import available, create, get, register
 from stepladder.strategies.base import Proposal, Strategy

@@ -1,0 +1,325 @@
+"""ALP-GMM: absolute learning progress with Gaussian mixtures (Portelas et al., CoRL 2019)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from stepladder._checks import choice, number, positive_int
+from stepladder.outcomes import Outcomes
+from stepladder.strategies._registry import register
+from stepladder.strategies._teacher_tools import episode_scores, segments
+from stepladder.strategies.base import Proposal, Strategy
+
+__all__ = ["ALPGMM"]
+
+#: Neighbours searched, in turn, for a task played earlier in the same batch.
+_BATCH_NEIGHBOURS = (8, 64)
+
+
+def _tree(points: np.ndarray) -> Any:
+    """A kd-tree built for speed (sliding-midpoint splits, no node compaction)."""
+    from scipy.spatial import cKDTree
+
+    return cKDTree(points, balanced_tree=False, compact_nodes=False)
+
+
+class _PlayedTasks:
+    """Distinct played tasks, for exact nearest-neighbour queries as the set grows.
+
+    The tasks (in order of first play) are split into consecutive parts, each with its own
+    kd-tree; a new part is merged with the one before while it holds at least a quarter as
+    many tasks (the logarithmic method), so there are O(log tasks) trees, a task is re-indexed
+    O(log tasks) times in all, and a query asks every tree: nothing scans the played tasks.
+    """
+
+    def __init__(self, unit: np.ndarray) -> None:
+        self.unit = unit
+        self.parts: list[np.ndarray] = []
+        self.trees: list[Any] = []
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    def add(self, tasks: np.ndarray) -> None:
+        """Append tasks played for the first time, in order of first play."""
+
+        if not len(tasks):
+            return
+        self.parts.append(np.asarray(tasks, dtype=np.int64))
+        self.trees.append(None)
+        while len(self.parts) >= 2 and 4 * len(self.parts[-1]) >= len(self.parts[-2]):
+            merged = np.concatenate(self.parts[-2:])
+            del self.parts[-2:], self.trees[-2:]
+            self.parts.append(merged)
+            self.trees.append(None)
+        self.trees[-1] = _tree(self.unit[self.parts[-1]])
+
+    def nearest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distance, task) of the nearest played task to each point (inf, -1 when none).
+
+        Ties go to the task played first (the older tree, then the kd-tree's choice).
+        """
+        best = np.full(len(points), np.inf)
+        task = np.full(len(points), -1, dtype=np.int64)
+        for part, tree in zip(self.parts, self.trees, strict=True):
+            distance, position = tree.query(points)
+            closer = distance < best
+            best[closer], task[closer] = distance[closer], part[position[closer]]
+        return best, task
+
+    def state_dict(self) -> dict[str, Any]:
+        tasks = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
+        return {"tasks": tasks, "sizes": np.array([len(p) for p in self.parts], dtype=np.int64)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+
+        tasks = np.asarray(state["tasks"], dtype=np.int64).reshape(-1)
+        sizes = np.asarray(state["sizes"], dtype=np.int64).reshape(-1)
+        if sizes.sum() != len(tasks) or (sizes <= 0).any():
+            raise ValueError("played tasks: part sizes do not add up to the tasks")
+        if len(tasks) and (tasks.min() < 0 or tasks.max() >= len(self.unit)):
+            raise ValueError(f"played tasks outside 0..{len(self.unit) - 1}")
+        self.parts = np.split(tasks, np.cumsum(sizes)[:-1]) if len(sizes) else []
+        self.trees = [_tree(self.unit[part]) for part in self.parts]
+
+
+def _task_features(strategy: Strategy) -> np.ndarray:
+    features = strategy.pool.features
+    if features is None:
+        raise ValueError(
+            f"{strategy.name} needs task parameters: build the pool with features "
+            "(e.g. stepladder.tasks.BoxTasks(...).pool())"
+        )
+    features = features.reshape(strategy.pool.size, -1)
+    if np.isnan(features).any():
+        raise ValueError(f"{strategy.name}: pool features (task parameters) must not be NaN")
+    return features
+
+
+@register("alp_gmm")
+class ALPGMM(Strategy):
+    """Absolute learning progress with Gaussian mixtures over (task parameters, ALP).
+
+    From "Teacher algorithms for curriculum learning of Deep RL in continuously parameterized
+    environments" (Portelas, Colas, Hofmann and Oudeyer, CoRL 2019). Task parameters are the
+    pool's ``features``, rescaled to ``[0, 1]`` per dimension by the pool's min and max.
+
+    - ALP of an episode on task ``x`` with reward ``r``: ``alp = |r - r_nn|`` where ``r_nn``
+      is the reward of the nearest previously seen task (Euclidean, kd-trees; 0 for the first
+      episode); (x, r) then joins the history. Decision: for a task played before (distance
+      0) ``r_nn`` is its own latest reward, and a task's latest reward is the one its
+      neighbours compare with. The played tasks live in kd-trees of geometrically shrinking
+      sizes (the logarithmic method); tasks first played earlier in the same batch are found
+      among their nearest batch neighbours: the neighbour is exact, no scan of the history.
+    - Every ``fit_every`` episodes, fit ``GaussianMixture(k)`` (scikit-learn, full
+      covariances) for ``k`` in ``min_components .. max_components`` on the last
+      ``fit_every`` points ``(x, alp)`` (then dropped) and keep the lowest AIC
+      (``criterion="bic"``: BIC). A batch that completes several windows is fitted once, on
+      the last complete window: the earlier fits would be replaced before any proposal.
+    - Proposal: before the first fit, uniform; else with probability ``random_fraction``
+      uniform, otherwise pick Gaussian ``i`` with ``P(i) ∝ mean ALP of i`` (its mean's last
+      coordinate), draw ``(x, alp) ~ N(mu_i, Sigma_i)``, clip ``x`` to ``[0, 1]^d`` and snap it
+      to the nearest candidate task of the pool (kd-tree).
+
+    Decisions: the mixture's random_state comes from the shared generator, so runs are
+    deterministic; several rollouts per task count as one episode (their mean reward).
+    A step costs O(batch log tasks) plus, every ``fit_every`` episodes, one fit.
+
+    Example:
+        >>> from stepladder import Curriculum, Outcomes
+        >>> from stepladder.tasks import BoxTasks
+        >>> cur = Curriculum(BoxTasks([0.0], [1.0]).pool(64), "alp_gmm", seed=0)
+        >>> cur.observe(Outcomes([0, 1], rewards=[0.0, 1.0]))
+        >>> cur.strategy.alps.tolist()
+        [0.0, 1.0]
+    """
+
+    feedback = ("rewards",)
+    learned = ("episodes", "tasks", "alps", "latest", "known", "played", "means", "covariances")
+
+    def __init__(
+        self,
+        *,
+        fit_every: int = 250,
+        min_components: int = 2,
+        max_components: int = 10,
+        criterion: str = "aic",
+        random_fraction: float = 0.2,
+    ) -> None:
+        self.fit_every = positive_int("fit_every", fit_every)
+        self.min_components = positive_int("min_components", min_components)
+        self.max_components = positive_int("max_components", max_components)
+        if self.max_components < self.min_components:
+            raise ValueError("max_components must be >= min_components")
+        self.criterion = choice("criterion", criterion, ("aic", "bic"))
+        self.random_fraction = number("random_fraction", random_fraction, low=0.0, high=1.0)
+
+    def _setup(self) -> None:
+        try:  # fail at bind time, not at the first fit hundreds of episodes later
+            import sklearn.mixture  # noqa: F401
+        except ImportError as error:
+            raise ImportError(
+                "alp_gmm needs scikit-learn: pip install 'scikit-learn>=1.3'"
+            ) from error
+        features = _task_features(self)
+        low, high = features.min(axis=0), features.max(axis=0)
+        self._unit = (features - low) / np.where(high > low, high - low, 1.0)
+        self._candidates = _tree(self._unit)
+        d = self._unit.shape[1] + 1
+        self.episodes = 0
+        self.tasks = np.zeros(0, dtype=np.int64)  # episodes since the last fit (< fit_every)
+        self.alps = np.zeros(0)  # their ALP
+        self.latest = np.zeros(self.pool.size)  # latest reward of each task, where known
+        self.known = np.zeros(self.pool.size, dtype=bool)  # played before
+        self.played = _PlayedTasks(self._unit)
+        self.means = np.zeros((0, d))
+        self.covariances = np.zeros((0, d, d))
+        self._factors = np.zeros((0, d, d))
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._factors = np.linalg.cholesky(self.covariances)  # derived: Cholesky factors
+
+    def _alps(self, tasks: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+        """ALP of each episode of a batch, in episode order, as if observed one by one."""
+        m = len(tasks)
+        s = segments(tasks)
+        # latest reward of task u before episode i: its last occurrence before i in the
+        # batch, else its latest reward before the batch
+        occurrences = tasks[s.order] * (m + 1) + s.order
+
+        def latest_before(u: np.ndarray, i: np.ndarray) -> np.ndarray:
+            at = np.searchsorted(occurrences, u * (m + 1) + i) - 1
+            inside = (at >= 0) & (tasks[s.order][np.maximum(at, 0)] == u)
+            return np.where(inside, rewards[s.order][np.maximum(at, 0)], self.latest[u])
+
+        within = np.empty(m, dtype=np.int64)
+        within[s.order] = s.within
+        played = (within > 0) | self.known[tasks]
+        reference = tasks.copy()  # a replayed task is its own nearest neighbour
+        fresh = np.flatnonzero(~played)  # first plays, in episode order
+        if len(fresh):
+            points = self._unit[tasks[fresh]]
+            best, nearest = self.played.nearest(points)
+            closer, task = self._nearest_earlier(points)
+            use = closer < best  # ties go to the task played first
+            nearest[use] = tasks[fresh][task[use]]
+            reference[fresh] = nearest
+        alps = np.zeros(m)
+        known = reference >= 0
+        positions = np.flatnonzero(known)
+        alps[known] = np.abs(rewards[known] - latest_before(reference[known], positions))
+        return alps
+
+    @staticmethod
+    def _nearest_earlier(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each point, (distance, position) of the nearest point before it (inf, -1).
+
+        The k nearest points of each (k = 8, then 64 for those still without an earlier
+        one among them) hold the answer for almost all; the few first points left over are
+        compared with all points before them.
+        """
+        m = len(points)
+        best = np.full(m, np.inf)
+        found = np.full(m, -1, dtype=np.int64)
+        rows = np.arange(1, m)  # the first point has no earlier one
+        if not len(rows):
+            return best, found
+        tree = _tree(points)
+        for k in _BATCH_NEIGHBOURS:
+            k = min(k, m)
+            distance, position = tree.query(points[rows], k=k)
+            distance, position = distance.reshape(-1, k), position.reshape(-1, k)
+            earlier = position < rows[:, None]
+            first = np.argmax(earlier, axis=1)  # neighbours come nearest first
+            hit = earlier[np.arange(len(rows)), first]
+            best[rows[hit]] = distance[hit, first[hit]]
+            found[rows[hit]] = position[hit, first[hit]]
+            rows = rows[~hit]
+            if not len(rows):
+                return best, found
+        last = int(rows.max())  # left over: compare with every point before
+        gaps = points[rows, None, :] - points[None, :last, :]
+        distances = np.sqrt((gaps**2).sum(axis=2))
+        distances[np.arange(last)[None, :] >= rows[:, None]] = np.inf
+        nearest = np.argmin(distances, axis=1)
+        best[rows], found[rows] = distances[np.arange(len(rows)), nearest], nearest
+        return best, found
+
+    def observe(self, outcomes: Outcomes) -> None:
+        tasks, rewards = episode_scores(outcomes)
+        if not len(tasks):
+            return
+        alps = self._alps(tasks, rewards)
+        first = np.unique(tasks, return_index=True)[1]
+        fresh = tasks[np.sort(first)]
+        self.played.add(fresh[~self.known[fresh]])
+        s = segments(tasks)
+        self.latest[s.keys] = rewards[s.order[np.cumsum(s.lengths) - 1]]
+        self.known[s.keys] = True
+        pending_tasks = np.concatenate([self.tasks, tasks])
+        pending_alps = np.concatenate([self.alps, alps])
+        before, self.episodes = self.episodes, self.episodes + len(tasks)
+        boundary = self.episodes - self.episodes % self.fit_every
+        if boundary > before:  # one fit, on the last complete window
+            end = len(pending_tasks) - (self.episodes - boundary)
+            start = end - self.fit_every
+            self._fit(pending_tasks[start:end], pending_alps[start:end])
+            pending_tasks, pending_alps = pending_tasks[end:], pending_alps[end:]
+        self.tasks, self.alps = pending_tasks, pending_alps
+
+    def _fit(self, tasks: np.ndarray, alps: np.ndarray) -> None:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.mixture import GaussianMixture
+        from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+        data = np.column_stack([self._unit[tasks], alps])
+        best, best_score = None, math.inf
+        for k in range(self.min_components, min(self.max_components, len(data)) + 1):
+            gmm = GaussianMixture(
+                k, covariance_type="full", random_state=int(self.rng.integers(0, 2**31 - 1))
+            )
+            # one thread: BLAS/OpenMP threads on tiny matrices cost 10x more than they save
+            with warnings.catch_warnings(), threadpool_limits(1):
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                gmm.fit(data)
+            score = gmm.aic(data) if self.criterion == "aic" else gmm.bic(data)
+            if score < best_score:
+                best, best_score = gmm, score
+        if best is not None:
+            self.means = np.array(best.means_, dtype=np.float64)
+            self.covariances = np.array(best.covariances_, dtype=np.float64)
+            self._factors = np.linalg.cholesky(self.covariances)
+
+    def propose(self, n: int) -> Proposal:
+        out = self.rng.integers(0, self.pool.size, size=n).astype(np.int64)
+        if len(self.means) == 0 or n == 0:
+            return Proposal(out)
+        guided = np.flatnonzero(self.rng.random(n) >= self.random_fraction)
+        weights = np.maximum(self.means[:, -1], 0.0)
+        p = (
+            weights / weights.sum()
+            if weights.sum() > 0
+            else np.full(len(weights), 1 / len(weights))
+        )
+        components = self.rng.choice(len(p), size=len(guided), p=p)
+        # (x, alp) ~ N(mu, Sigma) as mu + L z, L the Cholesky factor: the same normals, in the
+        # same order, as one rng.multivariate_normal(..., method="cholesky") call per slot
+        z = self.rng.standard_normal((len(guided), self.means.shape[1]))
+        samples = self.means[components] + np.einsum("kij,kj->ki", self._factors[components], z)
+        if len(guided):
+            points = np.clip(samples[:, : self._unit.shape[1]], 0.0, 1.0)
+            _, nearest = self._candidates.query(points)
+            out[guided] = np.asarray(nearest, dtype=np.int64)
+        return Proposal(out)
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "episodes": float(self.episodes),
+            "components": float(len(self.means)),
+            "alp_mean": float(self.alps.mean()) if len(self.alps) else 0.0,
+        }

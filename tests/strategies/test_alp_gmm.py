@@ -1,0 +1,139 @@
+"""ALP-GMM: ALP against a direct computation, fits, proposals and checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stepladder import Curriculum, ItemPool, Outcomes, strategies
+from stepladder.tasks import BoxTasks
+
+
+def test_alp_is_distance_to_reward_of_nearest_previous_task() -> None:
+    pool = ItemPool(size=4, features=[[0.0], [0.1], [0.9], [1.0]])
+    cur = Curriculum(pool, "alp_gmm", seed=0)
+    cur.observe(Outcomes([0, 3], rewards=[0.2, 0.9]))  # first: 0; then |0.9 - 0.2|
+    cur.observe(Outcomes([1, 2], rewards=[0.5, 0.4]))  # |0.5 - 0.2|; nearest of 0.9 is 1.0
+    np.testing.assert_allclose(cur.strategy.alps, [0.0, 0.7, 0.3, 0.5])
+
+
+def test_alp_nearest_neighbour_is_exact_beyond_the_tree_rebuild() -> None:
+    rng = np.random.default_rng(0)
+    features = rng.random((300, 2))
+    cur = Curriculum(ItemPool(size=300, features=features), "alp_gmm", seed=0, fit_every=10**6)
+    tasks = rng.integers(0, 300, size=500)
+    rewards = rng.random(500)
+    for start in range(0, 500, 25):
+        cur.observe(Outcomes(tasks[start : start + 25], rewards[start : start + 25]))
+    unit = (features - features.min(0)) / (features.max(0) - features.min(0))
+    expected, latest = [], {}
+    for t in range(500):
+        if tasks[t] in latest:  # replayed task: its own latest reward
+            expected.append(abs(rewards[t] - latest[tasks[t]]))
+        elif latest:
+            played = np.array(list(latest))
+            distances = np.linalg.norm(unit[played] - unit[tasks[t]], axis=1)
+            expected.append(abs(rewards[t] - latest[played[int(np.argmin(distances))]]))
+        else:
+            expected.append(0.0)
+        latest[tasks[t]] = rewards[t]
+    np.testing.assert_allclose(cur.strategy.alps, expected)
+
+
+def _alp_run(criterion: str = "aic", seed: int = 0) -> Curriculum:
+    pool = BoxTasks([0.0, 0.0], [1.0, 1.0]).pool(2000, seed=0)
+    cur = Curriculum(
+        pool, "alp_gmm", seed=seed, fit_every=100, random_fraction=0.0, criterion=criterion
+    )
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        batch = cur.propose(30).indices
+        x = pool.features[batch, 0]
+        # progress only left of 0.3: rewards there are noisy, elsewhere always 0
+        rewards = np.where(x < 0.3, rng.random(len(batch)), 0.0)
+        cur.observe(Outcomes(batch, rewards))
+    return cur
+
+
+def test_alp_gmm_fits_and_samples_where_progress_is() -> None:
+    cur = _alp_run()
+    means = cur.strategy.means
+    assert 2 <= len(means) <= 10 and means.shape[1] == 3
+    assert cur.strategy.covariances.shape == (len(means), 3, 3)
+    draws = cur.propose(500).indices
+    assert np.mean(cur.pool.features[draws, 0] < 0.35) > 0.6  # uniform would give 0.35
+    bic = _alp_run("bic")
+    assert 2 <= len(bic.strategy.means) <= 10
+
+
+def test_alp_gmm_is_deterministic_given_seed() -> None:
+    a, b = _alp_run(seed=4), _alp_run(seed=4)
+    np.testing.assert_array_equal(a.strategy.means, b.strategy.means)
+    np.testing.assert_array_equal(a.propose(50).indices, b.propose(50).indices)
+
+
+def test_alp_gmm_is_uniform_before_the_first_fit_and_needs_features() -> None:
+    pool = BoxTasks([0.0], [1.0]).pool(100)
+    cur = Curriculum(pool, "alp_gmm", seed=0)
+    assert len(np.unique(cur.propose(400).indices)) > 90
+    with pytest.raises(ValueError, match="feature"):
+        Curriculum(10, "alp_gmm")
+    with pytest.raises(ValueError, match="criterion"):
+        strategies.create("alp_gmm", criterion="x")
+
+
+def _direct_alps(features: np.ndarray, tasks: np.ndarray, rewards: np.ndarray) -> list[float]:
+    unit = (features - features.min(0)) / (features.max(0) - features.min(0))
+    expected, latest = [], {}
+    for t in range(len(tasks)):
+        if tasks[t] in latest:
+            expected.append(abs(rewards[t] - latest[tasks[t]]))
+        elif latest:
+            played = np.array(list(latest))
+            distances = np.linalg.norm(unit[played] - unit[tasks[t]], axis=1)
+            expected.append(abs(rewards[t] - latest[played[int(np.argmin(distances))]]))
+        else:
+            expected.append(0.0)
+        latest[tasks[t]] = rewards[t]
+    return expected
+
+
+def test_alp_of_one_large_batch_is_as_if_observed_one_by_one() -> None:
+    # 600 episodes in one batch: nearest earlier tasks of the same batch, replays within it
+    rng = np.random.default_rng(2)
+    features = rng.random((5000, 3))
+    cur = Curriculum(ItemPool(size=5000, features=features), "alp_gmm", seed=0, fit_every=10**6)
+    warm = rng.integers(0, 5000, size=300)
+    tasks = np.r_[rng.integers(0, 5000, size=500), warm[:100]]
+    rewards = rng.random(900)
+    cur.observe(Outcomes(warm, rewards[:300]))
+    cur.observe(Outcomes(tasks, rewards[300:]))
+    np.testing.assert_allclose(
+        cur.strategy.alps, _direct_alps(features, np.r_[warm, tasks], rewards)
+    )
+
+
+def test_alp_gmm_fits_once_per_batch_on_the_last_complete_window(monkeypatch) -> None:
+    pool = BoxTasks([0.0], [1.0]).pool(500, seed=0)
+    cur = Curriculum(pool, "alp_gmm", seed=0, fit_every=100)
+    windows = []
+    monkeypatch.setattr(cur.strategy, "_fit", lambda tasks, alps: windows.append(tasks.copy()))
+    batch = np.arange(350) % 500
+    cur.observe(Outcomes(batch[:60], np.zeros(60)))  # no window complete yet
+    cur.observe(Outcomes(batch[60:350], np.zeros(290)))  # completes windows 1, 2 and 3
+    assert len(windows) == 1
+    np.testing.assert_array_equal(windows[0], batch[200:300])
+    np.testing.assert_array_equal(cur.strategy.tasks, batch[300:350])
+    assert cur.strategy.episodes == 350
+
+
+def test_alp_gmm_resumes_exactly_after_fits(tmp_path) -> None:
+    from stepladder import load_state, save_state
+
+    cur = _alp_run(seed=2)
+    save_state(tmp_path / "s.npz", cur.state_dict())
+    pool = BoxTasks([0.0, 0.0], [1.0, 1.0]).pool(2000, seed=0)
+    resumed = Curriculum(pool, "alp_gmm", seed=9, fit_every=100, random_fraction=0.0)
+    resumed.load_state_dict(load_state(tmp_path / "s.npz"))
+    np.testing.assert_array_equal(cur.propose(64).indices, resumed.propose(64).indices)
+    assert len(resumed.strategy.played) == len(cur.strategy.played)

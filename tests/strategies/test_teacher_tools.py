@@ -1,0 +1,55 @@
+"""Teacher machinery: the max tree, score histories and batch segments against direct code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stepladder.strategies._teacher_tools import MaxTree, ScoreHistory, segments
+
+
+@pytest.mark.parametrize("size", [1, 2, 15, 16, 17, 256, 257, 5000])
+def test_max_tree_matches_flatnonzero_of_the_maximum(size: int) -> None:
+    rng = np.random.default_rng(size)
+    values = rng.integers(0, 4, size).astype(float)
+    values[rng.random(size) < 0.1] = -np.inf
+    tree = MaxTree(values)
+    for _ in range(30):
+        slots = rng.choice(size, min(size, 5), replace=False)
+        values[slots] = rng.integers(0, 5, len(slots))
+        tree.update(slots, values[slots])
+        best = np.flatnonzero(values == values.max())
+        assert (tree.max, tree.count) == (values.max(), len(best))
+        ranks = rng.integers(0, len(best), 50)
+        np.testing.assert_array_equal(tree.select(ranks), best[ranks])
+
+
+def test_score_history_keeps_the_last_window_in_order() -> None:
+    rng = np.random.default_rng(0)
+    history, direct = ScoreHistory(arms=50, window=4), {}
+    for _ in range(40):
+        arms = rng.integers(0, 6, rng.integers(0, 12))
+        scores = rng.random(len(arms))
+        history.push(arms, scores)
+        for arm, score in zip(arms.tolist(), scores.tolist(), strict=True):
+            direct.setdefault(arm, []).append(score)
+    for arm in range(8):
+        y = np.array(direct.get(arm, []))[-4:]
+        np.testing.assert_allclose(history.recent(arm), y)
+        slope = 0.0
+        if len(y) >= 2:
+            t = np.arange(len(y)) - (len(y) - 1) / 2
+            slope = t @ (y - y.mean()) / (t @ t)
+        assert history.slopes(np.array([arm]))[0] == pytest.approx(slope)
+        assert history.means(np.array([arm]))[0] == pytest.approx(y.mean() if len(y) else 0.0)
+    restored = ScoreHistory(arms=50, window=4)
+    restored.load_state_dict(history.state_dict())
+    np.testing.assert_array_equal(restored.means(np.arange(50)), history.means(np.arange(50)))
+    assert len(history.state_dict()["arms"]) == len(direct)  # rows only for arms played
+
+
+def test_segments_group_by_key_in_batch_order() -> None:
+    s = segments(np.array([4, 1, 4, 1, 9]))
+    assert s.keys.tolist() == [1, 4, 9] and s.lengths.tolist() == [2, 2, 1]
+    assert s.order.tolist() == [1, 3, 0, 2, 4] and s.within.tolist() == [0, 1, 0, 1, 0]
+    assert segments(np.zeros(0, dtype=np.int64)).keys.tolist() == []
