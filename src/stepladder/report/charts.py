@@ -74,7 +74,7 @@ BASELINE = "#000000"
 # Dash patterns cycled once the series outnumber the colours.
 DASHES = ("", "7 3", "2 3", "9 3 2 3")
 GRID = "#e3e3e3"
-LEGEND_ROW, LEGEND_COL = 18, 175
+LEGEND_ROW, LEGEND_COL = 18, 205
 
 
 # -- shared primitives ----------------------------------------------------------------------
@@ -231,7 +231,7 @@ def _legend(
     for k, (name, colour, dash, stroke) in enumerate(entries):
         x = left + (k % columns) * LEGEND_COL
         y = top + (k // columns) * LEGEND_ROW
-        short = name if len(name) <= 22 else name[:21] + "…"
+        short = name if len(name) <= 27 else name[:26] + "…"
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(
             f'<g class="key" data-k="{k}"><title>{escape(name)}</title>'
@@ -443,7 +443,7 @@ def stacked_area_svg(
     xticks = nice_ticks(*_data_range(xs.tolist()))
     peak = float(tops[-1][keep].max()) if len(layers) and keep.any() else 1.0
     yticks = [t for t in nice_ticks(0.0, peak) if t <= peak * (1 + 1e-9)] or [0.0, 1.0]
-    if yticks[-1] < peak:
+    if yticks[-1] < peak * (1 - 1e-6):
         yticks.append(peak)
     frame = Frame(
         xticks[0], xticks[-1], 0.0, yticks[-1], left, top, width - left - 24.0, height - top - 56.0

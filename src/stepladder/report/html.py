@@ -296,9 +296,9 @@ def _table(results: Mapping[str, Any], ranked: list[Ranked]) -> str:
         rows.append(f"<tr{css}>" + "".join(cells) + "</tr>")
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     return (
-        f"<table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n"
+        f'<div class="scroll"><table>\n<thead><tr>{header}</tr></thead>\n<tbody>\n'
         + "\n".join(rows)
-        + "\n</tbody>\n</table>"
+        + "\n</tbody>\n</table></div>"
     )
 
 

@@ -34,7 +34,8 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1.2
 dl.facts dt { color: #666; } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; font-size: .88rem; margin: 1rem 0 2rem; }
 th, td { border-bottom: 1px solid #ddd; padding: .3rem .45rem; text-align: right; }
-td { white-space: nowrap; } td.name { white-space: normal; }
+td { white-space: nowrap; } td.name { white-space: normal; min-width: 8rem; }
+.scroll { overflow-x: auto; } .scroll table { font-size: .82rem; }
 th:first-child, td:first-child, td.name { text-align: left; overflow-wrap: anywhere; }
 th { background: #f4f4f4; position: sticky; top: 0; } tr:hover td { background: #fafafa; }
 tr.baseline td { background: #f3f3f3; font-weight: 600; }
