@@ -1,9 +1,9 @@
-"""Offline HTML/SVG reports for simulation and grading runs."""
+"""Offline HTML reports: simulation runs, training runs (from the journal) and grading."""
 
-from stepladder.report.charts import back_to_back_svg, histogram_svg
+from stepladder.report.charts import back_to_back_svg, histogram_svg, line_chart_svg
 from stepladder.report.grading import icc_items, render_grading_report
 from stepladder.report.html import render_simulation_report
-from stepladder.report.svg import line_chart_svg
+from stepladder.report.run import render_run_report
 
 __all__ = [
     "back_to_back_svg",
@@ -11,5 +11,6 @@ __all__ = [
     "icc_items",
     "line_chart_svg",
     "render_grading_report",
+    "render_run_report",
     "render_simulation_report",
 ]
