@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test lint bench bench-irt bench-fashion-mnist clean
+.PHONY: demo test lint bench bench-irt bench-fashion-mnist clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,14 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks scripts conftest.py
 	$(BIN)/ruff format --check src tests benchmarks scripts conftest.py
 
-test: lint
+test: lint chromium
 	$(BIN)/python -m pytest -m "not bench"
+
+# Headless Chromium for tests/report/test_browser.py (Debian's chromium; no other downloads).
+chromium:
+	@command -v chromium >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq chromium) \
+	  || echo "Chromium missing: apt-get install -y chromium (as root); browser tests will skip"
 
 # Long benchmarks: each script rewrites its own section of docs/benchmarks.md.
 bench: $(VENV)/.installed
