@@ -32,6 +32,8 @@ def test_simulate_writes_results_and_report(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert set(results["strategies"]) == {"uniform", "easy_to_hard"}
     assert results["seed"] == 1 and results["steps"] == 20 and results["repeats"] == 2
+    assert results["run"]["command"].startswith("stepladder simulate --scenario grpo-math")
+    assert results["run"]["stepladder_version"] and results["run"]["date"]
     html = (out / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "easy_to_hard" in html
     table = capsys.readouterr().out

@@ -229,6 +229,12 @@ def simulate(
             progress=finished,
             starting=starting,
         )
+    from stepladder.report.page import run_metadata
+
+    command = ["stepladder", "simulate", "--scenario", scenario, "--strategies", strategy_list]
+    command += ["--seed", str(seed), "--repeats", str(repeats), "--out", str(out_dir)]
+    command += [] if steps is None else ["--steps", str(steps)]
+    results["run"] = run_metadata(command)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "results.json", results)
     with atomic_write(out_dir / "results.csv") as stream:
