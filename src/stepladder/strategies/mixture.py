@@ -350,6 +350,7 @@ def _reindexed(outcomes: Outcomes, indices: np.ndarray) -> Outcomes:
     return Outcomes(
         indices,
         outcomes.rewards,
+        counts=outcomes.counts,
         advantages=outcomes.advantages,
         losses=outcomes.losses,
         signals=outcomes.signals,
