@@ -199,3 +199,13 @@ def test_host_without_ray() -> None:
     assert host.counters()["outcomes"] == 3  # the bad call observed nothing
     with pytest.raises(ValueError, match="flush_every"):
         RemoteCurriculum(None, flush_every=0)  # type: ignore[arg-type]
+
+
+def test_missing_ray_gives_the_install_hint(monkeypatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.delitem(sys.modules, "stepladder.integrations.ray")
+    with pytest.raises(ImportError, match=r"pip install 'stepladder\[ray\]'"):
+        importlib.import_module("stepladder.integrations.ray")
