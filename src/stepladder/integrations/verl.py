@@ -104,7 +104,9 @@ class _CurriculumBufferMixin:
         self.allocation = choice("allocation", settings.get("allocation", "rollouts"), ALLOCATIONS)
         self._scale = RewardScale(tuple(settings.get("reward_range", (0.0, 1.0))), logger)
         limit = settings.get("max_rejected_per_step")
-        self.max_rejected_per_step = None if limit is None else positive_int("limit", limit)
+        self.max_rejected_per_step = (
+            None if limit is None else positive_int("max_rejected_per_step", limit)
+        )
         self._trainer_refill = kwargs.get("refill_fn")
         if self._trainer_refill is not None:
             kwargs["refill_fn"] = self._refill
