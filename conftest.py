@@ -14,7 +14,7 @@ _ADAPTERS = {
     "src/stepladder/integrations/trl.py": "trl",
     "src/stepladder/integrations/gym.py": "gymnasium",
     "src/stepladder/integrations/ray.py": "ray",
-    "src/stepladder/integrations/verl.py": "torch",
+    "src/stepladder/integrations/verl.py": "transfer_queue",
 }
 
 collect_ignore = [

@@ -266,3 +266,53 @@ def test_alp_gmm_over_a_continuous_task_space() -> None:
     env.close()
     assert int(cur.stats.attempts.sum()) == 150 == cur.step
     assert all(1.0 <= p <= 8.0 for p in seen)
+
+
+def lake_with_local_curriculum(curriculum: Curriculum) -> gymnasium.Env:
+    maps = frozen_lake_maps()
+    return CurriculumWrapper(make_lake(maps[0]), curriculum, apply_task=replace_map, tasks=maps)
+
+
+def test_async_vector_env_with_a_local_curriculum_is_refused() -> None:
+    # Each worker would build its wrapper around its own copy of the curriculum, and the
+    # training process's curriculum would never see an episode.
+    curriculum = Curriculum(8, "uniform", seed=0)
+    envs = gymnasium.vector.AsyncVectorEnv(
+        [lambda: lake_with_local_curriculum(curriculum)] * 2, context="fork"
+    )
+    try:
+        with pytest.raises(RuntimeError, match="RemoteCurriculum"):
+            envs.reset(seed=0)
+    finally:
+        envs.close(terminate=True)
+    assert curriculum.step == 0
+
+
+def test_a_wrapper_copied_into_another_process_is_refused() -> None:
+    built = lake_with_local_curriculum(Curriculum(8, "uniform", seed=0))  # built here
+    envs = gymnasium.vector.AsyncVectorEnv([lambda: built], context="fork")
+    try:
+        with pytest.raises(RuntimeError, match="another process"):
+            envs.reset(seed=0)
+    finally:
+        envs.close(terminate=True)
+
+
+def test_sync_vector_env_shares_the_local_curriculum() -> None:
+    curriculum = Curriculum(8, "uniform", seed=0)
+    envs = gymnasium.vector.SyncVectorEnv([lambda: lake_with_local_curriculum(curriculum)] * 2)
+    envs.reset(seed=0)
+    for _ in range(3 * MAX_STEPS):
+        envs.step(envs.action_space.sample())
+    envs.close()
+    assert curriculum.step > 0  # the episodes of both sub-environments reached it
+
+
+def test_missing_gymnasium_gives_the_install_hint(monkeypatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gymnasium", None)
+    monkeypatch.delitem(sys.modules, "stepladder.integrations.gym")
+    with pytest.raises(ImportError, match=r"pip install 'stepladder\[gym\]'"):
+        importlib.import_module("stepladder.integrations.gym")

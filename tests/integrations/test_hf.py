@@ -228,3 +228,30 @@ def test_factory_and_argument_checks(tmp_path) -> None:
             curriculum=Curriculum(5),
             curriculum_params={"replace": True},
         )
+
+
+@pytest.mark.parametrize("max_steps", [6, 30])
+def test_pacing_horizon_comes_from_the_trainer(tmp_path, max_steps) -> None:
+    # competence's total_steps defaults to 1000: a 30-step run used to unlock about 20% of the
+    # data. Given no horizon, the run's max_steps is the horizon and the schedule completes.
+    trainer, _ = make_trainer(
+        tmp_path, difficulty_curriculum("competence"), max_steps=max_steps, save_steps=100
+    )
+    trainer.train()
+    strategy = trainer.curriculum.strategy
+    assert strategy.total_steps == max_steps
+    assert strategy.metrics()["fraction"] == 1.0
+    # the same curriculum built with total_steps=max_steps proposes the same first items
+    pool = ItemPool(size=N_ITEMS, difficulty=np.asarray(DATA["difficulty"]))
+    twin = Curriculum(pool, "competence", seed=3, total_steps=max_steps)
+    assert flat(trainer.items[:1]) == twin.propose(BATCH).indices.tolist()
+
+
+def test_a_horizon_the_user_gave_is_kept_with_a_warning(tmp_path, caplog) -> None:
+    pool = ItemPool(size=N_ITEMS, difficulty=np.asarray(DATA["difficulty"]))
+    curriculum = Curriculum(pool, "competence", seed=3, total_steps=50)
+    trainer, _ = make_trainer(tmp_path, curriculum, max_steps=4, save_steps=100)
+    with caplog.at_level("WARNING", logger="stepladder.integrations.hf"):
+        trainer.train()
+    assert trainer.curriculum.strategy.total_steps == 50
+    assert "total_steps=50 but this run has max_steps=4" in caplog.text

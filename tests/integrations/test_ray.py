@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from stepladder.integrations.ray import (  # noqa: E402
     RemoteCurriculum,
     get_curriculum,
     get_or_create_curriculum,
+    kill_curriculum,
 )
 
 NAMESPACE = "stepladder-tests"
@@ -52,6 +54,38 @@ def worker(name: str, worker_id: int, episodes: int, flush_every: int) -> int:
         cur.observe(Outcomes([task], rewards))
     cur.close()
     return cur.sent_calls
+
+
+@ray.remote(num_cpus=0)
+def creating_worker(name: str, worker_id: int, episodes: int) -> int:
+    """Get-or-create the curriculum from inside a task, use it, and return (ending the task)."""
+    handle = get_or_create_curriculum(name, POOL, "uniform", seed=0, namespace=NAMESPACE)
+    cur = RemoteCurriculum(handle, flush_every=1)
+    for _ in range(episodes):
+        (task,) = cur.propose(1)
+        cur.observe(Outcomes([task], np.ones((1, ROLLOUTS))))
+    cur.close()
+    return worker_id
+
+
+def test_workers_create_the_actor_while_the_driver_holds_no_handle(local_ray: None) -> None:
+    # A non-detached actor dies with the task that created it: the other workers and the
+    # driver then got ActorDiedError. The default is detached: it outlives its creator.
+    assert ray.get([creating_worker.remote("orphan", w, 5) for w in range(3)]) == [0, 1, 2]
+    assert ray.get([creating_worker.remote("orphan", w, 5) for w in range(3, 5)]) == [3, 4]
+    handle = get_curriculum("orphan", namespace=NAMESPACE)
+    assert ray.get(handle.counters.remote())["outcomes"] == 5 * 5
+    assert kill_curriculum("orphan", namespace=NAMESPACE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the name is released once the actor is gone
+        try:
+            get_curriculum("orphan", namespace=NAMESPACE)
+        except ValueError:
+            break
+        time.sleep(0.1)
+    with pytest.raises(ValueError):
+        get_curriculum("orphan", namespace=NAMESPACE)
+    assert not kill_curriculum("orphan", namespace=NAMESPACE)
 
 
 def test_concurrent_workers_lose_and_double_nothing(local_ray: None) -> None:
@@ -165,3 +199,13 @@ def test_host_without_ray() -> None:
     assert host.counters()["outcomes"] == 3  # the bad call observed nothing
     with pytest.raises(ValueError, match="flush_every"):
         RemoteCurriculum(None, flush_every=0)  # type: ignore[arg-type]
+
+
+def test_missing_ray_gives_the_install_hint(monkeypatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.delitem(sys.modules, "stepladder.integrations.ray")
+    with pytest.raises(ImportError, match=r"pip install 'stepladder\[ray\]'"):
+        importlib.import_module("stepladder.integrations.ray")

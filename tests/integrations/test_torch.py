@@ -193,17 +193,38 @@ def test_stateful_dataloader_with_workers_resumes_exactly(strategy: str, tmp_pat
     assert_same_state(resumed_final, final)
 
 
-def test_plain_loader_state_with_workers_rewinds_to_the_request(tmp_path) -> None:
-    """What loader_state_dict fixes: the loader's own state still resumes the index stream of
-    a strategy that ignores feedback, but its curriculum lacks the feedback in flight."""
-    full, final = train("uniform", with_workers)
-    head, checkpoint = train("uniform", with_workers, stop_after=6, save="loader")
-    tail, resumed_final = train(
-        "uniform", with_workers, resume=roundtrip(checkpoint, tmp_path), save="loader"
-    )
-    assert head + tail == full
+def sampler_part(state: Any) -> Any:
+    """The CurriculumSampler's state inside a StatefulDataLoader's state."""
+    if isinstance(state, dict):
+        if state.get("kind") == "stepladder.CurriculumSampler":
+            return state
+        for value in state.values():
+            found = sampler_part(value)
+            if found is not None:
+                return found
+    return None
+
+
+def test_plain_loader_state_with_workers_fails_loudly(tmp_path) -> None:
+    """The loader's own state_dict with workers snapshots the sampler when it requests a batch,
+    before the feedback of the batches in flight arrives: loading it raises (it used to resume
+    silently with that feedback missing); allow_stale=True loads it as it is."""
+    head, checkpoint = train("mopps", with_workers, stop_after=6, save="loader")
+    checkpoint = roundtrip(checkpoint, tmp_path)
+    with pytest.raises(ValueError, match=r"loader_state_dict\(loader\)"):
+        train("mopps", with_workers, resume=checkpoint, save="loader")
+    node = sampler_part(checkpoint["state"])
+    sampler = make_sampler("mopps")
+    sampler.load_state_dict(node, allow_stale=True)
     in_flight = 2 * 2  # num_workers * prefetch_factor
-    assert resumed_final["curriculum"]["step"] == final["curriculum"]["step"] - in_flight - 1
+    assert sampler.curriculum.step == len(head) - in_flight - 1
+
+
+def test_sampler_state_without_workers_is_not_marked_stale(tmp_path) -> None:
+    _, checkpoint = train("mopps", stateful_loader, stop_after=5, save="loader")
+    assert sampler_part(checkpoint["state"])["prefetched"] is False
+    _, direct = train("mopps", with_workers, stop_after=5, save="sampler")
+    assert direct["state"]["prefetched"] is False
 
 
 def test_state_survives_save_state_and_a_fresh_process_layout(tmp_path) -> None:

@@ -1,51 +1,81 @@
-"""The verl integration, with verl's real RLHFDataset, collate function, DataProto, GRPO advantage
-and torchdata's StatefulDataLoader, driven the way ``RayPPOTrainer.fit`` drives them.
+"""The verl v1 integration, run with verl's real pieces on CPU: a local Ray and TransferQueue,
+verl's replay-buffer sampling loop, the v1 trainer's own methods for building the replay buffer
+and for drawing prompts (``prepare_step``, the refill function, ``_next_train_batch``), the
+dataset class loader, ``RLHFDataset``, ``collate_fn`` and torchdata's ``StatefulDataLoader``.
 
-What is not run here: ``RayPPOTrainer.fit`` itself, which needs GPU workers (FSDP and a vLLM or
-SGLang rollout server); the trainer hook is tested with the worker-side actor update replaced.
+What is not run here: generation and the actor update (GPU workers). A stand-in for verl's
+agent-loop worker writes each prompt's trajectories into TransferQueue the way
+``AgentLoopWorkerTQ`` does (keys ``{uid}_{session}_0``, the prompt's fields, ``rm_scores``
+with the reward on the last token, then the prompt's status ``finished``).
+``benchmarks/verl_gpu_check.py`` runs the whole trainer where a GPU is.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import types
-from abc import abstractmethod
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 pytest.importorskip("verl")
+pytest.importorskip("transfer_queue")
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import ray
 import torch
+import transfer_queue as tq
+import verl
 from omegaconf import OmegaConf
+from tensordict import NonTensorData, NonTensorStack
 from tokenizers import Tokenizer, models, pre_tokenizers
-from torch.utils.data import Sampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerFast
-from verl import DataProto
-from verl.trainer.ppo.ray_trainer import AdvantageEstimator, RayPPOTrainer, compute_advantage
-from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn
-from verl.utils.import_utils import load_extern_object
+from verl.trainer.ppo.utils import create_rl_dataset, create_rl_sampler
+from verl.trainer.ppo.v1.trainer_base import PPOTrainer
+from verl.utils.dataset.rl_dataset import collate_fn
+from verl.utils.tensordict_utils import list_of_dict_to_tensordict
 
-import stepladder.integrations.verl as verl_adapter
-from stepladder import Curriculum, ItemPool, Outcomes
-from stepladder.integrations._rollouts import groups_from_rollouts
-from stepladder.integrations.verl import VerlCurriculumSampler, row_indices
+import stepladder.integrations.verl as adapter
+from stepladder.integrations.verl import (
+    ROW_KEY,
+    CurriculumReplayBuffer,
+    CurriculumReplayBufferAsync,
+)
 
 N_PROMPTS = 12
-GROUP = 4  # rollout.n
+GROUP = 4  # actor_rollout_ref.rollout.n
 BATCH = 4  # data.train_batch_size
-RESPONSE_TOKENS = 6
+TOKENS = 3
 
-# -- helpers ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", autouse=True)
+def transfer_queue():
+    """A local Ray and TransferQueue (one storage unit; about 10 s to start on CPU)."""
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    tq.init(OmegaConf.create({"backend": {"SimpleStorage": {"num_data_storage_units": 1}}}))
+    yield
+    tq.close()
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def empty_queue():
+    yield
+    for partition, items in (tq.kv_list() or {}).items():
+        if items:
+            tq.kv_clear(keys=list(items), partition_id=partition)
+
+
+# -- a v1 trainer driven on CPU -----------------------------------------------------------
 
 
 def tokenizer() -> PreTrainedTokenizerFast:
-    """A word-level tokenizer built in code (RLHFDataset wants one; nothing is downloaded)."""
     core = Tokenizer(models.WordLevel({"<pad>": 0, "<eos>": 1, "<unk>": 2}, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     return PreTrainedTokenizerFast(
@@ -53,360 +83,329 @@ def tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def rl_dataset(tmp_path: Any, *, with_index: bool = True) -> RLHFDataset:
-    """verl's RLHFDataset over a parquet file in verl's format; prompt i has difficulty i."""
+def data_file(tmp_path: Path) -> str:
+    """A parquet file in verl's format; prompt i has difficulty i."""
     n = N_PROMPTS
-    extra = [{"index": i, "split": "train"} if with_index else {"split": "train"} for i in range(n)]
     table = pa.table(
         {
             "prompt": [[{"role": "user", "content": f"add {i} and {i}"}] for i in range(n)],
             "data_source": ["toy"] * n,
             "reward_model": [{"style": "rule", "ground_truth": str(2 * i)} for i in range(n)],
-            "extra_info": extra,
+            "extra_info": [{"index": i} for i in range(n)],
             "difficulty": [float(i) for i in range(n)],
         }
     )
-    path = tmp_path / ("train.parquet" if with_index else "train_no_index.parquet")
+    path = tmp_path / "train.parquet"
     pq.write_table(table, path)
+    return str(path)
+
+
+def trainer_config(tmp_path: Path, sampler_kwargs: dict, **data: Any) -> Any:
+    """The config keys the v1 trainer reads here; ``trainer.v1`` is verl's own default."""
+    shipped = OmegaConf.load(Path(verl.__file__).parent / "trainer/config/ppo_trainer.yaml")
+    files = data_file(tmp_path)
     config = OmegaConf.create(
-        {"cache_dir": str(tmp_path / "cache"), "filter_overlong_prompts": False}
+        {
+            "trainer": {"v1": shipped.trainer.v1},
+            "algorithm": {"filter_groups": {"enable": False}},
+            "actor_rollout_ref": {"rollout": {"n": GROUP}},
+            "data": {
+                "train_files": files,
+                "val_files": files,
+                "train_batch_size": BATCH,
+                "gen_batch_size": None,
+                "dataloader_num_workers": 0,
+                "shuffle": True,
+                "seed": 7,
+                "cache_dir": str(tmp_path / "cache"),
+                "filter_overlong_prompts": False,
+                "custom_cls": {
+                    "path": "pkg://stepladder.integrations.verl",
+                    "name": "CurriculumRLHFDataset",
+                },
+                **data,
+            },
+        }
     )
-    return RLHFDataset(str(path), tokenizer(), config)
+    sampler = config.trainer.v1.sampler
+    sampler.custom_sampler.path = "pkg://stepladder.integrations.verl"
+    sampler.custom_sampler.name = "CurriculumReplayBuffer"
+    sampler.sampler_kwargs = sampler_kwargs
+    return config
 
 
-def loader(dataset: RLHFDataset, sampler: Sampler) -> StatefulDataLoader:
-    """The train loader exactly as RayPPOTrainer._create_dataloader builds it."""
-    return StatefulDataLoader(
-        dataset=dataset,
-        batch_size=BATCH,
-        num_workers=0,
+def pass_probability(row: int) -> float:
+    return 1.0 - row / (N_PROMPTS - 1)  # prompt 0 always solved, the last never
+
+
+class Generator:
+    """Stands in for verl's AgentLoopManagerTQ: writes each prompt's group into TransferQueue."""
+
+    def __init__(self, rewards: Any = None) -> None:
+        self.rewards = rewards or (lambda row, uid, session: pass_probability(row))
+        self.rows: dict[str, int] = {}  # uid -> dataset row
+        self.sizes: dict[str, int] = {}  # uid -> responses generated
+
+    def generate_sequences(self, batch: Any) -> None:
+        prompts = []
+        for i in range(len(batch)):
+            prompt = {}
+            for key, value in batch.items():  # as AgentLoopWorkerTQ.generate_sequences reads it
+                if isinstance(value, torch.Tensor):
+                    prompt[key] = value[i]
+                elif isinstance(value, NonTensorStack):
+                    prompt[key] = value[i].data
+                elif isinstance(value, NonTensorData):
+                    prompt[key] = value.data
+            prompts.append(prompt)
+        for prompt in prompts:
+            uid = prompt["uid"]
+            n = int(prompt.pop("__rollout_n__", GROUP))
+            keys, fields = [], []
+            for session in range(n):
+                draw = np.random.default_rng([prompt[ROW_KEY], session, len(self.rows)]).random()
+                reward = float(draw < self.rewards(prompt[ROW_KEY], uid, session))
+                scores = torch.zeros(TOKENS)
+                scores[-1] = reward
+                keys.append(f"{uid}_{session}_0")
+                fields.append({**prompt, "rm_scores": scores, "response_mask": torch.ones(TOKENS)})
+            tags = [{"status": "success", "global_steps": prompt["global_steps"]}] * n
+            table = list_of_dict_to_tensordict(fields)
+            tq.kv_batch_put(keys=keys, fields=table, tags=tags, partition_id="train")
+            tq.kv_put(key=uid, partition_id="train", tag={"status": "finished"})
+            self.rows[uid] = int(prompt[ROW_KEY])
+            self.sizes[uid] = n
+
+
+def make_trainer(config: Any, generator: Generator | None = None) -> Any:
+    """The v1 trainer's replay buffer and data path, built by verl's own PPOTrainer methods
+    (``_build_replay_buffer``, then datasets and the loader as ``_init_dataloader`` builds them)."""
+    trainer = types.SimpleNamespace(config=config, trainer_mode=config.trainer.v1.trainer_mode)
+    for name in (
+        "_build_replay_buffer",
+        "_add_prompts_to_generate",
+        "_next_train_batch",
+        "_fetch_one_gen_batch",
+        "_submit_batch_to_rollout",
+        "prepare_step",
+        "_add_batch_to_generate",
+    ):
+        setattr(trainer, name, types.MethodType(getattr(PPOTrainer, name), trainer))
+    trainer.replay_buffer = trainer._build_replay_buffer()
+    trainer.replay_buffer.poll_interval = 0.01
+    trainer.train_dataset = create_rl_dataset(
+        config.data.train_files, config.data, tokenizer(), None, is_train=True
+    )
+    trainer.val_dataset = create_rl_dataset(
+        config.data.val_files, config.data, tokenizer(), None, is_train=False
+    )
+    trainer.train_dataloader = StatefulDataLoader(
+        dataset=trainer.train_dataset,
+        batch_size=config.data.get("gen_batch_size") or config.data.train_batch_size,
+        num_workers=config.data["dataloader_num_workers"],
         drop_last=True,
         collate_fn=collate_fn,
-        sampler=sampler,
+        sampler=create_rl_sampler(config.data, trainer.train_dataset),
     )
+    trainer.train_dataloader_it = None
+    trainer.global_steps = 1
+    trainer.agent_loop_manager = generator or Generator()
+    return trainer
 
 
-def pass_probability(index: int) -> float:
-    return 1.0 - index / (N_PROMPTS - 1)  # prompt 0 always solved, the last never
-
-
-def training_batch(batch_dict: dict[str, Any], step: int) -> DataProto:
-    """One step of RayPPOTrainer.fit's data path after generation: uids, rollout.n repeats,
-    rewards at each response's last token, a balance-style shuffle, GRPO advantages."""
-    batch = DataProto.from_single_dict(batch_dict)
-    batch.non_tensor_batch["uid"] = np.array(
-        [f"{step}-{row}" for row in range(len(batch))], dtype=object
+def train_step(trainer: Any) -> tuple[list[int], dict]:
+    """One step of PPOTrainer.step's data path: submit a batch, sample it, clear it."""
+    trainer.prepare_step()
+    batch, metrics = trainer.replay_buffer.sample(
+        global_steps=trainer.global_steps, partition_id="train", batch_size=BATCH
     )
-    batch = batch.repeat(repeat_times=GROUP, interleave=True)
-    rows = len(batch)
-    lengths = 1 + (np.arange(rows) % RESPONSE_TOKENS)
-    mask = torch.as_tensor(np.arange(RESPONSE_TOKENS)[None, :] < lengths[:, None]).long()
-    scores = torch.zeros(rows, RESPONSE_TOKENS)
-    for row, index in enumerate(row_indices(batch)):
-        draw = np.random.default_rng([step, row, int(index)]).random()
-        scores[row, lengths[row] - 1] = float(draw < pass_probability(int(index)))
-    batch.batch["response_mask"] = mask
-    batch.batch["token_level_scores"] = scores
-    batch.batch["token_level_rewards"] = scores.clone()
-    batch.reorder(torch.randperm(rows, generator=torch.Generator().manual_seed(step)))
-    return compute_advantage(batch, adv_estimator=AdvantageEstimator.GRPO, num_repeat=GROUP)
+    uids = sorted({key.split("_")[0] for key in batch.keys})
+    rows = sorted(trainer.agent_loop_manager.rows[uid] for uid in uids)
+    tq.kv_clear(keys=batch.keys, partition_id=batch.partition_id)
+    trainer.global_steps += 1
+    return rows, metrics
 
 
-def fit(
-    data: StatefulDataLoader, sampler: VerlCurriculumSampler, *, epochs: int, start_step: int = 0
-) -> list[list[int]]:
-    """RayPPOTrainer.fit's loop over the loader, feeding each batch back; returns the prompts."""
-    seen = []
-    step = start_step
-    for _epoch in range(step // len(data), epochs):
-        for batch_dict in data:
-            step += 1
-            seen.append([int(i) for i in batch_dict["index"]])
-            sampler.update(training_batch(batch_dict, step))
-    return seen
+# -- tests ---------------------------------------------------------------------------------
 
 
-class Recorder(Curriculum):
-    """A Curriculum that keeps every Outcomes it observes."""
+def test_verl_builds_the_buffer_and_the_dataset_from_its_config(tmp_path):
+    trainer = make_trainer(trainer_config(tmp_path, {"strategy": "uniform", "seed": 3}))
+    buffer = trainer.replay_buffer
+    assert type(buffer) is CurriculumReplayBuffer
+    assert type(trainer.train_dataset).__name__ == "CurriculumRLHFDataset"
+    assert trainer.train_dataset.curriculum_buffer is buffer
+    assert trainer.val_dataset.curriculum_buffer is None  # same files, but not the train set
+    assert buffer.curriculum.pool.size == N_PROMPTS
+    assert buffer.batch_size == BATCH
+    # the validation set reads its rows as they are
+    assert trainer.val_dataset[5]["extra_info"]["index"] == 5
+    assert ROW_KEY not in trainer.val_dataset[5]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.observed: list[Outcomes] = []
 
-    def observe(self, outcomes: Outcomes | None = None, /, **fields: Any) -> None:
-        self.observed.append(outcomes)
-        super().observe(outcomes, **fields)
+def test_prompts_come_from_the_curriculum_and_every_group_is_observed(tmp_path):
+    trainer = make_trainer(trainer_config(tmp_path, {"strategy": "uniform", "seed": 3}))
+    buffer = trainer.replay_buffer
+    twin = adapter.Curriculum(N_PROMPTS, "uniform", seed=3)
+    for step in range(3):
+        rows, metrics = train_step(trainer)
+        assert rows == sorted(twin.propose(BATCH).indices.tolist())
+        assert metrics["stepladder/step"] == step + 1
+    stats = buffer.curriculum.stats
+    assert int(stats.attempts.sum()) == 3 * BATCH * GROUP
+    generated = np.bincount(list(trainer.agent_loop_manager.rows.values()), minlength=N_PROMPTS)
+    assert stats.attempts.tolist() == (GROUP * generated).tolist()
+    assert len(buffer._seen) <= BATCH  # only the last batch's groups, pruned at the next poll
 
 
-# -- feedback ----------------------------------------------------------------------------------
-
-
-def test_update_observes_each_prompts_rewards_and_advantages(tmp_path):
-    dataset = rl_dataset(tmp_path)
-    cur = Recorder(N_PROMPTS, "uniform", seed=0)
-    sampler = VerlCurriculumSampler(dataset, curriculum=cur, batch_size=BATCH)
-    batch_dict = next(iter(loader(dataset, sampler)))
-    batch = training_batch(batch_dict, step=1)
-    sampler.update(batch)
-
-    (outcomes,) = cur.observed
-    assert sorted(outcomes.indices.tolist()) == sorted(int(i) for i in batch_dict["index"])
-    scores = batch.batch["token_level_scores"].sum(-1).numpy()
-    advantages = batch.batch["advantages"]
-    mask = batch.batch["response_mask"].bool()
-    rows = row_indices(batch)
-    for k, index in enumerate(outcomes.indices.tolist()):
-        mine = rows == index
-        assert outcomes.rollouts[k] == GROUP
-        assert np.nansum(outcomes.rewards[k]) == scores[mine].sum()
-        expected = [float(advantages[r][mask[r]].mean()) for r in np.flatnonzero(mine)]
-        assert np.allclose(
-            np.sort(outcomes.advantages[k][: outcomes.rollouts[k]]), sorted(expected)
-        )
-    sampler.update(batch)  # the same batch again (trainer and hook both calling): ignored
-    assert len(cur.observed) == 1 and sampler.updates == 1
+def test_rewards_reach_the_curriculum_as_rm_scores_sums(tmp_path):
+    generator = Generator(rewards=lambda row, uid, session: float(session < 1))  # 1 of 4
+    trainer = make_trainer(trainer_config(tmp_path, {"strategy": "uniform"}), generator)
+    train_step(trainer)
+    stats = trainer.replay_buffer.curriculum.stats
+    seen = np.flatnonzero(stats.attempts)
+    assert stats.mean_reward(seen).tolist() == [0.25] * len(seen)
 
 
 def test_feedback_changes_the_proposals(tmp_path):
-    dataset = rl_dataset(tmp_path)
-    fed = VerlCurriculumSampler(dataset, strategy="mopps", batch_size=BATCH, seed=3)
-    fit(loader(dataset, fed), fed, epochs=3)
-    unfed = VerlCurriculumSampler(dataset, strategy="mopps", batch_size=BATCH, seed=3)
+    def run(rewards: Any) -> list[list[int]]:
+        config = trainer_config(tmp_path, {"strategy": "mopps", "seed": 0})
+        trainer = make_trainer(config, Generator(rewards))
+        return [train_step(trainer)[0] for _ in range(4)]
+
+    assert run(lambda row, uid, session: 0.0) != run(lambda row, uid, session: float(session % 2))
+
+
+def test_filtering_evicts_rejected_groups_and_verl_refills_them(tmp_path):
+    config = trainer_config(tmp_path, {"strategy": "dynamic_sampling", "seed": 1}, gen_batch_size=1)
+    trainer = make_trainer(config)
+    generator = trainer.agent_loop_manager
     for _ in range(3):
-        list(unfed)  # the same three passes, without feedback
-    assert fed.updates == 9
-    assert list(fed) != list(unfed)
+        before = len(generator.rows)
+        rows, metrics = train_step(trainer)
+        # every trained group has mixed rewards: solved-by-all and failed-by-all were evicted
+        assert all(0 < row < N_PROMPTS - 1 for row in rows)
+        rejected = metrics.get("training/stepladder/rejected_groups", 0)
+        assert len(generator.rows) - before == BATCH + rejected  # one refill per eviction
+        assert "training/rollout_failure/evicted_samples" not in metrics
+    remaining = (tq.kv_list("train") or {}).get("train", {})
+    assert not [key for key, tag in remaining.items() if tag.get("is_prompt")]
 
 
-def test_filtering_zeroes_advantages_of_rejected_groups(tmp_path):
-    dataset = rl_dataset(tmp_path)
-    sampler = VerlCurriculumSampler(
-        dataset, strategy="range_filter", batch_size=BATCH, low=0.0, high=0.5
+def test_rejections_stop_at_the_limit(tmp_path):
+    kwargs = {"strategy": "dynamic_sampling", "max_rejected_per_step": 2}
+    generator = Generator(rewards=lambda row, uid, session: 1.0)  # every group uniform
+    trainer = make_trainer(trainer_config(tmp_path, kwargs, gen_batch_size=1), generator)
+    rows, metrics = train_step(trainer)
+    assert len(rows) == BATCH
+    assert metrics["training/stepladder/rejected_groups"] == 2
+    assert len(generator.rows) == BATCH + 2
+
+
+def test_allocation_sets_each_prompts_rollout_count(tmp_path):
+    trainer = make_trainer(trainer_config(tmp_path, {"strategy": "dart", "seed": 2}))
+    buffer = trainer.replay_buffer
+    twin = adapter.Curriculum(N_PROMPTS, "dart", seed=2)
+    proposal = twin.propose(BATCH)
+    train_step(trainer)
+    generator = trainer.agent_loop_manager
+    got = sorted((generator.rows[uid], generator.sizes[uid]) for uid in generator.rows)
+    assert got == sorted(zip(proposal.indices.tolist(), proposal.rollouts.tolist(), strict=True))
+    assert int(buffer.curriculum.stats.attempts.sum()) == int(proposal.rollouts.sum())
+
+
+def test_allocation_can_be_ignored(tmp_path):
+    kwargs = {"strategy": "dart", "allocation": "ignore"}
+    trainer = make_trainer(trainer_config(tmp_path, kwargs))
+    train_step(trainer)
+    assert set(trainer.agent_loop_manager.sizes.values()) == {GROUP}
+
+
+@pytest.mark.parametrize("stop_after", [1, 2])
+def test_dataloader_checkpoint_resumes_exactly(tmp_path, stop_after):
+    kwargs = {"strategy": "mopps", "seed": 5}
+    straight = make_trainer(trainer_config(tmp_path, kwargs))
+    expected = [train_step(straight)[0] for _ in range(4)]
+
+    first = make_trainer(trainer_config(tmp_path, kwargs))
+    got = [train_step(first)[0] for _ in range(stop_after)]
+    path = tmp_path / "data.pt"
+    torch.save(first.train_dataloader.state_dict(), path)  # as PPOTrainer._save_checkpoint
+
+    second = make_trainer(trainer_config(tmp_path, kwargs))
+    second.train_dataloader.load_state_dict(torch.load(path, weights_only=False))
+    second.global_steps = first.global_steps
+    second.agent_loop_manager.rows = dict(first.agent_loop_manager.rows)  # draws key on count
+    got += [train_step(second)[0] for _ in range(4 - stop_after)]
+    assert got == expected
+    assert second.replay_buffer.curriculum.step == straight.replay_buffer.curriculum.step
+
+
+def test_async_buffer_refills_one_for_one(tmp_path):
+    config = trainer_config(tmp_path, {"strategy": "dynamic_sampling"})
+    config.trainer.v1.trainer_mode = "colocate_async"
+    config.trainer.v1.sampler.custom_sampler.name = "CurriculumReplayBufferAsync"
+    config.data.gen_batch_size = 1  # the async trainers set this themselves
+    trainer = make_trainer(config)
+    assert type(trainer.replay_buffer) is CurriculumReplayBufferAsync
+    rows, metrics = train_step(trainer)
+    assert all(0 < row < N_PROMPTS - 1 for row in rows)
+    rejected = metrics.get("training/stepladder/rejected_groups", 0)
+    assert len(trainer.agent_loop_manager.rows) == BATCH + rejected
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sampler_kwargs": {"strategy": "uniform", "shuffle": True}}, "unknown"),
+        ({"sampler_kwargs": {"filtering": "mask"}}, "filtering"),
+        ({"sampler_kwargs": {"allocation": "groups"}}, "allocation"),
+        ({"data": {"dataloader_num_workers": 2}}, "dataloader_num_workers=0"),
+        ({"sampler_kwargs": {"strategy": "dynamic_sampling"}}, "gen_batch_size=1"),
+        ({"trainer_mode": "colocate_async"}, "CurriculumReplayBufferAsync"),
+    ],
+)
+def test_bad_settings_are_refused(tmp_path, change, message):
+    config = trainer_config(tmp_path, change.get("sampler_kwargs", {"strategy": "uniform"}))
+    for key, value in change.get("data", {}).items():
+        config.data[key] = value
+    if "trainer_mode" in change:
+        config.trainer.v1.trainer_mode = change["trainer_mode"]
+    with pytest.raises(ValueError, match=message):
+        make_trainer(config)
+
+
+def test_a_train_dataset_without_the_buffer_is_refused(tmp_path):
+    config = trainer_config(tmp_path, {})
+    adapter._unbound.clear()
+    adapter._bound_once = False
+    with pytest.raises(RuntimeError, match="custom_sampler"):
+        create_rl_dataset(config.data.train_files, config.data, tokenizer(), None)
+
+
+def test_groups_without_rewards_are_refused_with_the_fix(tmp_path):
+    trainer = make_trainer(trainer_config(tmp_path, {"strategy": "uniform"}))
+    batch = trainer._next_train_batch(BATCH)
+    uid = batch["uid"][0]
+    row_field = torch.tensor([0])
+    fields = list_of_dict_to_tensordict([{ROW_KEY: 0, "response_mask": row_field}])
+    tq.kv_put(
+        key=uid,
+        partition_id="train",
+        tag={"is_prompt": True, "status": "pending", "global_steps": 1},
     )
-    batch = training_batch(next(iter(loader(dataset, sampler))), step=2)
-    before = batch.batch["advantages"].clone()
-    rows = row_indices(batch)
-    scores = batch.batch["token_level_scores"].sum(-1).numpy()
-    sampler.update(batch)
-    after = batch.batch["advantages"]
-    for index in np.unique(rows):
-        mine = torch.as_tensor(rows == index)
-        mean = scores[rows == index].mean()
-        if 0.0 < mean < 0.5:
-            assert torch.equal(after[mine], before[mine])
-        else:
-            assert torch.count_nonzero(after[mine]) == 0
-    ignoring = VerlCurriculumSampler(
-        dataset, strategy="range_filter", batch_size=BATCH, low=0.0, high=0.5, filtering="ignore"
+    tq.kv_batch_put(
+        keys=[f"{uid}_0_0"], fields=fields, tags=[{"status": "success"}], partition_id="train"
     )
-    batch = training_batch(next(iter(loader(dataset, ignoring))), step=2)
-    before = batch.batch["advantages"].clone()
-    ignoring.update(batch)
-    assert torch.equal(batch.batch["advantages"], before)
+    tq.kv_put(key=uid, partition_id="train", tag={"status": "finished"})
+    with pytest.raises(RuntimeError, match="enable_resource_pool"):
+        trainer.replay_buffer.sample(global_steps=1, partition_id="train", batch_size=1)
 
 
-def test_allocation_repeats_prompts_as_whole_groups(tmp_path):
-    dataset = rl_dataset(tmp_path)
-    sampler = VerlCurriculumSampler(dataset, strategy="knapsack", batch_size=BATCH, seed=1)
-    data = loader(dataset, sampler)
-    fit(data, sampler, epochs=2)  # learn pass rates, so budgets differ between prompts
-    batch_dict = next(iter(data))
-    proposal = sampler.last_proposal
-    assert proposal is not None and proposal.rollouts is not None
-    copies = groups_from_rollouts(proposal.rollouts, BATCH)
-    assert [int(i) for i in batch_dict["index"]] == np.repeat(proposal.indices, copies).tolist()
-    sampler.update(training_batch(batch_dict, step=99))  # copies of one prompt merge into one item
-
-
-def test_rewards_outside_the_range_are_rescaled(tmp_path):
-    dataset = rl_dataset(tmp_path)
-    cur = Recorder(N_PROMPTS, "uniform", seed=0)
-    sampler = VerlCurriculumSampler(dataset, curriculum=cur, batch_size=BATCH, reward_range=(-1, 1))
-    batch = training_batch(next(iter(loader(dataset, sampler))), step=1)
-    sampler.update(batch)
-    rewards = cur.observed[0].rewards
-    assert set(np.unique(rewards[~np.isnan(rewards)])) <= {0.5, 1.0}  # 0 -> 0.5, 1 -> 1
-
-
-# -- checkpoints -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("stop_after", [2, 4])
-def test_stateful_dataloader_checkpoint_resumes_exactly(tmp_path, stop_after):
-    dataset = rl_dataset(tmp_path)
-    steps_per_epoch = N_PROMPTS // BATCH
-    epochs = 2
-
-    def build() -> tuple[VerlCurriculumSampler, StatefulDataLoader]:
-        sampler = VerlCurriculumSampler(dataset, strategy="dump", batch_size=BATCH, seed=7)
-        return sampler, loader(dataset, sampler)
-
-    whole_sampler, whole_loader = build()
-    whole = fit(whole_loader, whole_sampler, epochs=epochs)
-    assert len(whole) == epochs * steps_per_epoch
-
-    # Stop after `stop_after` steps, save data.pt the way verl does, resume in a new process.
-    sampler, data = build()
-    step, head = 0, []
-    for _epoch in range(epochs):
-        for batch_dict in data:
-            step += 1
-            head.append([int(i) for i in batch_dict["index"]])
-            sampler.update(training_batch(batch_dict, step))
-            if step == stop_after:
-                break
-        if step == stop_after:
-            break
-    torch.save(data.state_dict(), tmp_path / "data.pt")
-
-    resumed_sampler, resumed_loader = build()
-    resumed_loader.load_state_dict(torch.load(tmp_path / "data.pt", weights_only=False))
-    tail = fit(resumed_loader, resumed_sampler, epochs=epochs, start_step=stop_after)
-    assert head + tail == whole
-    final, expected = resumed_sampler.state_dict(), whole_sampler.state_dict()
-    assert torch.equal(final["record"], expected["record"]) and final["epoch"] == expected["epoch"]
-    np.testing.assert_equal(
-        resumed_sampler.curriculum.state_dict(), whole_sampler.curriculum.state_dict()
+def test_a_dataloader_worker_is_refused(tmp_path):
+    trainer = make_trainer(trainer_config(tmp_path, {"strategy": "uniform"}))
+    loader = StatefulDataLoader(
+        trainer.train_dataset, batch_size=2, num_workers=1, collate_fn=collate_fn
     )
-
-
-# -- configuration and errors --------------------------------------------------------------------
-
-
-def test_builds_from_verl_data_config_through_class_path(tmp_path):
-    dataset = rl_dataset(tmp_path)
-    config = OmegaConf.create(
-        {
-            "data": {
-                "train_batch_size": BATCH,
-                "gen_batch_size": None,
-                "seed": 5,
-                "dataloader_num_workers": 0,
-                "sampler": {
-                    "class_path": "pkg://stepladder.integrations.verl",
-                    "class_name": "VerlCurriculumSampler",
-                    "strategy": "adarft",
-                    "params": {"beta": 0.6},
-                    "difficulty_key": "difficulty",
-                    "reward_range": [0, 1],
-                },
-            }
-        }
-    )
-    # What verl's create_rl_sampler does with data.sampler.class_path (verl main branch).
-    cls = load_extern_object(config.data.sampler.class_path, config.data.sampler.class_name)
-    sampler = cls(data_source=dataset, data_config=config.data)
-    assert isinstance(sampler, VerlCurriculumSampler) and isinstance(sampler, Sampler)
-    assert sampler.batch_size == BATCH and sampler.curriculum.seed == 5
-    assert sampler.curriculum.strategy.name == "adarft"
-    assert sampler.curriculum.strategy.beta == 0.6
-    assert sampler.curriculum.pool.difficulty.tolist() == [float(i) for i in range(N_PROMPTS)]
-    fit(loader(dataset, sampler), sampler, epochs=1)
-    assert sampler.updates == N_PROMPTS // BATCH
-
-
-def test_bad_settings_are_refused(tmp_path):
-    dataset = rl_dataset(tmp_path)
-    with pytest.raises(ValueError, match="batch_size"):
-        VerlCurriculumSampler(dataset)
-    with pytest.raises(ValueError, match="filtering"):
-        VerlCurriculumSampler(dataset, batch_size=2, filtering="maybe")
-    with pytest.raises(ValueError, match="difficulty_key='level'"):
-        VerlCurriculumSampler(dataset, batch_size=2, difficulty_key="level")
-    with pytest.raises(ValueError, match="12 rows"):
-        VerlCurriculumSampler(dataset, curriculum=Curriculum(5), batch_size=2)
-    with pytest.raises(ValueError, match="not both"):
-        VerlCurriculumSampler(dataset, curriculum=Curriculum(12), strategy="sec", batch_size=2)
-    with pytest.raises(ValueError, match="reward_range"):
-        VerlCurriculumSampler(dataset, batch_size=2, reward_range=(1, 0))
-
-
-def test_prompts_without_their_row_number_are_refused(tmp_path):
-    dataset = rl_dataset(tmp_path, with_index=False)  # RLHFDataset then sets index 0 everywhere
-    sampler = VerlCurriculumSampler(dataset, batch_size=BATCH, seed=2)
-    batch = training_batch(next(iter(loader(dataset, sampler))), step=1)
-    with pytest.raises(ValueError, match="row number"):
-        sampler.update(batch)
-    assert sampler.updates == 0
-    with pytest.raises(ValueError, match="no 'token_level_scores'"):
-        bare = DataProto.from_dict(non_tensors={"index": np.array([0], dtype=object)})
-        VerlCurriculumSampler(dataset, batch_size=BATCH).update(bare)
-
-
-def test_row_indices_read_extra_info_or_a_column():
-    info = np.array([{"index": 3}, {"index": 1}], dtype=object)
-    batch = DataProto.from_dict(non_tensors={"extra_info": info})
-    assert row_indices(batch).tolist() == [3, 1]
-    column = DataProto.from_dict(non_tensors={"row": np.array([2, 0], dtype=object)})
-    assert row_indices(column, "row").tolist() == [2, 0]
-    with pytest.raises(ValueError, match="integers"):
-        row_indices(DataProto.from_dict(non_tensors={"row": np.array(["x"], dtype=object)}), "row")
-    with pytest.raises(ValueError, match="neither"):
-        row_indices(column, "index")
-
-
-# -- verl's trainer and curriculum interfaces ------------------------------------------------------
-
-
-def test_trainer_hook_updates_before_the_actor_and_logs(tmp_path, monkeypatch):
-    dataset = rl_dataset(tmp_path)
-    sampler = VerlCurriculumSampler(dataset, strategy="range_filter", batch_size=BATCH)
-    trainer_cls = verl_adapter.CurriculumRayPPOTrainer
-    assert issubclass(trainer_cls, RayPPOTrainer)
-    events = []
-
-    def actor_update(self: Any, batch: DataProto) -> DataProto:  # stands in for the GPU workers
-        events.append(("actor", sampler.updates, batch.batch["advantages"].clone()))
-        return DataProto(meta_info={"metrics": {"actor/pg_loss": [0.1]}})
-
-    monkeypatch.setattr(RayPPOTrainer, "_update_actor", actor_update)
-    trainer = object.__new__(trainer_cls)
-    trainer.train_dataloader = loader(dataset, sampler)
-    batch = training_batch(next(iter(trainer.train_dataloader)), step=1)
-    output = trainer._update_actor(batch)
-    (event,) = events
-    assert event[1] == 1  # the curriculum observed the batch before the actor update
-    assert torch.equal(event[2], batch.batch["advantages"])  # and masked it first
-    assert output.meta_info["metrics"]["stepladder/step"] == 1.0
-    assert "actor/pg_loss" in output.meta_info["metrics"]
-
-
-def test_conforms_to_abstract_curriculum_sampler_where_verl_has_it(monkeypatch, tmp_path):
-    """verl's main branch defines the interface in verl.experimental.dataset.sampler; the PyPI
-    release does not. A stand-in module with the same interface shows the adapter takes it as
-    its base class when present."""
-
-    class AbstractSampler(Sampler[int]):
-        @abstractmethod
-        def __init__(self, data_source: Any, data_config: Any) -> None:
-            pass
-
-    class AbstractCurriculumSampler(AbstractSampler):
-        @abstractmethod
-        def update(self, batch: DataProto) -> None:
-            pass
-
-    module = types.ModuleType("verl.experimental.dataset.sampler")
-    module.AbstractSampler = AbstractSampler
-    module.AbstractCurriculumSampler = AbstractCurriculumSampler
-    monkeypatch.setitem(sys.modules, "verl.experimental.dataset", types.ModuleType("dataset"))
-    monkeypatch.setitem(sys.modules, "verl.experimental.dataset.sampler", module)
-    spec = importlib.util.find_spec("stepladder.integrations.verl")
-    fresh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fresh)
-
-    dataset = rl_dataset(tmp_path)
-    config = OmegaConf.create({"train_batch_size": BATCH, "sampler": {"strategy": "sec"}})
-    sampler = fresh.VerlCurriculumSampler(data_source=dataset, data_config=config)
-    assert isinstance(sampler, AbstractCurriculumSampler)
-    sampler.update(batch=training_batch(next(iter(loader(dataset, sampler))), step=1))
-    assert sampler.updates == 1
-
-
-def test_pool_from_a_curriculum_keeps_its_difficulties(tmp_path):
-    dataset = rl_dataset(tmp_path)
-    pool = ItemPool(size=N_PROMPTS, difficulty=np.arange(N_PROMPTS, dtype=float)[::-1])
-    sampler = VerlCurriculumSampler(
-        dataset, curriculum=Curriculum(pool, "easy_to_hard"), batch_size=BATCH
-    )
-    assert list(sampler)[:BATCH] == [11, 10, 9, 8]
+    with pytest.raises(RuntimeError, match="dataloader_num_workers=0"):
+        next(iter(loader))

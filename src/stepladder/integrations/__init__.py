@@ -10,6 +10,9 @@
   next task on ``reset`` and reports episode scores (extra ``stepladder[gym]``).
 - :mod:`stepladder.integrations.ray`: one curriculum in a named Ray actor shared by many
   workers, and ``RemoteCurriculum``, its buffered client (extra ``stepladder[ray]``).
+- :mod:`stepladder.integrations.verl`: ``CurriculumReplayBuffer`` and
+  ``CurriculumRLHFDataset`` for verl's v1 PPO/GRPO trainer, set through its config (extra
+  ``stepladder[verl]``).
 
 This package imports nothing heavy: ``import stepladder`` never imports torch, gymnasium or ray.
 """

@@ -14,8 +14,14 @@ In gymnasium 1.x every autoreset mode calls the sub-environment's own ``reset``:
 default ``NEXT_STEP`` mode, the ``step`` after an episode ended calls ``reset`` on that
 sub-environment (and returns its first observation with reward 0), so each new episode gets
 a task from the curriculum without any code in the training loop. In a
-``SyncVectorEnv`` all sub-environments may share one local curriculum; in an
-``AsyncVectorEnv`` each subprocess holds a pickled copy, so share a ``RemoteCurriculum``.
+``SyncVectorEnv`` all sub-environments may share one local curriculum. In an
+``AsyncVectorEnv`` each subprocess would hold its own copy of a local
+:class:`~stepladder.Curriculum` and the copy in the training process would learn nothing: the
+wrapper's ``reset`` raises ``RuntimeError`` there (when it was built in an ``AsyncVectorEnv``
+worker, or runs in another process than the one that built it). Share a
+:class:`~stepladder.integrations.ray.RemoteCurriculum` instead, and start the workers with
+``AsyncVectorEnv(..., context="spawn")``: a forked worker inherits the parent's Ray
+connection, and its first call to the curriculum actor hangs.
 
 Requires the ``gymnasium`` extra: ``pip install 'stepladder[gym]'``.
 
@@ -39,18 +45,42 @@ Example:
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, SupportsFloat, runtime_checkable
 
-import gymnasium
 import numpy as np
 
+try:
+    import gymnasium
+except ImportError as _error:  # pragma: no cover - exercised only where gymnasium is absent
+    raise ImportError(
+        f"stepladder.integrations.gym needs gymnasium: pip install 'stepladder[gym]' ({_error})"
+    ) from _error
+
+from stepladder.curriculum import Curriculum
 from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
 
 __all__ = ["CurriculumClient", "CurriculumWrapper"]
 
 ApplyTask = Callable[[gymnasium.Env, int, Any], "gymnasium.Env | None"]
+
+
+_COPY_MESSAGE = (
+    "CurriculumWrapper runs in another process (an AsyncVectorEnv worker) with a local "
+    "Curriculum: that process holds a copy, and the training process's curriculum would learn "
+    "nothing from its episodes. Share one curriculum through Ray: "
+    "RemoteCurriculum(get_or_create_curriculum(...)) from stepladder.integrations.ray, with "
+    "AsyncVectorEnv(..., context='spawn'); or use SyncVectorEnv with the local Curriculum"
+)
+
+
+def _in_async_vector_worker() -> bool:
+    """Whether this process is a gymnasium ``AsyncVectorEnv`` worker (it names them so)."""
+    name = multiprocessing.current_process().name
+    return name.startswith("Worker<") and "VectorEnv>" in name
 
 
 @runtime_checkable
@@ -162,11 +192,16 @@ class CurriculumWrapper(gymnasium.Wrapper):
         self._scores: list[float] = []
         self._signals: list[float] = []
         self._seeder: np.random.Generator | None = None
+        self._pid = os.getpid()
+        # Raised at reset, where an AsyncVectorEnv worker sends errors back to the caller.
+        self._copied = isinstance(curriculum, Curriculum) and _in_async_vector_worker()
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Take the next task, apply it, and reset the env; ``info["task_index"]`` names it."""
+        if isinstance(self.curriculum, Curriculum) and (self._copied or os.getpid() != self._pid):
+            raise RuntimeError(_COPY_MESSAGE)
         if self._running:
             self.abandoned_episodes += 1
         if seed is not None:

@@ -34,6 +34,7 @@ imports it.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -145,6 +146,9 @@ class CurriculumCallback(TrainerCallback):
         self.sampler = sampler
         #: Checkpoint directory to restore at the start of the next ``train`` call.
         self.resume_from: str | None = None
+        #: Called with the Trainer's ``max_steps`` at ``on_train_begin``, before any proposal
+        #: (set by :class:`CurriculumTrainer` to give pacing strategies the run's horizon).
+        self.on_horizon: Callable[[int], None] | None = None
         self._indices: list[np.ndarray] = []
         self._losses: list[np.ndarray] = []
         self._scores: list[np.ndarray | None] = []
@@ -190,6 +194,8 @@ class CurriculumCallback(TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         checkpoint, self.resume_from = self.resume_from, None
         self._indices, self._losses, self._scores = [], [], []
+        if self.on_horizon is not None and state.max_steps > 0:
+            self.on_horizon(int(state.max_steps))
         if checkpoint is None or self.sampler is None:
             return
         path = os.path.join(checkpoint, STATE_FILE)
@@ -249,6 +255,7 @@ class CurriculumTrainerMixin:
                 curriculum = Curriculum(
                     len(dataset), spec, seed=self.args.seed, **self._curriculum_params
                 )
+            self.curriculum_callback.on_horizon = self._set_horizon
             per_step = (
                 self._train_batch_size
                 * self.args.gradient_accumulation_steps
@@ -265,6 +272,37 @@ class CurriculumTrainerMixin:
                 f"items, the training set {len(dataset)}"
             )
         return self.curriculum_sampler
+
+    def _set_horizon(self, max_steps: int) -> None:
+        """Give a pacing strategy (one with ``total_steps``) the run's ``max_steps``.
+
+        Where the user gave no horizon (no ``total_steps`` in ``curriculum_params``; for a
+        ready Curriculum, its strategy's ``total_steps`` is still the class default) and
+        nothing was proposed yet, the strategy is rebuilt in place with
+        ``total_steps=max_steps``. A horizon the user gave that differs from the run's is kept,
+        with a warning.
+        """
+        sampler = self.curriculum_sampler
+        curriculum = sampler.curriculum
+        horizon = getattr(curriculum.strategy, "total_steps", None)
+        if horizon is None or horizon == max_steps:
+            return
+        if isinstance(self._curriculum_spec, Curriculum):
+            default = inspect.signature(type(curriculum.strategy)).parameters.get("total_steps")
+            given = default is None or horizon != default.default
+        else:
+            given = "total_steps" in self._curriculum_params
+        if not given and curriculum.step == 0 and sampler.last_proposal is None:
+            _rebuild_with_horizon(curriculum, max_steps)
+            return
+        logger.warning(
+            "stepladder: strategy %r paces over total_steps=%s but this run has max_steps=%d: "
+            "the schedule %s",
+            curriculum.strategy.name,
+            horizon,
+            max_steps,
+            "will not reach the whole pool" if horizon > max_steps else "ends early",
+        )
 
     def get_train_dataloader(self) -> Any:
         if self.train_dataset is None:
@@ -393,6 +431,26 @@ def make_curriculum_trainer(trainer_class: type) -> type:
         ('CurriculumSeq2SeqTrainer', True)
     """
     return type(f"Curriculum{trainer_class.__name__}", (CurriculumTrainerMixin, trainer_class), {})
+
+
+def _rebuild_with_horizon(curriculum: Curriculum, total_steps: int) -> None:
+    """Rebind ``curriculum`` to its strategy rebuilt with ``total_steps``, as if constructed so.
+
+    Strategies keep their keyword-only parameters under the same names (the Strategy
+    contract), so the rebuilt one differs only in its horizon.
+    """
+    strategy = curriculum.strategy
+    names = [
+        p.name
+        for p in inspect.signature(type(strategy)).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    fresh = type(strategy)(
+        **{**{n: getattr(strategy, n) for n in names}, "total_steps": total_steps}
+    )
+    curriculum.rng = np.random.default_rng(curriculum.seed)
+    fresh.bind(curriculum.pool, curriculum.stats, curriculum.rng)
+    curriculum.strategy = fresh
 
 
 class CurriculumTrainer(CurriculumTrainerMixin, Trainer):

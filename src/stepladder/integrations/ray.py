@@ -15,13 +15,15 @@ Requires the ``ray`` extra: ``pip install 'stepladder[ray]'``.
 
 Example:
     >>> import ray
-    >>> from stepladder.integrations.ray import RemoteCurriculum, get_or_create_curriculum
+    >>> from stepladder.integrations.ray import (
+    ...     RemoteCurriculum, get_or_create_curriculum, kill_curriculum)
     >>> ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)  # doctest: +SKIP
     >>> handle = get_or_create_curriculum("teacher", 100, "uniform", seed=0)  # doctest: +SKIP
     >>> cur = RemoteCurriculum(handle, flush_every=64)  # doctest: +SKIP
     >>> batch = cur.propose(8)  # doctest: +SKIP
     >>> cur.observe(batch.indices, rewards=[1, 0, 1, 1, 0, 0, 1, 0])  # doctest: +SKIP
     >>> cur.flush(wait=True)  # doctest: +SKIP
+    >>> kill_curriculum("teacher")  # the actor is detached: end it when done  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,7 +34,13 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import ray
+
+try:
+    import ray
+except ImportError as _error:  # pragma: no cover - exercised only where ray is absent
+    raise ImportError(
+        f"stepladder.integrations.ray needs Ray: pip install 'stepladder[ray]' ({_error})"
+    ) from _error
 
 from stepladder.curriculum import Curriculum
 from stepladder.io import load_state, save_state
@@ -46,6 +54,7 @@ __all__ = [
     "RemoteCurriculum",
     "get_curriculum",
     "get_or_create_curriculum",
+    "kill_curriculum",
 ]
 
 _FIELDS = ("indices", "rewards", "advantages", "losses", "signals", "step")
@@ -212,15 +221,22 @@ def get_or_create_curriculum(
     *,
     seed: int | None = 0,
     namespace: str | None = None,
-    detached: bool = False,
+    detached: bool = True,
     actor_options: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> ray.actor.ActorHandle:
     """The named curriculum actor: created by the first caller, found by every later one.
 
     Creation is race-free (Ray's ``get_if_exists``): workers starting together all get the
-    same actor. A found actor is checked against ``pool`` and ``strategy`` (size and name);
-    a mismatch raises ``ValueError`` rather than silently sharing another curriculum.
+    same actor, whichever of them creates it. A found actor is checked against ``pool`` and
+    ``strategy`` (size and name); a mismatch raises ``ValueError`` rather than silently
+    sharing another curriculum.
+
+    Lifetime: the actor is detached by default, so it lives until :func:`kill_curriculum`
+    (or the Ray cluster's shutdown), whichever process created it. A non-detached actor
+    (``detached=False``) is owned by its creator and dies with it: created from a worker task
+    while the driver holds no handle, it is gone when that task returns, and the other
+    workers get ``ActorDiedError``. Use ``detached=False`` only from the driver.
 
     Args:
         name: actor name, unique within ``namespace``.
@@ -228,8 +244,8 @@ def get_or_create_curriculum(
             when the actor is created).
         namespace: Ray namespace; None is the job's namespace (set it in ``ray.init`` or
             here to share the actor between jobs).
-        detached: ``lifetime="detached"``: the actor outlives the job that created it (kill it
-            with ``ray.kill(handle)``).
+        detached: ``lifetime="detached"`` (default): the actor outlives the process (and
+            the job) that created it; end it with :func:`kill_curriculum`.
         actor_options: further ``.options()`` for the actor (``num_cpus``, ``resources``,
             ``max_restarts``...).
 
@@ -257,6 +273,20 @@ def get_or_create_curriculum(
 def get_curriculum(name: str, *, namespace: str | None = None) -> ray.actor.ActorHandle:
     """The existing curriculum actor called ``name`` (``ValueError`` if there is none)."""
     return ray.get_actor(name, namespace=namespace)
+
+
+def kill_curriculum(name: str, *, namespace: str | None = None) -> bool:
+    """End the curriculum actor called ``name`` (save its state first if you need it).
+
+    Returns whether there was one. Detached actors (the default of
+    :func:`get_or_create_curriculum`) live until this call or the cluster's shutdown.
+    """
+    try:
+        handle = ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        return False
+    ray.kill(handle, no_restart=True)
+    return True
 
 
 class RemoteCurriculum:

@@ -25,6 +25,7 @@ documentation tools and doctest collection work anywhere); using it needs the ``
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterator, Sized
 from typing import Any
@@ -417,6 +418,9 @@ class CurriculumSampler(Sampler[int]):
             "record": self._record[:keep],
             "record_weights": None if weights is None else weights[:keep],
             "curriculum": self.curriculum.state_dict(),
+            # A StatefulDataLoader with workers snapshots this state when it requests a batch:
+            # such a snapshot lacks the feedback observed later (see loader_state_dict).
+            "prefetched": _called_by_worker_loader(),
         }
         return _to_torch(state)
 
@@ -442,14 +446,16 @@ class CurriculumSampler(Sampler[int]):
                 ):
                     return node  # a snapshot from another pass: nothing newer to add
                 fresh = ("curriculum", "record", "record_weights")
-                return {**node, **{key: current[key] for key in fresh}}
+                return {**node, **{key: current[key] for key in fresh}, "prefetched": False}
             if isinstance(node, list | tuple):
                 return type(node)(update(value) for value in node)
             return node
 
         return update(loader.state_dict())
 
-    def load_state_dict(self, state: dict[str, Any], *, replay: bool = False) -> None:
+    def load_state_dict(
+        self, state: dict[str, Any], *, replay: bool = False, allow_stale: bool = False
+    ) -> None:
         """Restore a :meth:`state_dict`; the next pass with the saved epoch label resumes it.
 
         Args:
@@ -458,10 +464,24 @@ class CurriculumSampler(Sampler[int]):
                 yielded before continuing. For loaders that skip the batches already trained by
                 iterating past them (the Hugging Face Trainer does); the default continues where
                 the state was taken (StatefulDataLoader, or a hand-written loop).
+            allow_stale: load a state that a ``StatefulDataLoader`` with workers snapshotted
+                when it requested a batch (its plain ``loader.state_dict()``). Such a state
+                lacks the feedback of the batches then in flight, so the resumed run differs
+                from the uninterrupted one; without this flag loading it raises ValueError.
+                Save ``sampler.loader_state_dict(loader)`` instead: it resumes exactly.
         """
         state = _to_numpy(state)
         if state.get("format") != _FORMAT:
             raise ValueError(f"unsupported sampler state format {state.get('format')!r}")
+        if bool(state.get("prefetched", False)) and not allow_stale:
+            raise ValueError(
+                "this sampler state comes from a StatefulDataLoader with workers "
+                "(loader.state_dict()), which snapshots the sampler when it requests a batch: "
+                "it lacks the feedback observed after that, so resuming from it would not "
+                "continue the run exactly. Save sampler.loader_state_dict(loader) instead of "
+                "loader.state_dict(); to load this checkpoint anyway, call "
+                "sampler.load_state_dict(state, allow_stale=True) with the sampler's part"
+            )
         self.curriculum.load_state_dict(state["curriculum"])
         self.epoch = int(state["epoch"])
         self._start_epoch()
@@ -487,6 +507,20 @@ class CurriculumSampler(Sampler[int]):
             self._position = int(state["position"])
         self._resume_pending = True
         self._replay = bool(replay)
+
+
+def _called_by_worker_loader() -> bool:
+    """Whether torchdata's multi-worker ``StatefulDataLoader`` iterator is asking for the state
+    (it does so from ``_get_main_state`` when it requests a batch, ahead of the loop)."""
+    frame = sys._getframe(1)
+    for _ in range(8):
+        frame = frame.f_back
+        if frame is None:
+            return False
+        code = frame.f_code
+        if code.co_name == "_get_main_state" and "stateful_dataloader" in code.co_filename:
+            return True
+    return False
 
 
 def _to_torch(state: Any) -> Any:

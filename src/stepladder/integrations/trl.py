@@ -26,7 +26,8 @@ Four pieces, all installed by :func:`attach_curriculum` (or by building a
 The dataset gets an index column, ``stepladder_index`` (0..n-1), which TRL passes to reward
 functions with the other dataset columns; it is how rewards find their prompts.
 
-This module imports torch, transformers and TRL; ``import stepladder`` does not import it.
+This module imports torch, transformers and TRL (``pip install 'stepladder[trl]'``; without
+them importing it raises ImportError with that hint); ``import stepladder`` does not import it.
 """
 
 from __future__ import annotations
@@ -37,12 +38,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-import torch
-from accelerate.utils import gather_object
-from torch.utils.data import Sampler
-from transformers import TrainerCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-from trl import GRPOTrainer
+
+try:
+    import torch
+    from accelerate.utils import gather_object
+    from torch.utils.data import Sampler
+    from transformers import TrainerCallback
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+    from trl import GRPOTrainer
+except ImportError as _error:  # pragma: no cover - exercised only where TRL is absent
+    raise ImportError(
+        "stepladder.integrations.trl needs TRL, transformers and torch: "
+        f"pip install 'stepladder[trl]' ({_error})"
+    ) from _error
 
 from stepladder._checks import choice
 from stepladder.curriculum import Curriculum

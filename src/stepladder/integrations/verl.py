@@ -1,465 +1,474 @@
-"""verl: a curriculum as the PPO/GRPO trainer's train sampler, fed from each step's ``DataProto``.
+"""verl: a curriculum in verl's v1 PPO/GRPO trainer (``trainer.use_v1=true``, verl 0.9).
 
-:class:`VerlCurriculumSampler` is a ``torch`` sampler (the PyTorch adapter's
-:class:`~stepladder.integrations.torch.CurriculumSampler`, one proposal per training batch,
-proposed when the loader asks for that batch) with verl's curriculum interface:
+verl's v1 trainer draws prompts from its train dataset, generates their groups into
+TransferQueue, and lets a *replay buffer* pick the finished groups each step trains on. Two of
+its documented extension points carry the curriculum:
 
-- ``VerlCurriculumSampler(data_source, data_config)`` is the constructor verl's
-  ``create_rl_sampler`` calls for ``data.sampler.class_path`` (verl's main branch), and the
-  class subclasses verl's ``AbstractCurriculumSampler`` wherever verl has one;
-- ``update(batch)`` reads the step's ``DataProto``: prompt indices (``extra_info.index`` by
-  default), per-rollout rewards (``token_level_scores`` summed over the response) and
-  advantages (the mean over response tokens), grouped per prompt for ``curriculum.observe``;
-- ``state_dict``/``load_state_dict`` are what verl's ``StatefulDataLoader`` checkpoints into
-  ``data.pt``, so a resumed run continues exactly.
+- ``trainer.v1.sampler.custom_sampler`` names :class:`CurriculumReplayBuffer` (sync trainer)
+  or :class:`CurriculumReplayBufferAsync` (``colocate_async``/``separate_async``). It builds
+  the :class:`~stepladder.Curriculum` from ``trainer.v1.sampler.sampler_kwargs``, observes
+  every finished group's rewards (``rm_scores``, summed per response) as soon as TransferQueue
+  marks it finished, and, for filtering strategies, evicts the groups ``Curriculum.keep``
+  rejects through verl's own eviction and refill path: they are never trained on and verl asks
+  the dataset for exactly as many new prompts.
+- ``data.custom_cls`` names :class:`CurriculumRLHFDataset` (verl's ``RLHFDataset`` with
+  :class:`CurriculumDatasetMixin`). The trainer's dataloader only counts positions: every row
+  it asks for is the curriculum's next proposal, and an allocating strategy's budget reaches
+  the rollout as that prompt's ``__rollout_n__`` (verl generates that many responses for it).
+  The dataset is what verl's ``StatefulDataLoader`` checkpoints into ``data.pt``, so it
+  carries the curriculum's state: a resumed run continues exactly.
 
-verl 0.9 on PyPI takes a sampler through ``RayPPOTrainer(train_sampler=...)`` but never calls
-``update``; :data:`CurriculumRayPPOTrainer` (a ``RayPPOTrainer`` subclass, built on first use)
-calls it with each step's batch just before the actor update, so filtering strategies can
-still zero the advantages of the groups they reject, and adds the curriculum's metrics to the
-step's log.
+Both live in verl's driver process (the ``TaskRunnerV1`` actor); the replay buffer is built
+first and the train dataset attaches to it. Requirements: ``data.dataloader_num_workers=0``
+(a worker process would draw from a copy of the curriculum), rewards at sampling time (a
+rule-based reward, or ``reward.reward_model.enable_resource_pool=true``: a colocated reward
+model scores only after sampling), and for filtering strategies ``data.gen_batch_size=1``
+(verl refills in whole ``gen_batch_size`` fetches). Setup and overrides:
+``docs/integrations.md``.
 
-``import stepladder`` never imports this module; it needs verl (``pip install
-'stepladder[verl]'``).
+``import stepladder`` never imports this module; it needs verl and TransferQueue
+(``pip install 'stepladder[verl]'``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter, deque
-from collections.abc import Iterator, Sized
+from collections import deque
+from collections.abc import Iterable, Sized
 from typing import Any
 
 import numpy as np
-import torch
 
-from stepladder._checks import choice
+from stepladder._checks import choice, positive_int
 from stepladder.curriculum import Curriculum
-from stepladder.integrations._rollouts import (
-    ALLOCATIONS,
-    FILTERINGS,
-    RewardScale,
-    groups_from_rollouts,
-    outcomes_from_rows,
-)
-from stepladder.integrations.torch import CurriculumSampler
+from stepladder.integrations._rollouts import RewardScale, outcomes_from_rows
 from stepladder.pool import ItemPool
-from stepladder.strategies import Proposal, Strategy
 
-try:  # verl's main branch: the trainer calls update(batch) on samplers of this class
-    from verl.experimental.dataset.sampler import AbstractCurriculumSampler as _VerlBase
-except ImportError:  # verl 0.9 (PyPI) has no curriculum interface
-    from torch.utils.data import Sampler as _VerlBase
+try:
+    import torch
+    import transfer_queue as tq
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+    from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer, ReplayBufferAsync
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+except ImportError as _error:  # pragma: no cover - exercised only where verl is absent
+    raise ImportError(
+        "stepladder.integrations.verl needs verl (0.9, v1 trainer) and TransferQueue: "
+        f"pip install 'stepladder[verl]' ({_error})"
+    ) from _error
 
-# CurriculumRayPPOTrainer is provided by the module __getattr__ below.
-__all__ = ["CurriculumRayPPOTrainer", "VerlCurriculumSampler", "row_indices"]  # noqa: F822
+__all__ = [
+    "ROW_KEY",
+    "CurriculumDatasetMixin",
+    "CurriculumRLHFDataset",
+    "CurriculumReplayBuffer",
+    "CurriculumReplayBufferAsync",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Keys of ``data.sampler`` (verl's config) that this sampler reads.
+#: The row field the dataset adds to each prompt: its row number, read back from each group.
+ROW_KEY = "stepladder_row"
+#: Keys of ``trainer.v1.sampler.sampler_kwargs`` the replay buffer reads.
 CONFIG_KEYS = (
     "strategy",
     "params",
     "seed",
     "reward_range",
-    "reward_key",
-    "index_key",
     "difficulty_key",
     "filtering",
     "allocation",
+    "max_rejected_per_step",
 )
-_DEFAULTS = {
-    "strategy": "uniform",
-    "reward_range": (0.0, 1.0),
-    "reward_key": "token_level_scores",
-    "index_key": "index",
-    "filtering": "mask",
-    "allocation": "groups",
-}
-_PENDING_CHUNKS = 64  # yielded batches kept for checking the batches update() receives
+#: ``evict``: rejected groups are evicted and refilled by verl; ``ignore``: all are trained on.
+FILTERINGS = ("evict", "ignore")
+#: ``rollouts``: each prompt's budget is its ``__rollout_n__``; ``ignore``: ``rollout.n`` each.
+ALLOCATIONS = ("rollouts", "ignore")
+_FORMAT = 1
+
+# The replay buffer built last in this process that no train dataset has attached to yet.
+_unbound: list[Any] = []
+_bound_once = False
 
 
-def row_indices(batch: Any, index_key: str = "index") -> np.ndarray:
-    """The prompt index of every row of a ``DataProto``, as int64.
+class _CurriculumBufferMixin:
+    """The curriculum half shared by the sync and async replay buffers (see the module doc)."""
 
-    Looks for ``index_key`` in ``batch.non_tensor_batch``, then in each row's ``extra_info``
-    dict (where verl's ``RLHFDataset`` keeps the ``extra_info.index`` of the data file; the
-    trainer moves the top-level ``index`` column into the generation batch).
-
-    Example:
-        >>> import pytest; _ = pytest.importorskip("verl")
-        >>> from verl import DataProto
-        >>> info = np.array([{"index": 4}, {"index": 2}], dtype=object)
-        >>> row_indices(DataProto.from_dict(non_tensors={"extra_info": info})).tolist()
-        [4, 2]
-    """
-    columns = batch.non_tensor_batch
-    if index_key in columns:
-        values = list(columns[index_key])
-        where = f"non_tensor_batch[{index_key!r}]"
-    elif "extra_info" in columns:
-        values = []
-        for row, info in enumerate(columns["extra_info"]):
-            if not isinstance(info, dict) or index_key not in info:
-                raise ValueError(
-                    f"batch row {row} has no extra_info[{index_key!r}]: put each prompt's row "
-                    "number in the training file's extra_info, or set index_key"
-                )
-            values.append(info[index_key])
-        where = f"extra_info[{index_key!r}]"
-    else:
-        raise ValueError(
-            f"the batch has neither non_tensor_batch[{index_key!r}] nor extra_info "
-            f"(non-tensor keys: {sorted(columns)})"
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        global _bound_once
+        settings = _settings(kwargs.get("sampler_kwargs"))
+        self.strategy_name = settings.get("strategy", "uniform")
+        self.params = dict(settings.get("params") or {})
+        self.seed = settings.get("seed")
+        self.difficulty_key = settings.get("difficulty_key")
+        self.filtering = choice("filtering", settings.get("filtering", "evict"), FILTERINGS)
+        self.allocation = choice("allocation", settings.get("allocation", "rollouts"), ALLOCATIONS)
+        self._scale = RewardScale(tuple(settings.get("reward_range", (0.0, 1.0))), logger)
+        limit = settings.get("max_rejected_per_step")
+        self.max_rejected_per_step = (
+            None if limit is None else positive_int("max_rejected_per_step", limit)
         )
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where} must hold integers, got e.g. {values[:3]!r}") from None
-    if array.ndim != 1 or not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
-        raise ValueError(f"{where} must hold integers, got e.g. {values[:3]!r}")
-    return array.astype(np.int64)
+        self._trainer_refill = kwargs.get("refill_fn")
+        if self._trainer_refill is not None:
+            kwargs["refill_fn"] = self._refill
+        super().__init__(*args, **kwargs)
+        #: The curriculum, built when the train dataset attaches (it gives the pool).
+        self.curriculum: Curriculum | None = None
+        self.batch_size = 0
+        self._queue: deque[tuple[int, int | None]] = deque()
+        self._requested = 0  # prompts the next fetches take (set by verl's refill)
+        self._seen: set[str] = set()  # finished groups observed, while they are in TransferQueue
+        self._rejected: set[str] = set()  # groups rejected and not yet evicted
+        self._rejected_step = (-1, 0)  # (global step, groups rejected in it)
+        self._warned: set[str] = set()
+        _unbound[:] = [self]
+        _bound_once = False
 
+    # -- the dataset side -------------------------------------------------------------------
 
-class VerlCurriculumSampler(CurriculumSampler, _VerlBase):
-    """A verl train sampler that follows a curriculum and learns from each step's batch.
-
-    Args:
-        data_source: the training dataset (verl's ``RLHFDataset`` or any sized dataset).
-        data_config: verl's ``data`` config. Read from it: the batch size
-            (``gen_batch_size`` or ``train_batch_size``), ``seed``, and the keys of
-            ``data.sampler`` listed in ``CONFIG_KEYS`` (``strategy``, ``params``, ...).
-            Keyword arguments override it.
-        curriculum: a ready :class:`~stepladder.Curriculum` over the dataset's rows (instead of
-            ``strategy``/``params``/``seed``), e.g. with a pool that carries difficulties.
-        strategy: strategy name or instance (default ``"uniform"``); ``**params`` its
-            parameters (or ``data.sampler.params``).
-        batch_size: prompts per training step (the DataLoader's batch size).
-        seed: the curriculum's seed (default ``data.sampler.seed``, ``data.seed``, or 0).
-        reward_range: ``(low, high)`` of the reward, mapped to ``[0, 1]`` (default (0, 1)).
-        reward_key: the batch's token-level reward tensor (default ``"token_level_scores"``,
-            the verifier's score before any KL penalty; ``"token_level_rewards"`` is tried next).
-        index_key: where each row's prompt index is (see :func:`row_indices`), default
-            ``"index"``: verl's ``extra_info.index``, which must be the row number in the
-            training dataset.
-        difficulty_key: a dataset column with a prior difficulty per prompt (read from
-            ``data_source.dataframe``, as ``RLHFDataset`` has), for strategies that use one.
-        filtering: ``"mask"`` zeroes the advantages of groups a filtering strategy rejects
-            (when ``update`` runs before the actor update, as with
-            :data:`CurriculumRayPPOTrainer`); ``"ignore"`` trains on every group.
-        allocation: ``"groups"`` turns rollout budgets into whole groups: a prompt given ``k``
-            times the group size appears ``k`` times in the batch (each copy is its own group of
-            ``rollout.n``), one given less may not appear; ``"ignore"`` gives every proposed
-            prompt one group.
-
-    The sampler lives in the driver process (verl's single controller): it does not shard.
-    Use ``data.dataloader_num_workers=0``: with workers the loader prefetches batches before the
-    feedback of the previous steps arrives (verl's main branch insists on 0 for curricula).
-
-    Example:
-        >>> import pytest; _ = pytest.importorskip("verl")
-        >>> config = {"train_batch_size": 2, "seed": 1, "sampler": {"strategy": "uniform"}}
-        >>> sampler = VerlCurriculumSampler(range(6), config)
-        >>> len(sampler), sampler.batch_size
-        (6, 2)
-    """
-
-    def __init__(
-        self,
-        data_source: Sized,
-        data_config: Any = None,
-        *,
-        curriculum: Curriculum | None = None,
-        strategy: str | Strategy | None = None,
-        batch_size: int | None = None,
-        seed: int | None = None,
-        reward_range: tuple[float, float] | None = None,
-        reward_key: str | None = None,
-        index_key: str | None = None,
-        difficulty_key: str | None = None,
-        filtering: str | None = None,
-        allocation: str | None = None,
-        **params: Any,
-    ) -> None:
-        settings = _settings(data_config)
-        given = {
-            "strategy": strategy,
-            "batch_size": batch_size,
-            "seed": seed,
-            "reward_range": reward_range,
-            "reward_key": reward_key,
-            "index_key": index_key,
-            "difficulty_key": difficulty_key,
-            "filtering": filtering,
-            "allocation": allocation,
-        }
-        settings.update({key: value for key, value in given.items() if value is not None})
-        settings["params"] = {**settings.get("params", {}), **params}
-        for key, value in _DEFAULTS.items():
-            settings.setdefault(key, value)
-        if settings.get("batch_size") is None:
+    def attach(self, dataset: Sized, data_config: Any) -> None:
+        """Build the curriculum over ``dataset``'s rows (called by the train dataset)."""
+        data = _plain(data_config) or {}
+        workers = data.get("dataloader_num_workers", 0)
+        if workers:
             raise ValueError(
-                "batch_size is needed: pass batch_size= or a data_config with train_batch_size"
+                f"data.dataloader_num_workers={workers}: the curriculum dataset must run in "
+                "verl's driver process; set data.dataloader_num_workers=0"
             )
-        choice("filtering", settings["filtering"], FILTERINGS)
-        choice("allocation", settings["allocation"], ALLOCATIONS)
-        if curriculum is not None:
-            if strategy is not None or params:
-                raise ValueError("give a curriculum, or a strategy with its parameters, not both")
-            if curriculum.pool.size != len(data_source):
-                raise ValueError(
-                    f"the curriculum's pool has {curriculum.pool.size} items, the dataset "
-                    f"{len(data_source)} rows"
-                )
-            source: Any = curriculum
-            strategy_arg, strategy_params = None, {}
-        else:
-            source = _pool(data_source, settings.get("difficulty_key"))
-            strategy_arg, strategy_params = settings["strategy"], settings["params"]
-        self._scale = RewardScale(settings["reward_range"], logger)
-        self.reward_key = str(settings["reward_key"])
-        self.index_key = str(settings["index_key"])
-        self.filtering = settings["filtering"]
-        self.allocation = settings["allocation"]
-        #: Batches observed through :meth:`update`.
-        self.updates = 0
-        self._pending: deque[np.ndarray] = deque(maxlen=_PENDING_CHUNKS)
-        self._check_pending = False
-        self._last_batch: tuple[Any, ...] | None = None
-        self._lag = 0
-        super().__init__(
-            source,
-            strategy_arg,
-            batch_size=settings["batch_size"],
-            seed=settings.get("seed", 0),
-            num_replicas=1,
-            rank=0,
-            **strategy_params,
+        self.batch_size = positive_int("data.train_batch_size", data.get("train_batch_size", 1))
+        gen_batch = data.get("gen_batch_size")
+        seed = self.seed if self.seed is not None else data.get("seed")
+        self.curriculum = Curriculum(
+            _pool(dataset, self.difficulty_key),
+            self.strategy_name,
+            seed=0 if seed is None else int(seed),
+            **self.params,
         )
-
-    def __repr__(self) -> str:
-        return f"VerlCurriculumSampler({self.curriculum!r}, batch_size={self.batch_size})"
-
-    @property
-    def reward_range(self) -> tuple[float, float]:
-        """``(low, high)`` of the reward, mapped to ``[0, 1]`` for the curriculum."""
-        return self._scale.range
-
-    # -- proposals --------------------------------------------------------------------------
-
-    def _layout(self, proposal: Proposal) -> tuple[np.ndarray, np.ndarray | None]:
-        if self.allocation == "ignore" or proposal.rollouts is None:
-            return proposal.indices, proposal.weights
-        copies = groups_from_rollouts(proposal.rollouts, len(proposal.indices))
-        weights = None if proposal.weights is None else np.repeat(proposal.weights, copies)
-        return np.repeat(proposal.indices, copies), weights
-
-    def _iterate(self, resume: bool) -> Iterator[int]:
-        yield from super()._iterate(resume)
-        self.epoch += 1  # verl never calls set_epoch: each finished pass gets the next label
-
-    def _chunk_started(self, indices: np.ndarray) -> None:
-        self._pending.append(indices.copy())
-        self._check_pending = True
-
-    # -- feedback ---------------------------------------------------------------------------
-
-    def update(self, batch: Any) -> None:
-        """Observe a training step's ``DataProto``, after its rewards and advantages exist.
-
-        Rows are grouped per prompt (several groups of one prompt merge); rows whose reward is
-        NaN are left out. A batch seen already (the same ``uid`` column) is ignored, so calling
-        this from both verl's trainer and :data:`CurriculumRayPPOTrainer` is harmless. With a
-        filtering strategy and ``filtering="mask"``, the advantages of rejected groups are set
-        to zero in the batch.
-        """
-        columns, tensors = batch.non_tensor_batch, batch.batch
-        uids = columns.get("uid")
-        identity = None if uids is None else (len(uids), str(uids[0]), str(uids[-1]))
-        if identity is not None and identity == self._last_batch:
-            return
-        indices = row_indices(batch, self.index_key)
-        self._check_against_yielded(indices, uids)
-        keys = set() if tensors is None else set(tensors.keys())  # no `key in tensordict`
-        mask = tensors["response_mask"] if "response_mask" in keys else None
-        rewards = self._scale(_row_rewards(tensors, self.reward_key))
-        advantages = None
-        if "advantages" in keys:
-            advantages = _row_means(tensors["advantages"], mask)
-        outcomes, item_of_row = outcomes_from_rows(indices, rewards, advantages)
-        self.curriculum.observe(outcomes)
-        self.updates += 1
-        self._last_batch = identity
+        strategy = self.curriculum.strategy
+        fetch = gen_batch or self.batch_size
         if (
-            self.filtering == "mask"
-            and self.curriculum.strategy.filters
-            and len(outcomes)
-            and "advantages" in keys
+            strategy.filters
+            and self.filtering == "evict"
+            and self.trainer_mode == "sync"
+            and fetch != 1
         ):
-            keep_row = torch.as_tensor(self.curriculum.keep(outcomes)[item_of_row])
-            advantages_tensor = tensors["advantages"]
-            keep_row = keep_row.to(advantages_tensor.device).view(
-                -1, *[1] * (advantages_tensor.dim() - 1)
-            )
-            tensors["advantages"] = torch.where(keep_row, advantages_tensor, 0.0)
-
-    def _check_against_yielded(self, indices: np.ndarray, uids: Any) -> None:
-        """Refuse batches whose prompts this sampler did not yield (a wrong ``index_key``)."""
-        size = self.curriculum.pool.size
-        outside = indices[(indices < 0) | (indices >= size)]
-        if len(outside):
             raise ValueError(
-                f"batch row index {int(outside[0])} ({self.index_key!r}) is outside the "
-                f"dataset's {size} rows: {self.index_key!r} must be each prompt's row number"
+                f"strategy {strategy.name!r} filters groups and verl refills them one prompt at "
+                f"a time: set data.gen_batch_size=1 (the dataloader fetches {fetch})"
             )
-        if not self._check_pending:
-            return  # nothing yielded since construction or loading: nothing to compare
-        if uids is None:
-            prompts = np.unique(indices)
-        else:
-            _, first = np.unique(np.asarray(uids, dtype=str), return_index=True)
-            prompts = indices[first]
-        available = Counter(np.concatenate(list(self._pending)).tolist()) if self._pending else {}
-        for index, count in Counter(prompts.tolist()).items():
-            if count > available.get(index, 0):
-                raise ValueError(
-                    f"the batch holds {count} group(s) of prompt {index} ({self.index_key!r}) but "
-                    f"the sampler yielded it {available.get(index, 0)} time(s) lately: "
-                    f"{self.index_key!r} must be each prompt's row number in the training dataset "
-                    "(verl's RLHFDataset sets index 0 where extra_info has none)"
-                )
-        seen = set(prompts.tolist())
-        while self._pending and set(self._pending[0].tolist()) <= seen:
-            self._pending.popleft()
-        self._lag = len(self._pending)
 
-    def metrics(self) -> dict[str, float]:
-        """The curriculum's scalars, the epoch, and ``feedback_lag``: batches yielded beyond
-        the one last observed (0 when each batch is observed before the next is drawn)."""
-        return {**super().metrics(), "feedback_lag": float(self._lag)}
+    def next_item(self) -> tuple[int, int | None]:
+        """The next prompt row and its rollout count (None: ``rollout.n``) to generate."""
+        if self.curriculum is None:
+            raise RuntimeError("no train dataset has attached to this replay buffer")
+        if not self._queue:
+            n = self._requested or self.batch_size
+            self._requested = 0
+            proposal = self.curriculum.propose(n)
+            rollouts = proposal.rollouts if self.allocation == "rollouts" else None
+            if proposal.weights is not None:
+                self._warn_once("weights", "verl's v1 trainer takes no per-prompt loss weights")
+            for i, row in enumerate(proposal.indices.tolist()):
+                self._queue.append((row, None if rollouts is None else int(rollouts[i])))
+        return self._queue.popleft()
 
-    def load_state_dict(self, state: dict[str, Any], *, replay: bool = False) -> None:
-        super().load_state_dict(state, replay=replay)
-        self._pending.clear()
-        self._check_pending = False
-        self._last_batch = None
+    def _refill(self, num_prompts: int) -> Any:
+        self._requested = max(0, int(num_prompts) - len(self._queue))  # the next proposal's size
+        return self._trainer_refill(num_prompts)
 
+    # -- the replay buffer side -------------------------------------------------------------
 
-def _settings(data_config: Any) -> dict[str, Any]:
-    """Batch size, seed and ``data.sampler`` keys from verl's data config (DictConfig or dict)."""
-    if data_config is None:
-        return {}
-    try:
-        from omegaconf import DictConfig, OmegaConf
+    def _terminal_eviction_reasons(self, global_steps: int, partition_id: str) -> Any:
+        stale, dapo, failed, counts = super()._terminal_eviction_reasons(global_steps, partition_id)
+        if partition_id == "val" or self.curriculum is None:
+            return stale, dapo, failed, counts
+        self._observe_finished(global_steps, partition_id)
+        rejected = self._rejected & self.finished_keys[partition_id]
+        return stale, dapo, failed | rejected, counts
 
-        if isinstance(data_config, DictConfig):
-            data_config = OmegaConf.to_container(data_config, resolve=True)
-    except ImportError:  # pragma: no cover - omegaconf comes with verl
-        pass
-    if not isinstance(data_config, dict):
-        raise ValueError(
-            f"data_config must be verl's data config, got {type(data_config).__name__}"
+    def _evict_terminal_groups(
+        self, global_steps: int, partition_id: str, eviction_reasons: Any
+    ) -> Any:
+        ours = eviction_reasons[2] & self._rejected
+        evicted, stale_count, dapo_count, metrics = super()._evict_terminal_groups(
+            global_steps, partition_id, eviction_reasons
         )
-    section = data_config.get("sampler") or {}
-    if not isinstance(section, dict):
-        raise ValueError(f"data.sampler must be a mapping, got {type(section).__name__}")
-    settings = {key: section[key] for key in CONFIG_KEYS if section.get(key) is not None}
-    if "reward_range" in settings:
-        settings["reward_range"] = tuple(settings["reward_range"])
-    if not isinstance(settings.get("params", {}), dict):
-        raise ValueError(f"data.sampler.params must be a mapping, got {settings['params']!r}")
-    batch = data_config.get("gen_batch_size") or data_config.get("train_batch_size")
-    if batch is not None:
-        settings["batch_size"] = batch
-    if "seed" not in settings and data_config.get("seed") is not None:
-        settings["seed"] = data_config["seed"]
-    return settings
+        if ours:
+            self._rejected -= ours
+            prefix = self._metrics_prefix(partition_id)
+            failures = metrics.pop(f"{prefix}/rollout_failure/evicted_samples", 0) - len(ours)
+            if failures > 0:
+                metrics[f"{prefix}/rollout_failure/evicted_samples"] = failures
+            metrics[f"{prefix}/stepladder/rejected_groups"] = len(ours)
+        return evicted, stale_count, dapo_count, metrics
+
+    def sample(self, global_steps: int, partition_id: str, batch_size: int) -> Any:
+        batch, metrics = super().sample(global_steps, partition_id, batch_size)
+        if partition_id != "val" and self.curriculum is not None:
+            metrics.update({f"stepladder/{k}": v for k, v in self.curriculum.metrics().items()})
+        return batch, metrics
+
+    def _observe_finished(self, global_steps: int, partition_id: str) -> None:
+        """Observe the groups TransferQueue marked finished since the last poll."""
+        finished = self.finished_keys[partition_id]
+        present = (
+            finished
+            | self.failure_keys[partition_id]
+            | self.running_keys[partition_id]
+            | self.pending_keys[partition_id]
+        )
+        self._seen &= present
+        self._rejected &= present
+        new = sorted(finished - self._seen)
+        if not new:
+            return
+        keys_of: dict[str, list[str]] = {uid: [] for uid in new}
+        sessions: set[tuple[str, str]] = set()
+        for key in self.partitions[partition_id]:
+            uid, session, _ = key.split("_", 2)
+            if uid in keys_of and (uid, session) not in sessions:  # one output per session
+                sessions.add((uid, session))
+                keys_of[uid].append(key)
+        keys = [key for uid in new for key in keys_of[uid]]
+        self._seen.update(new)
+        if not keys:
+            return
+        rows, rewards = _read_groups(keys, partition_id)
+        # uids are random: observe in row order, so the same feedback gives the same updates
+        order = sorted(range(len(keys)), key=lambda i: (int(rows[i]), keys[i]))
+        keys, rows, rewards = [keys[i] for i in order], rows[order], rewards[order]
+        outcomes, item_of_row = outcomes_from_rows(rows, self._scale(rewards))
+        self.curriculum.observe(outcomes)
+        if self.filtering != "evict" or not self.curriculum.strategy.filters:
+            return
+        keep = self.curriculum.keep(outcomes)[item_of_row]
+        step, count = self._rejected_step
+        if step != global_steps:
+            step, count = global_steps, 0
+        for key, kept in zip(keys, keep.tolist(), strict=True):
+            uid = key.split("_", 1)[0]
+            if kept or uid in self._rejected:
+                continue
+            if self.max_rejected_per_step is not None and count >= self.max_rejected_per_step:
+                self._warn_once(
+                    "limit",
+                    f"max_rejected_per_step={self.max_rejected_per_step} reached at step "
+                    f"{global_steps}: the groups the strategy rejects after it are trained on",
+                )
+                break
+            self._rejected.add(uid)
+            count += 1
+        self._rejected_step = (step, count)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message)
+
+    # -- checkpointing (through the dataset, which verl's dataloader saves) -----------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The curriculum, the proposals not yet drawn, and the groups already observed."""
+        if self.curriculum is None:
+            raise RuntimeError("no train dataset has attached to this replay buffer")
+        return {
+            "format": _FORMAT,
+            "curriculum": self.curriculum.state_dict(),
+            "queue": [list(item) for item in self._queue],
+            "requested": self._requested,
+            "seen": sorted(self._seen),
+            "rejected": sorted(self._rejected),
+            "rejected_step": list(self._rejected_step),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.curriculum is None:
+            raise RuntimeError("no train dataset has attached to this replay buffer")
+        if state.get("format") != _FORMAT:
+            raise ValueError(f"unsupported replay buffer state format {state.get('format')!r}")
+        self.curriculum.load_state_dict(state["curriculum"])
+        self._queue = deque((int(row), None if n is None else int(n)) for row, n in state["queue"])
+        self._requested = int(state["requested"])
+        self._seen = set(state["seen"])
+        self._rejected = set(state["rejected"])
+        self._rejected_step = (int(state["rejected_step"][0]), int(state["rejected_step"][1]))
 
 
-def _pool(data_source: Sized, difficulty_key: str | None) -> ItemPool:
+class CurriculumReplayBuffer(_CurriculumBufferMixin, ReplayBuffer):
+    """verl's sync replay buffer (``trainer.v1.trainer_mode=sync``) driven by a curriculum.
+
+    verl builds it from ``trainer.v1.sampler``; the curriculum's settings are the
+    ``sampler_kwargs``: ``strategy`` (default ``"uniform"``), ``params`` (the strategy's
+    parameters), ``seed`` (default ``data.seed``, else 0), ``reward_range`` (the total reward's
+    ``[low, high]``, mapped to ``[0, 1]``; default ``[0, 1]``), ``difficulty_key`` (a dataset
+    column with prior difficulties), ``filtering`` (``"evict"``: groups a filtering strategy
+    rejects are evicted and replaced through verl's refill, default; ``"ignore"``),
+    ``allocation`` (``"rollouts"``: an allocating strategy's budget becomes the prompt's
+    ``__rollout_n__``, default; ``"ignore"``) and ``max_rejected_per_step`` (after that many
+    rejected groups in a step the rest are trained on; default no limit).
+
+    Every finished training group is observed once, with one reward per response (the sum of
+    its ``rm_scores``); its prompt is the row the dataset stored under :data:`ROW_KEY`.
+    Advantages do not exist yet when groups finish, so strategies that learn only from
+    advantages are refused by ``Curriculum.observe``.
+
+    Example:
+        >>> buffer = CurriculumReplayBuffer(
+        ...     trainer_mode="sync", trainer_config={}, max_off_policy_threshold=None,
+        ...     max_off_policy_strategy="drop", sampler_kwargs={"strategy": "uniform", "seed": 3})
+        >>> buffer.attach(range(10), {"train_batch_size": 4, "dataloader_num_workers": 0})
+        >>> [buffer.next_item()[0] in range(10) for _ in range(4)]
+        [True, True, True, True]
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        mode = kwargs.get("trainer_mode", args[0] if args else None)
+        if mode != "sync":
+            raise ValueError(
+                f"trainer_mode={mode!r}: CurriculumReplayBuffer is the sync replay buffer; "
+                "name CurriculumReplayBufferAsync for the async trainers"
+            )
+        super().__init__(*args, **kwargs)
+
+
+class CurriculumReplayBufferAsync(_CurriculumBufferMixin, ReplayBufferAsync):
+    """verl's async replay buffer (``colocate_async``/``separate_async``) driven by a
+    curriculum: the settings and behaviour of :class:`CurriculumReplayBuffer`, with verl's
+    async sampling (stale groups dropped, every eviction refilled one for one). Feedback lags
+    by the prompts already in flight (``num_warmup_batches``)."""
+
+
+class CurriculumDatasetMixin:
+    """Makes a verl dataset class serve the curriculum's proposals (see the module doc).
+
+    The train dataset (the one built from ``data.train_files``) attaches to the replay buffer
+    built just before it; any other (the validation set) behaves as the base class.
+    ``state_dict``/``load_state_dict`` are what the ``StatefulDataLoader`` saves in
+    ``data.pt``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        global _bound_once
+        super().__init__(*args, **kwargs)
+        self.curriculum_buffer: Any = None
+        config = getattr(self, "config", None)
+        train_files = None if config is None else config.get("train_files")
+        is_train = train_files is not None and _files(getattr(self, "data_files", None)) == _files(
+            train_files
+        )
+        if not is_train:
+            return
+        if _unbound:
+            self.curriculum_buffer = _unbound.pop()
+            self.curriculum_buffer.attach(self, config)
+            _bound_once = True
+        elif not _bound_once:
+            raise RuntimeError(
+                f"{type(self).__name__} is the train dataset but no CurriculumReplayBuffer was "
+                "built before it: set trainer.v1.sampler.custom_sampler.path=pkg://"
+                "stepladder.integrations.verl and custom_sampler.name=CurriculumReplayBuffer"
+            )
+
+    def __getitem__(self, item: int) -> dict[str, Any]:
+        buffer = self.curriculum_buffer
+        if buffer is None:
+            return super().__getitem__(item)  # type: ignore[misc]
+        if torch.utils.data.get_worker_info() is not None:
+            raise RuntimeError(
+                "the curriculum dataset was read in a dataloader worker, which holds a copy of "
+                "the curriculum: set data.dataloader_num_workers=0"
+            )
+        row, rollouts = buffer.next_item()
+        row_dict = super().__getitem__(row)  # type: ignore[misc]
+        row_dict[ROW_KEY] = row
+        if rollouts is not None:
+            row_dict["__rollout_n__"] = rollouts
+        return row_dict
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self.curriculum_buffer is None else self.curriculum_buffer.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.curriculum_buffer is not None:
+            self.curriculum_buffer.load_state_dict(state)
+
+
+class CurriculumRLHFDataset(CurriculumDatasetMixin, RLHFDataset):
+    """verl's ``RLHFDataset`` serving the curriculum's proposals: ``data.custom_cls.path=pkg://
+    stepladder.integrations.verl`` and ``data.custom_cls.name=CurriculumRLHFDataset``."""
+
+
+def _read_groups(keys: list[str], partition_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each trajectory's prompt row and total reward, read from TransferQueue."""
+    try:
+        data = tq.kv_batch_get(keys=keys, partition_id=partition_id, select_fields=[ROW_KEY])
+        rows = np.asarray(_values(data[ROW_KEY]), dtype=np.int64)
+    except Exception as error:  # TransferQueue raises several kinds for a missing field
+        raise RuntimeError(
+            f"finished groups carry no {ROW_KEY!r}: the prompts did not come from a "
+            "curriculum dataset (data.custom_cls.name=CurriculumRLHFDataset)"
+        ) from error
+    try:
+        data = tq.kv_batch_get(keys=keys, partition_id=partition_id, select_fields=["rm_scores"])
+        rewards = np.array([float(score.float().sum()) for score in data["rm_scores"]])
+    except Exception as error:
+        raise RuntimeError(
+            "finished groups carry no 'rm_scores': the curriculum needs rewards when groups "
+            "finish, so use a rule-based reward or reward.reward_model.enable_resource_pool=true"
+        ) from error
+    return rows, rewards
+
+
+def _values(column: Any) -> list[Any]:
+    """A TransferQueue column (tensor, nested tensor or NonTensorStack) as a list."""
+    if isinstance(column, torch.Tensor) and not column.is_nested:
+        return column.reshape(-1).tolist()
+    if hasattr(column, "tolist"):
+        return list(column.tolist())
+    return [getattr(value, "data", value) for value in column]
+
+
+def _settings(sampler_kwargs: Any) -> dict[str, Any]:
+    """``sampler_kwargs`` as a dict of the keys this adapter reads; others are refused."""
+    settings = _plain(sampler_kwargs) or {}
+    if not isinstance(settings, dict):
+        raise ValueError(f"sampler_kwargs must be a mapping, got {type(settings).__name__}")
+    unknown = sorted(set(settings) - set(CONFIG_KEYS))
+    if unknown:
+        raise ValueError(
+            f"unknown trainer.v1.sampler.sampler_kwargs {unknown}; known: {list(CONFIG_KEYS)}"
+        )
+    if not isinstance(settings.get("params") or {}, dict):
+        raise ValueError(f"sampler_kwargs.params must be a mapping, got {settings['params']!r}")
+    return {key: value for key, value in settings.items() if value is not None}
+
+
+def _plain(config: Any) -> Any:
+    """An OmegaConf config as plain Python containers (anything else unchanged)."""
+    if isinstance(config, DictConfig | ListConfig):
+        return OmegaConf.to_container(config, resolve=True)
+    return config
+
+
+def _files(files: Any) -> list[str] | None:
+    if files is None:
+        return None
+    files = _plain(files)
+    return [
+        str(f)
+        for f in (files if isinstance(files, Iterable) and not isinstance(files, str) else [files])
+    ]
+
+
+def _pool(dataset: Sized, difficulty_key: str | None) -> ItemPool:
     """The dataset's rows as a pool, with a difficulty column when one is named."""
     if difficulty_key is None:
-        return ItemPool(size=len(data_source))
-    frame = getattr(data_source, "dataframe", None)
+        return ItemPool(size=len(dataset))
+    frame = getattr(dataset, "dataframe", None)
     try:
         column = frame[difficulty_key]  # type: ignore[index]
     except (KeyError, TypeError, ValueError):
         raise ValueError(
             f"difficulty_key={difficulty_key!r}: the dataset has no such column "
-            "(read from data_source.dataframe, as verl's RLHFDataset has)"
+            "(read from dataset.dataframe, as verl's RLHFDataset has)"
         ) from None
-    difficulty = np.asarray(column, dtype=np.float64)
-    return ItemPool(size=len(data_source), difficulty=difficulty)
-
-
-def _row_rewards(tensors: Any, reward_key: str) -> np.ndarray:
-    """Each row's total reward: the token-level reward summed over the response."""
-    keys = [] if tensors is None else list(tensors.keys())
-    for key in (reward_key, "token_level_rewards"):
-        if key in keys:
-            values = tensors[key]
-            break
-    else:
-        raise ValueError(
-            f"the batch has no {reward_key!r} (nor 'token_level_rewards'): update(batch) must "
-            f"run after the rewards are computed (tensor keys: {sorted(keys)})"
-        )
-    values = values.detach().float()
-    total = values.sum(dim=-1) if values.dim() > 1 else values
-    return total.cpu().numpy().astype(np.float64)
-
-
-def _row_means(values: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:
-    """Each row's mean over its response tokens (all tokens without a mask)."""
-    values = values.detach().float()
-    if values.dim() == 1:
-        return values.cpu().numpy().astype(np.float64)
-    if mask is None:
-        mask = torch.ones_like(values)
-    mask = mask.to(values.device).float()
-    means = (values * mask).sum(dim=-1) / mask.sum(dim=-1).clamp(min=1.0)
-    return means.cpu().numpy().astype(np.float64)
-
-
-def _trainer_class() -> type:
-    """``RayPPOTrainer`` with the curriculum hook; importing verl's trainer is slow (seconds),
-    so the class is built the first time it is asked for."""
-    from verl.trainer.ppo.ray_trainer import RayPPOTrainer
-
-    class _CurriculumRayPPOTrainer(RayPPOTrainer):
-        """verl's ``RayPPOTrainer`` that feeds each step's batch to its curriculum sampler.
-
-        Pass a :class:`VerlCurriculumSampler` as ``train_sampler``; each step's batch then
-        reaches ``sampler.update`` after the advantages are computed and before the actor is
-        updated, and the curriculum's scalars join the step's metrics as ``stepladder/*``.
-        """
-
-        def _update_actor(self, batch: Any) -> Any:
-            sampler = getattr(self.train_dataloader, "sampler", None)
-            if not isinstance(sampler, VerlCurriculumSampler):
-                return super()._update_actor(batch)
-            sampler.update(batch)
-            output = super()._update_actor(batch)
-            metrics = getattr(output, "meta_info", {}).get("metrics")
-            if isinstance(metrics, dict):
-                metrics.update({f"stepladder/{k}": v for k, v in sampler.metrics().items()})
-            return output
-
-    _CurriculumRayPPOTrainer.__name__ = _CurriculumRayPPOTrainer.__qualname__ = (
-        "CurriculumRayPPOTrainer"
-    )
-    _CurriculumRayPPOTrainer.__module__ = __name__
-    return _CurriculumRayPPOTrainer
-
-
-_TRAINER: type | None = None
-
-
-def __getattr__(name: str) -> Any:
-    # ``CurriculumRayPPOTrainer`` is built on first access (PEP 562).
-    global _TRAINER
-    if name == "CurriculumRayPPOTrainer":
-        if _TRAINER is None:
-            _TRAINER = _trainer_class()
-        return _TRAINER
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return ItemPool(size=len(dataset), difficulty=np.asarray(column, dtype=np.float64))
