@@ -60,3 +60,14 @@ def test_bad_state_is_refused_before_anything_changes(change, message):
     with pytest.raises(ValueError, match=message):
         stats.load_state_dict(state)
     assert stats.attempts.tolist()[3] == 1 and stats.items_seen == 1
+
+
+def test_beta_is_the_prior_plus_summed_successes_and_failures():
+    stats = ItemStats(4)
+    stats.update(Outcomes([1, 1, 2], rewards=[[1, 0, 0, 1], [0.5, 1, 0, 0], [1, 1, 1, 1]]), 0)
+    stats.update(Outcomes([3], rewards=[0.25]), 1)  # one reward per item
+    alpha, beta = stats.beta(prior=(1.0, 2.0))
+    assert alpha.tolist() == [1.0, 4.5, 5.0, 1.25]
+    assert beta.tolist() == [2.0, 6.5, 2.0, 2.75]  # item 1: 3.5 of 8
+    alpha, beta = stats.beta([3, 0, 3])  # prior (1, 1) by default, indices may repeat
+    assert alpha.tolist() == [1.25, 1.0, 1.25] and beta.tolist() == [1.75, 1.0, 1.75]

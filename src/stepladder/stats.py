@@ -60,6 +60,30 @@ class ItemStats:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(attempts > 0, successes / np.maximum(attempts, 1), np.nan)
 
+    def beta(
+        self, indices: Any = None, prior: tuple[float, float] = (1.0, 1.0)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Beta posterior of each item's pass rate: ``(alpha0 + successes, beta0 + failures)``.
+
+        ``failures = attempts - successes`` (the summed ``1 - reward``) and ``prior`` is
+        ``(alpha0, beta0)``. Every observation counts fully (no forgetting), so this is the
+        posterior that the pass-rate strategies would otherwise keep item by item.
+
+        Example:
+            >>> stats = ItemStats(3)
+            >>> stats.update(Outcomes([0, 0], rewards=[[1, 1, 0], [0, 0, 0]]), step=0)
+            >>> alpha, beta = stats.beta([0, 2], prior=(1, 2))
+            >>> alpha.tolist(), beta.tolist()
+            ([3.0, 1.0], [6.0, 2.0])
+        """
+        if indices is None:
+            attempts, successes = self.attempts, self.successes
+        else:
+            idx = np.asarray(indices, dtype=np.int64)
+            attempts, successes = self.attempts[idx], self.successes[idx]
+        alpha0, beta0 = prior
+        return alpha0 + successes, beta0 + (attempts - successes)
+
     def update(self, outcomes: Outcomes, step: int) -> None:
         """Add one batch of feedback observed at ``step``."""
         if len(outcomes) == 0:

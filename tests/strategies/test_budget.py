@@ -5,8 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from stepladder import Curriculum, ItemPool, Outcomes
-from stepladder.stats import ItemStats
+from stepladder import Curriculum, Outcomes
 from stepladder.strategies import create
 from stepladder.strategies.budget import (
     allocate_proportional,
@@ -18,10 +17,9 @@ from stepladder.strategies.budget import (
 )
 
 
-def bound(name: str, size: int, seed: int = 0, **params):
-    strategy = create(name, **params)
-    strategy.bind(ItemPool(size=size), ItemStats(size), np.random.default_rng(seed))
-    return strategy
+def bound(name: str, size: int, seed: int = 0, **params) -> Curriculum:
+    """A curriculum over ``size`` items: its statistics (``cur.stats``) feed the strategy."""
+    return Curriculum(size, name, seed=seed, **params)
 
 
 def by_item(proposal) -> dict[int, int]:
@@ -200,37 +198,40 @@ def test_knapsack_allocate_rejects_bad_input():
 
 
 def test_knapsack_surplus_goes_to_never_solved_prompts_before_the_solver():
-    strategy = bound("knapsack", 4, estimate="observed", max_rollouts=10)
-    strategy.observe(Outcomes([0, 1, 2, 3], [[0.0] * 4, [0.0] * 4, [1.0] * 4, [1.0] * 4]))
+    cur = bound("knapsack", 4, estimate="observed", max_rollouts=10)
+    cur.observe(Outcomes([0, 1, 2, 3], [[0.0] * 4, [0.0] * 4, [1.0] * 4, [1.0] * 4]))
     # Every observed p is 0 or 1: 2 each, the 24 left split equally by the zero prompts
     # (not capped by max_rollouts, as in the authors' code).
-    assert by_item(strategy.propose(4)) == {0: 14, 1: 14, 2: 2, 3: 2}
+    assert by_item(cur.propose(4)) == {0: 14, 1: 14, 2: 2, 3: 2}
 
 
 def test_knapsack_recent_estimate_follows_the_authors_window():
     # rl_dataset.update_sample_state (liziniu/KnapsackRL) with reward_buffer_length=16,
     # min_buffer_length=8: mean of the latest group if it holds >= 16 rewards, else of the
     # last 16 rewards; fewer than 8 rewards in all: no estimate.
-    strategy = bound("knapsack", 3)
-    strategy.observe(Outcomes.from_groups([0, 1], [[1.0] + [0.0] * 7, [1.0, 0.0, 0.0, 0.0]]))
+    cur = bound("knapsack", 3)
+    strategy = cur.strategy
+    cur.observe(Outcomes.from_groups([0, 1], [[1.0] + [0.0] * 7, [1.0, 0.0, 0.0, 0.0]]))
     np.testing.assert_allclose(strategy.pass_estimates([0, 1, 2]), [0.125, NAN, NAN])
-    strategy.observe(Outcomes.from_groups([0, 1], [[0.0] * 8, [1.0] * 4]))
+    cur.observe(Outcomes.from_groups([0, 1], [[0.0] * 8, [1.0] * 4]))
     np.testing.assert_allclose(strategy.pass_estimates([0, 1]), [1 / 16, 5 / 8])
-    strategy.observe(Outcomes.from_groups([0, 0], [[1.0] * 4, [1.0] * 2]))  # repeated item
+    cur.observe(Outcomes.from_groups([0, 0], [[1.0] * 4, [1.0] * 2]))  # repeated item
     np.testing.assert_allclose(strategy.pass_estimates([0]), [6 / 16])  # 6 ones, 10 zeros
-    strategy.observe(Outcomes([0], [[1.0] * 3 + [0.0] * 17]))  # a group of 20 >= 16
+    cur.observe(Outcomes([0], [[1.0] * 3 + [0.0] * 17]))  # a group of 20 >= 16
     np.testing.assert_allclose(strategy.pass_estimates([0]), [3 / 20])
-    strategy.observe(Outcomes([0], [[1.0] * 2]))
+    cur.observe(Outcomes([0], [[1.0] * 2]))
     np.testing.assert_allclose(strategy.pass_estimates([0]), [2 / 16])  # 2 ones, 14 zeros
 
 
 def test_knapsack_other_estimates():
-    strategy = bound("knapsack", 3, estimate="posterior")
-    strategy.observe(Outcomes([0, 1], [[0.0] * 8, [1.0, 0.0] * 4]))
-    np.testing.assert_allclose(strategy.pass_estimates([0, 1, 2]), [0.1, 0.5, 0.5])
-    strategy = bound("knapsack", 3, estimate="observed")
-    strategy.observe(Outcomes.from_groups([0, 1], [[0.0] * 8, [1.0, 1.0, 1.0, 0.0]]))
-    np.testing.assert_allclose(strategy.pass_estimates([0, 1, 2]), [0.0, 0.75, 0.5])
+    cur = bound("knapsack", 3, estimate="posterior")
+    cur.observe(Outcomes([0, 1], [[0.0] * 8, [1.0, 0.0] * 4]))
+    np.testing.assert_allclose(cur.strategy.pass_estimates([0, 1, 2]), [0.1, 0.5, 0.5])
+    cur = bound("knapsack", 3, estimate="observed")
+    cur.observe(Outcomes.from_groups([0, 1], [[0.0] * 8, [1.0, 1.0, 1.0, 0.0]]))
+    np.testing.assert_allclose(cur.strategy.pass_estimates([0, 1, 2]), [0.0, 0.75, 0.5])
+    # Both read the curriculum's statistics: the strategy saves no posterior of its own.
+    assert cur.strategy.posterior is None and "posterior" not in cur.strategy.state_dict()
 
 
 def test_knapsack_recent_state_resumes_exactly():
@@ -240,13 +241,11 @@ def test_knapsack_recent_state_resumes_exactly():
         batch = a.propose(20)
         groups = [rng.random(k) < 0.4 for k in batch.rollouts]
         a.observe(Outcomes.from_groups(batch.indices, groups))
-    b = bound("knapsack", 50, seed=4)
+    b = bound("knapsack", 50, seed=9)
     b.load_state_dict(a.state_dict())
-    b.rng = np.random.default_rng(9)
-    a.rng = np.random.default_rng(9)
     x, y = a.propose(20), b.propose(20)
     assert x.indices.tolist() == y.indices.tolist() and x.rollouts.tolist() == y.rollouts.tolist()
-    assert len(a.state_dict()["_recent"]["__state__"]["items"]) <= 50
+    assert len(a.state_dict()["strategy_state"]["_recent"]["__state__"]["items"]) <= 50
 
 
 def test_knapsack_dp_solver_reaches_the_same_value_as_greedy():
@@ -256,7 +255,7 @@ def test_knapsack_dp_solver_reaches_the_same_value_as_greedy():
     for _ in range(4):
         a, b = greedy.propose(10), dp.propose(10)
         assert a.indices.tolist() == b.indices.tolist()
-        p = greedy.pass_estimates(a.indices)
+        p = greedy.strategy.pass_estimates(a.indices)
         assert math.isclose(total_value(p, a.rollouts), total_value(p, b.rollouts), rel_tol=1e-12)
         rewards = (rng.random((10, 6)) < 0.3).astype(float)
         greedy.observe(Outcomes(a.indices, rewards))
@@ -267,25 +266,26 @@ def test_knapsack_dp_solver_reaches_the_same_value_as_greedy():
 
 
 def test_gfpo_group_sizes_by_difficulty_quartile():
-    strategy = bound("gfpo", 8)
-    strategy.observe(Outcomes(range(8), [[1.0] * k + [0.0] * (8 - k) for k in range(8)]))
+    cur = bound("gfpo", 8)
+    strategy = cur.strategy
+    cur.observe(Outcomes(range(8), [[1.0] * k + [0.0] * (8 - k) for k in range(8)]))
     # posterior means .1 .. .8, quartiles .275, .45, .625: items 0-1 very hard, 2-3 hard,
     # 4-5 medium, 6-7 easy -> weights 8, 8, 8, 8, 6, 6, 4, 4 (sum 52) of 64 rollouts:
     # 9.85 x 4, 7.38 x 2, 4.92 x 2 -> floors 9, 9, 9, 9, 7, 7, 4, 4 (58); the 6 left go to
     # the largest fractional parts (.92 twice, .85 four times).
     assert strategy.buckets(range(8)).tolist() == [3, 3, 2, 2, 1, 1, 0, 0]
     np.testing.assert_allclose(strategy.quartiles(), [0.275, 0.45, 0.625])
-    proposal = strategy.propose(8)
+    proposal = cur.propose(8)
     assert by_item(proposal) == {0: 10, 1: 10, 2: 10, 3: 10, 4: 7, 5: 7, 6: 5, 7: 5}
 
 
 def test_gfpo_unseen_prompts_get_the_mean_and_bounds_hold():
-    strategy = bound("gfpo", 20, min_rollouts=4, max_rollouts=9)
-    assert strategy.propose(5).rollouts.tolist() == [8] * 5  # nothing seen: all neutral
-    strategy.observe(Outcomes(range(10), [[1.0] * k + [0.0] * (9 - k) for k in range(10)]))
-    assert (strategy.buckets(range(10, 20)) == -1).all()
+    cur = bound("gfpo", 20, min_rollouts=4, max_rollouts=9)
+    assert cur.propose(5).rollouts.tolist() == [8] * 5  # nothing seen: all neutral
+    cur.observe(Outcomes(range(10), [[1.0] * k + [0.0] * (9 - k) for k in range(10)]))
+    assert (cur.strategy.buckets(range(10, 20)) == -1).all()
     for n in (1, 3, 20, 33):
-        proposal = strategy.propose(n)
+        proposal = cur.propose(n)
         assert int(proposal.rollouts.sum()) == 8 * n
         assert proposal.rollouts.min() >= 4 and proposal.rollouts.max() <= 9
 
@@ -301,23 +301,24 @@ def test_gfpo_rejects_bad_parameters():
 
 
 def observed_dart(**params):
-    strategy = bound("dart", 4, **params)
+    cur = bound("dart", 4, **params)
     # posterior means: item 0 Beta(1, 9) .1; item 1 Beta(9, 1) .9; item 2 Beta(2, 3) .4;
     # item 3 unseen .5
-    strategy.observe(Outcomes.from_groups([0, 1, 2], [[0.0] * 8, [1.0] * 8, [1.0, 0, 0]]))
-    return strategy
+    cur.observe(Outcomes.from_groups([0, 1, 2], [[0.0] * 8, [1.0] * 8, [1.0, 0, 0]]))
+    return cur
 
 
 def test_dart_uniform_trials_reach_k_correct_in_expectation():
-    strategy = observed_dart(k=4)
+    cur = observed_dart(k=4)
     # ceil(4 / .1) = 40, ceil(4 / .9) = 5, ceil(4 / .4) = 10, ceil(4 / .5) = 8
-    assert strategy.trials([0, 1, 2, 3]).tolist() == [40, 5, 10, 8]
-    assert by_item(strategy.propose(4)) == {0: 40, 1: 5, 2: 10, 3: 8}
-    assert observed_dart(k=4, max_trials=20).trials([0, 1, 2, 3]).tolist() == [20, 5, 10, 8]
+    assert cur.strategy.trials([0, 1, 2, 3]).tolist() == [40, 5, 10, 8]
+    assert by_item(cur.propose(4)) == {0: 40, 1: 5, 2: 10, 3: 8}
+    capped = observed_dart(k=4, max_trials=20).strategy
+    assert capped.trials([0, 1, 2, 3]).tolist() == [20, 5, 10, 8]
 
 
 def test_dart_prop2diff_keeps_correct_responses_in_proportion_to_difficulty():
-    strategy = observed_dart(mode="prop2diff", k=8)
+    strategy = observed_dart(mode="prop2diff", k=8).strategy
     # fail rates .9, .1, .6, .5; hardest .9 gets k = 8:
     # k_i = ceil(8 * fail / .9) = 8, 1 (0.89), 6 (5.33), 5 (4.44)
     assert strategy.targets([0, 1, 2, 3]).tolist() == [8, 1, 6, 5]
@@ -326,9 +327,9 @@ def test_dart_prop2diff_keeps_correct_responses_in_proportion_to_difficulty():
 
 
 def test_dart_exact_quotients_do_not_round_up():
-    strategy = bound("dart", 2, k=4)
-    strategy.observe(Outcomes([0], [[1.0, 0.0, 0.0, 0.0]]))  # Beta(2, 4): p = 1/3
-    assert strategy.trials([0]).tolist() == [12]
+    cur = bound("dart", 2, k=4)
+    cur.observe(Outcomes([0], [[1.0, 0.0, 0.0, 0.0]]))  # Beta(2, 4): p = 1/3
+    assert cur.strategy.trials([0]).tolist() == [12]
 
 
 def test_dart_rejects_bad_parameters():
@@ -365,26 +366,27 @@ def test_allocate_proportional_by_hand():
 
 
 def test_gfpo_quartiles_follow_numpy_as_items_are_observed():
-    strategy = bound("gfpo", 200)
+    cur = bound("gfpo", 200)
     rng = np.random.default_rng(5)
     for _ in range(30):
         items = rng.choice(200, 16, replace=True)
-        strategy.observe(Outcomes(items, (rng.random((16, 4)) < rng.random()).astype(float)))
-        post = strategy.posterior
-        observed = (post.alpha != 1.0) | (post.beta != 1.0)
-        expected = np.quantile(post.mean()[observed], [0.25, 0.5, 0.75])
-        assert strategy.quartiles().tolist() == expected.tolist()
+        cur.observe(Outcomes(items, (rng.random((16, 4)) < rng.random()).astype(float)))
+        observed = cur.stats.attempts > 0
+        mean = (cur.stats.successes + 1.0) / (cur.stats.attempts + 2.0)
+        expected = np.quantile(mean[observed], [0.25, 0.5, 0.75])
+        assert cur.strategy.quartiles().tolist() == expected.tolist()
     fresh = bound("gfpo", 200)
-    fresh.load_state_dict(strategy.state_dict())
-    assert fresh.quartiles().tolist() == strategy.quartiles().tolist()
+    fresh.load_state_dict(cur.state_dict())
+    assert fresh.strategy.quartiles().tolist() == cur.strategy.quartiles().tolist()
 
 
 def test_dart_prop2diff_tracks_the_hardest_item_of_the_pool():
-    strategy = bound("dart", 3000, mode="prop2diff", k=8)
+    cur = bound("dart", 3000, mode="prop2diff", k=8)
+    strategy = cur.strategy
     rng = np.random.default_rng(2)
     for _ in range(20):
         items = rng.choice(3000, 50)
-        strategy.observe(Outcomes(items, (rng.random((50, 8)) < 0.7).astype(float)))
-        assert strategy._fail.max == float((1.0 - strategy.posterior.mean()).max())
-    strategy.observe(Outcomes(np.arange(3000), np.ones((3000, 8))))  # the 0-success ones leave
-    assert strategy._fail.max == float((1.0 - strategy.posterior.mean()).max())
+        cur.observe(Outcomes(items, (rng.random((50, 8)) < 0.7).astype(float)))
+        assert strategy._fail.max == float((1.0 - strategy.pass_mean()).max())
+    cur.observe(Outcomes(np.arange(3000), np.ones((3000, 8))))  # the 0-success ones leave
+    assert strategy._fail.max == float((1.0 - strategy.pass_mean()).max())

@@ -11,6 +11,8 @@ from stepladder.strategies.baselines import Uniform
 
 
 def bound(name: str, size: int, seed: int, **params):
+    """A strategy bound outside a curriculum: only for strategies that keep their own
+    posterior (``cures``) or are not observed; the others read ``cur.stats``."""
     strategy = create(name, **params)
     strategy.bind(ItemPool(size=size), ItemStats(size), np.random.default_rng(seed))
     return strategy
@@ -20,9 +22,10 @@ def bound(name: str, size: int, seed: int, **params):
 
 
 def test_mopps_keeps_candidates_whose_thompson_draw_is_closest_to_half():
-    strategy = bound("mopps", 50, seed=5, ratio=4)
-    strategy.observe(Outcomes(np.arange(20), np.tile([1.0, 0, 0, 0], (20, 1))))
-    proposal = strategy.propose(3)
+    cur = Curriculum(50, "mopps", seed=5, ratio=4)
+    cur.observe(Outcomes(np.arange(20), np.tile([1.0, 0, 0, 0], (20, 1))))
+    proposal = cur.propose(3)
+    assert cur.strategy.posterior is None  # decay 1: the posterior is the curriculum's stats
 
     # By hand: the same generator draws 12 uniform candidates, then one Beta draw each.
     rng = np.random.default_rng(5)
@@ -66,11 +69,13 @@ def test_mopps_band_mode_fills_up_with_the_candidates_nearest_the_band():
 
 
 def test_mopps_decay_forgets_old_evidence_by_the_formula():
-    strategy = bound("mopps", 3, seed=0, decay=0.5)
-    strategy.observe(Outcomes([0], [[1.0, 1, 1, 1]]))  # alpha = .5*1 + .5*1 + 4 = 5, beta = 1
-    strategy.observe(Outcomes([0], [[0.0, 0, 0, 0]]))  # alpha = 2.5 + .5 = 3, beta = .5+.5+4
-    assert strategy.posterior.alpha[0] == 3.0 and strategy.posterior.beta[0] == 5.0
-    assert strategy.posterior.alpha[1] == 1.0  # unobserved items keep the prior
+    cur = Curriculum(3, "mopps", seed=0, decay=0.5)
+    cur.observe(Outcomes([0], [[1.0, 1, 1, 1]]))  # alpha = .5*1 + .5*1 + 4 = 5, beta = 1
+    cur.observe(Outcomes([0], [[0.0, 0, 0, 0]]))  # alpha = 2.5 + .5 = 3, beta = .5+.5+4
+    alpha, beta = cur.strategy.beta([0, 1])
+    assert alpha.tolist() == [3.0, 1.0]  # unobserved items keep the prior
+    assert beta.tolist() == [5.0, 1.0]
+    assert "posterior" in cur.strategy.state_dict()  # decay < 1: a posterior of its own
 
 
 def test_mopps_candidate_pool_is_capped_by_the_pool_and_avoids_duplicates():

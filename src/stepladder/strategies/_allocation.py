@@ -1,6 +1,7 @@
 """What the pass-rate posterior strategies (``posterior.py``, ``budget.py``) share.
 
-- :class:`PosteriorStrategy`: a Beta posterior of every item's pass rate, updated from rewards.
+- :class:`PosteriorStrategy`: a Beta posterior of every item's pass rate, read from the
+  curriculum's statistics or kept where it forgets or resets.
 - :func:`beta_prior` and :func:`check_rollout_bounds`: parameter checks.
 - :class:`RecentRewards`: the last rewards of every observed item (Knapsack RL's estimate).
 - :func:`allocate_proportional`: a total split in proportion to weights, within bounds, rounded
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -60,34 +61,79 @@ def check_rollout_bounds(rollouts: int, low: int, high: int | None) -> None:
 class PosteriorStrategy(Strategy):
     """A Beta posterior of every item's pass rate, updated from observed rewards.
 
-    Subclasses set ``prior`` (and ``decay``, default 1) in ``__init__``. :meth:`_choose`
-    draws prompts in shuffled passes over the pool
+    Subclasses set ``prior`` (and ``decay``, default 1) in ``__init__``. With no forgetting
+    (``decay == 1``) and no reset (``resets`` False) the posterior of item ``i`` is
+    ``Beta(alpha0 + successes_i, beta0 + failures_i)`` over all its history, which the
+    curriculum's :class:`~stepladder.stats.ItemStats` already counts (updated before
+    :meth:`observe`), so it is read from ``self.stats`` (:meth:`ItemStats.beta
+    <stepladder.stats.ItemStats.beta>`): no state, update or checkpoint bytes of its own. That
+    is the case of ``knapsack`` (its ``"posterior"`` and ``"observed"`` estimates; its default
+    ``"recent"`` estimate keeps a window of rewards, :class:`RecentRewards`, and reads only the
+    all-time reward counts from the statistics), ``gfpo``, ``dart`` and ``mopps`` at its default
+    ``decay=1``. The others keep their own
+    :class:`~stepladder.difficulty.passrate.BetaPassRate` as ``posterior`` (None otherwise):
+    ``mopps`` with ``decay < 1`` (old evidence fades) and ``cures`` (every iteration resets
+    its subset to the prior). Read the posterior through :meth:`beta`, :meth:`pass_mean` and
+    :meth:`observed`, which pick the right source.
+
+    :meth:`_choose` draws prompts in shuffled passes over the pool
     (:class:`~stepladder.strategies._toolbox.ShuffledPasses`, the same order as the
     ``uniform`` strategy) from the curriculum's generator. ``_last`` holds scalars about the
     latest proposal, reported by :meth:`metrics` and kept in the state. Everything here costs
-    O(batch) per step; checkpoints hold the items whose posterior left the prior.
+    O(batch) per step; checkpoints hold the items whose own posterior left the prior.
     """
 
     allocates_rollouts = True
     feedback = ("rewards",)
-    learned = ("posterior", "_passes", "_last")
+    learned = ("_passes", "_last")
+    #: Whether the posterior returns to the prior now and then (then it is kept here).
+    resets: ClassVar[bool] = False
 
     prior: tuple[float, float]
+    posterior: BetaPassRate | None
 
     def _setup(self) -> None:
         alpha0, beta0 = self.prior
         decay = getattr(self, "decay", 1.0)
-        self.posterior = BetaPassRate(self.pool.size, alpha0=alpha0, beta0=beta0, decay=decay)
+        self.posterior = None
+        if self.resets or decay != 1.0:
+            self.posterior = BetaPassRate(self.pool.size, alpha0=alpha0, beta0=beta0, decay=decay)
+            if "posterior" not in self.learned:
+                self.learned = ("posterior", *self.learned)
         self._passes = ShuffledPasses(self.pool.size)
         self._last: dict[str, float] = {}
+
+    def beta(self, items: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior ``(alpha, beta)`` of ``items`` (all items when None)."""
+        post = self.posterior
+        if post is None:
+            return self.stats.beta(items, self.prior)
+        if items is None:
+            return post.alpha.copy(), post.beta.copy()
+        idx = np.asarray(items, dtype=np.int64)
+        return post.alpha[idx], post.beta[idx]
+
+    def pass_mean(self, items: Any = None) -> np.ndarray:
+        """Posterior mean pass rate ``alpha / (alpha + beta)`` of ``items`` (all when None)."""
+        alpha, beta = self.beta(items)
+        return alpha / (alpha + beta)
+
+    def observed(self, items: Any) -> np.ndarray:
+        """True for items whose posterior has absorbed at least one reward."""
+        idx = np.asarray(items, dtype=np.int64)
+        post = self.posterior
+        if post is None:
+            return self.stats.attempts[idx] > 0
+        return (post.alpha[idx] != post.alpha0) | (post.beta[idx] != post.beta0)
 
     def _choose(self, n: int) -> np.ndarray:
         """``n`` prompts, uniformly without replacement within each pass over the pool."""
         return self._passes.draw(n, self.rng)
 
     def observe(self, outcomes: Outcomes) -> None:
-        """Add each group's successes (sum of rewards) and trials (rollouts) to the posterior."""
-        if len(outcomes) == 0 or outcomes.rewards is None:
+        """Add each group's successes (sum of rewards) and trials (rollouts) to the posterior
+        kept here, if any (the shared statistics are already up to date)."""
+        if self.posterior is None or len(outcomes) == 0 or outcomes.rewards is None:
             return
         self.posterior.update(outcomes.indices, outcomes.reward_sum, outcomes.rollouts)
 
@@ -195,20 +241,22 @@ def _largest_remainder(x: np.ndarray, total: int, low: int, cap: float) -> np.nd
 
 
 class RecentRewards:
-    """The last ``window`` rewards of every observed item, and its all-time reward count.
+    """The last ``window`` rewards of every observed item.
 
     Storage grows with the items observed: a pool-sized slot map (allocated zeroed, so
     untouched pages cost no memory) and one row of ``window`` rewards per observed item, kept
     in order, oldest first. :meth:`estimate` is Knapsack RL's recent pass rate (authors'
     ``rl_dataset.update_sample_state`` with ``epoch_estimation`` and
     ``robust_epoch_estimation``): the mean of the latest group when it holds at least
-    ``window`` rewards, else the mean of the last ``window`` rewards across groups.
+    ``window`` rewards, else the mean of the last ``window`` rewards across groups. (The
+    all-time reward count, which the authors also use, is the curriculum's
+    ``stats.attempts``.)
 
     Example:
         >>> recent = RecentRewards(3, window=4)
         >>> recent.push(np.array([2, 2]), np.array([[1.0, 0.0, 0.0], [1.0, 1.0, np.nan]]))
-        >>> recent.estimate([2, 0]).tolist(), recent.counts([2, 0]).tolist()
-        ([0.5, nan], [5, 0])
+        >>> recent.estimate([2, 0]).tolist()
+        [0.5, nan]
     """
 
     def __init__(self, size: int, window: int) -> None:
@@ -224,7 +272,6 @@ class RecentRewards:
             "_items": np.zeros(capacity, dtype=np.int64),
             "_values": np.full((capacity, self.window), np.nan),  # NaN = not yet filled
             "_latest": np.full(capacity, np.nan),  # latest group's mean if >= window, else NaN
-            "_count": np.zeros(capacity, dtype=np.int64),
         }
         for name, array in grown.items():
             if used:
@@ -269,14 +316,6 @@ class RecentRewards:
         with np.errstate(invalid="ignore"):
             means = np.nansum(rewards, axis=1) / np.maximum(sizes, 1)
         self._latest[slots] = np.where(sizes >= self.window, means, np.nan)
-        self._count[slots] += sizes
-
-    def counts(self, items: Any) -> np.ndarray:
-        """Rewards observed so far per item (all time)."""
-        slot = self._slot[np.asarray(items, dtype=np.int64)]
-        counts = np.zeros(len(slot), dtype=np.int64)
-        counts[slot > 0] = self._count[slot[slot > 0] - 1]
-        return counts
 
     def estimate(self, items: Any) -> np.ndarray:
         """Recent pass rate per item (NaN where nothing was observed)."""
@@ -297,20 +336,17 @@ class RecentRewards:
             "items": self._items[:used].copy(),
             "values": self._values[:used].copy(),
             "latest": self._latest[:used].copy(),
-            "count": self._count[:used].copy(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         items = index_array("items", state["items"], self.size)
         values = np.asarray(state["values"], dtype=np.float64).reshape(-1, self.window)
         latest = np.asarray(state["latest"], dtype=np.float64)
-        count = np.asarray(state["count"], dtype=np.int64)
-        if not len(items) == len(values) == len(latest) == len(count):
-            raise ValueError("recent rewards: items, values, latest and count differ in length")
-        if len(np.unique(items)) != len(items) or (count < 0).any():
-            raise ValueError("recent rewards: repeated items or negative counts")
+        if not len(items) == len(values) == len(latest):
+            raise ValueError("recent rewards: items, values and latest differ in length")
+        if len(np.unique(items)) != len(items):
+            raise ValueError("recent rewards: repeated items")
         self._slot = np.zeros(self.size, dtype=np.int64)
         self._slot[items] = np.arange(1, len(items) + 1)
         self._used = len(items)
-        self._items, self._values = items.copy(), values.copy()
-        self._latest, self._count = latest.copy(), count.copy()
+        self._items, self._values, self._latest = items.copy(), values.copy(), latest.copy()

@@ -2,10 +2,11 @@
 
 The strategies here choose *which* prompts to train on uniformly at random (shuffled passes
 over the pool, the order of the ``uniform`` strategy) and decide *how many* rollouts each
-one gets from a Beta posterior of its pass rate
-(:class:`~stepladder.difficulty.passrate.BetaPassRate`, prior ``(1, 1)`` unless ``prior`` says
-otherwise, updated with every observed group: ``successes = sum of rewards``,
-``trials = rollouts``). Their proposals carry ``rollouts``: positive ints, one per prompt.
+one gets from a Beta posterior of its pass rate (prior ``(1, 1)`` unless ``prior`` says
+otherwise, with every observed group's ``successes = sum of rewards`` and
+``trials = rollouts``), read from the curriculum's :class:`~stepladder.stats.ItemStats`
+(:meth:`~stepladder.stats.ItemStats.beta`). Their proposals carry ``rollouts``: positive
+ints, one per prompt.
 
 - ``knapsack``: Knapsack RL's exact budget allocation (value of a prompt's exploration
   budget = chance of a non-zero GRPO gradient x an information-gain proxy).
@@ -362,23 +363,20 @@ class KnapsackRL(PosteriorStrategy):
 
     def observe(self, outcomes: Outcomes) -> None:
         super().observe(outcomes)
-        if len(outcomes) and outcomes.rewards is not None:
+        if self.estimate == "recent" and len(outcomes) and outcomes.rewards is not None:
             self._recent.push(outcomes.indices, outcomes.rewards)
 
     def pass_estimates(self, items: Any) -> np.ndarray:
         """The ``p`` the allocation uses for ``items`` (see ``estimate``; NaN: none yet)."""
         idx = np.asarray(items, dtype=np.int64)
-        post = self.posterior
         if self.estimate == "recent":
             p = self._recent.estimate(idx)
-            return np.where(self._recent.counts(idx) >= self.min_observed, p, np.nan)
-        mean = post.mean(idx)
+            return np.where(self.stats.attempts[idx] >= self.min_observed, p, np.nan)
+        mean = self.pass_mean(idx)
         if self.estimate == "posterior":
             return mean
-        wins = post.alpha[idx] - post.alpha0
-        trials = wins + post.beta[idx] - post.beta0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(trials > 0, np.clip(wins / trials, 0.0, 1.0), mean)
+        observed = self.stats.mean_reward(idx)  # NaN where never rewarded
+        return np.where(np.isnan(observed), mean, observed)
 
     def propose(self, n: int) -> Proposal:
         items = self._choose(n)
@@ -461,25 +459,25 @@ class GFPOAdaptive(PosteriorStrategy):
 
     def _setup(self) -> None:
         super()._setup()
-        self._means = SortedKeys(self.pool.size)  # posterior means of the observed items
+        self._derive()
 
-    def _observed(self, items: np.ndarray) -> np.ndarray:
-        """True for items whose posterior has absorbed at least one trial."""
-        post = self.posterior
-        return (post.alpha[items] != post.alpha0) | (post.beta[items] != post.beta0)
+    def _derive(self) -> None:
+        """The sorted posterior means of the observed items, from the shared statistics."""
+        self._means = SortedKeys(self.pool.size)
+        if self.stats.items_seen:
+            observed = np.flatnonzero(self.stats.attempts)
+            self._means.update(observed, self.pass_mean(observed))
 
     def observe(self, outcomes: Outcomes) -> None:
         super().observe(outcomes)
         if len(outcomes) and outcomes.rewards is not None:
             items = np.unique(outcomes.indices)
-            items = items[self._observed(items)]
-            self._means.update(items, self.posterior.mean(items))
+            items = items[self.observed(items)]
+            self._means.update(items, self.pass_mean(items))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self._means = SortedKeys(self.pool.size)
-        observed = np.flatnonzero(self._observed(np.arange(self.pool.size)))
-        self._means.update(observed, self.posterior.mean(observed))
+        self._derive()
 
     def quartiles(self) -> np.ndarray:
         """Quartiles (25, 50, 75%) of the posterior mean pass rates of observed items.
@@ -506,8 +504,8 @@ class GFPOAdaptive(PosteriorStrategy):
         edges = self.quartiles()
         if len(edges) == 0:
             return np.full(len(idx), -1, dtype=np.int64)
-        below = np.searchsorted(edges, self.posterior.mean(idx), side="left")  # edges < p
-        return np.where(self._observed(idx), 3 - below, -1).astype(np.int64)
+        below = np.searchsorted(edges, self.pass_mean(idx), side="left")  # edges < p
+        return np.where(self.observed(idx), 3 - below, -1).astype(np.int64)
 
     def propose(self, n: int) -> Proposal:
         items = self._choose(n)
@@ -517,7 +515,7 @@ class GFPOAdaptive(PosteriorStrategy):
         counts = allocate_proportional(
             w, n * self.rollouts, low=self.min_rollouts, high=self.max_rollouts
         )
-        self._summarise(items, counts, self.posterior.mean(items))
+        self._summarise(items, counts, self.pass_mean(items))
         return Proposal(items, rollouts=counts)
 
 
@@ -576,36 +574,36 @@ class DART(PosteriorStrategy):
         super()._setup()
         self._fail: BlockMax | None = None  # fail rates 1 - p, for the hardest of the pool
         if self.mode == "prop2diff":
-            self._fail = BlockMax(1.0 - self.posterior.mean())
+            self._fail = BlockMax(1.0 - self.pass_mean())
 
     def observe(self, outcomes: Outcomes) -> None:
         super().observe(outcomes)
         if self._fail is not None and len(outcomes) and outcomes.rewards is not None:
             items = np.unique(outcomes.indices)
-            self._fail.update(items, 1.0 - self.posterior.mean(items))
+            self._fail.update(items, 1.0 - self.pass_mean(items))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         if self._fail is not None:
-            self._fail = BlockMax(1.0 - self.posterior.mean())
+            self._fail = BlockMax(1.0 - self.pass_mean())
 
     def targets(self, items: Any) -> np.ndarray:
         """Correct responses wanted per item: ``k``, or ``k_i`` proportional to difficulty."""
         idx = np.asarray(items, dtype=np.int64)
         if self.mode == "uniform":
             return np.full(len(idx), float(self.k))
-        fail = 1.0 - self.posterior.mean(idx)
+        fail = 1.0 - self.pass_mean(idx)
         hardest = self._fail.max  # type: ignore[union-attr]
         return np.maximum(1.0, np.ceil(self.k * fail / hardest - SLACK))
 
     def trials(self, items: Any) -> np.ndarray:
         """``min(max_trials, ceil(k_i / p_i))`` per item (at least 1)."""
-        p = self.posterior.mean(items)
+        p = self.pass_mean(items)
         wanted = np.ceil(self.targets(items) / p - SLACK)
         return np.clip(wanted, 1, self.max_trials).astype(np.int64)
 
     def propose(self, n: int) -> Proposal:
         items = self._choose(n)
         counts = self.trials(items)
-        self._summarise(items, counts, self.posterior.mean(items))
+        self._summarise(items, counts, self.pass_mean(items))
         return Proposal(items, rollouts=counts)

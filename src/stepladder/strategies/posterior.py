@@ -1,8 +1,11 @@
 """Prompt selection from a Beta posterior of each prompt's pass rate (RL post-training).
 
-Both strategies keep :class:`~stepladder.difficulty.passrate.BetaPassRate` per prompt (prior
-``(1, 1)``), add each observed group's successes (sum of rewards) and trials (rollouts), and
-prefer prompts whose pass rate is near 0.5, where GRPO's group-normalised gradient is largest:
+Both strategies keep a Beta posterior of every prompt's pass rate (prior ``(1, 1)``) from each
+observed group's successes (sum of rewards) and trials (rollouts), and prefer prompts whose
+pass rate is near 0.5, where GRPO's group-normalised gradient is largest. Without forgetting
+(``mopps`` at ``decay=1``) the posterior is read from the curriculum's
+:class:`~stepladder.stats.ItemStats`; with forgetting, and in ``cures`` (whose iterations
+reset it), it is a :class:`~stepladder.difficulty.passrate.BetaPassRate` of their own:
 
 - ``mopps``: Thompson-sample a pass rate for a uniformly drawn candidate pool and keep the
   candidates predicted closest to 0.5 (no rollouts spent on evaluation).
@@ -45,6 +48,10 @@ class MoPPS(PosteriorStrategy):
 
         alpha <- lambda * alpha + (1 - lambda) * alpha0 + successes
         beta  <- lambda * beta  + (1 - lambda) * beta0  + failures
+
+    At ``decay=1`` (no forgetting) that is ``Beta(alpha0 + successes, beta0 + failures)``
+    over all history, read from the curriculum's statistics (``self.stats``) with nothing of
+    its own to update or save; with ``decay < 1`` it is kept in ``posterior``.
 
     To propose ``n`` prompts: draw ``m = ratio * n`` candidates uniformly (without
     replacement, epoch by epoch; at most the pool size unless ``n`` exceeds it), sample
@@ -96,7 +103,8 @@ class MoPPS(PosteriorStrategy):
         candidates = self._choose(m)
         if n == 0:
             return Proposal(candidates)
-        draws = self.posterior.sample(self.rng, candidates)  # r ~ Beta(alpha, beta)
+        alpha, beta = self.beta(candidates)
+        draws = self.rng.beta(alpha, beta)  # r ~ Beta(alpha, beta)
         if self.band is None:
             order = np.argsort((draws - self.target) ** 2, kind="stable")[:n]
         else:
@@ -177,7 +185,8 @@ class CurES(PosteriorStrategy):
         [(0, 10), (1, 8), (2, 6)]
     """
 
-    learned = ("posterior", "_passes", "_last", "_subset", "_warm", "_selected")
+    learned = ("posterior", *PosteriorStrategy.learned, "_subset", "_warm", "_selected")
+    resets = True
 
     def __init__(
         self,
@@ -214,7 +223,7 @@ class CurES(PosteriorStrategy):
         self._weights = SumTree(size)
         self._known = 0  # subset prompts with a weight (observed in this iteration)
         if size:
-            seen = self._observed(self._items(np.arange(size)))
+            seen = self.observed(self._items(np.arange(size)))
             self._set_weights(np.flatnonzero(seen))
 
     def _set_weights(self, positions: np.ndarray) -> None:
@@ -235,12 +244,8 @@ class CurES(PosteriorStrategy):
         inside = self._subset[positions] == items
         return positions[inside], inside
 
-    def _observed(self, items: np.ndarray) -> np.ndarray:
-        post = self.posterior
-        return (post.alpha[items] != post.alpha0) | (post.beta[items] != post.beta0)
-
     def _p(self, positions: np.ndarray) -> np.ndarray:
-        return self.posterior.mean(self._items(positions))
+        return self.pass_mean(self._items(positions))
 
     def _weight(self, p: Any) -> np.ndarray:
         """``exp((sqrt(p (1-p)) - 0.5) / tau)``: ``rho`` up to a constant, in ``(0, 1]``."""
@@ -249,6 +254,7 @@ class CurES(PosteriorStrategy):
 
     def _begin_iteration(self) -> None:
         size, post = self._size(), self.posterior
+        assert post is not None  # resets: its own posterior
         if self.subset is None:
             post.alpha.fill(post.alpha0)
             post.beta.fill(post.beta0)
@@ -304,7 +310,7 @@ class CurES(PosteriorStrategy):
             extra = self.rng.integers(0, warm.size, n - len(positions))
             items = self._items(np.concatenate([positions, extra]))
             counts = np.full(n, self.rollouts, dtype=np.int64)
-            self._summarise(items, counts, self.posterior.mean(items))
+            self._summarise(items, counts, self.pass_mean(items))
             return Proposal(items, rollouts=counts)
         rounds, left = [], n
         while left > 0:
@@ -314,7 +320,7 @@ class CurES(PosteriorStrategy):
             rounds.append(part)
             left -= len(part)
         items = self._items(np.concatenate(rounds))
-        p = self.posterior.mean(items)
+        p = self.pass_mean(items)
         counts = allocate_proportional(
             np.sqrt(p * (1.0 - p)), n * self.rollouts, low=self.min_rollouts
         )
