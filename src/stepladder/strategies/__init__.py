@@ -9,6 +9,7 @@ Example:
 
 # Importing each family module registers its strategies.
 from stepladder.strategies import (  # noqa: F401
+    adr,
     alp_gmm,
     bandits,
     baselines,
