@@ -24,6 +24,7 @@ from stepladder.strategies import (  # noqa: F401
     pacing,
     plr,
     posterior,
+    riac,
     self_paced,
     sequential,
     targeting,
