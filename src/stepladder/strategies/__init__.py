@@ -14,6 +14,7 @@ from stepladder.strategies import (  # noqa: F401
     bandits,
     baselines,
     budget,
+    covar_gmm,
     domain_randomization,
     filtering,
     irt_pacing,
