@@ -56,12 +56,42 @@ def test_plr_score_update_and_default_scores() -> None:
 
 
 def test_plr_draws_new_levels_with_probability_of_unseen_fraction() -> None:
-    cur = Curriculum(4, "plr", seed=0)
+    cur = Curriculum(4, "plr", seed=0, min_seen=0.0)
     cur.observe(Outcomes([0, 1, 2], rewards=[0.1, 0.5, 0.9]))
     draws = cur.propose(20_000).indices
     assert np.mean(draws == 3) == pytest.approx(0.25, abs=0.02)
     cur.observe(Outcomes([3], rewards=[0.3]))
     assert cur.metrics()["plr/seen_fraction"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("min_seen", "unseen_share"), [(1.0, 1.0), (0.6, 1.0), (0.5, 0.5), (0.0, 0.5)]
+)
+def test_plr_cold_start_sweeps_unseen_levels_until_min_seen(
+    min_seen: float, unseen_share: float
+) -> None:
+    # facebookresearch/level-replay, level_replay/level_sampler.py, LevelSampler.sample with
+    # replay_schedule="proportionate": with 2 of 4 levels seen (proportion_seen = 0.5) it
+    # replays only if proportion_seen >= rho, then with probability proportion_seen; else it
+    # draws an unseen level. Their default (arguments.py) is level_replay_rho = 1.0.
+    cur = Curriculum(4, "plr", seed=0, min_seen=min_seen)
+    cur.observe(Outcomes([0, 1], rewards=[0.2, 0.9]))
+    draws = cur.propose(20_000).indices
+    assert np.mean(draws >= 2) == pytest.approx(unseen_share, abs=0.02)
+
+
+def test_plr_default_cold_start_is_the_authors() -> None:
+    cur = Curriculum(6, "plr", seed=0)
+    assert cur.strategy.min_seen == 1.0
+    played = []
+    for _ in range(3):  # a sweep without replacement: every level once, then replays
+        batch = cur.propose(2).indices
+        played += batch.tolist()
+        cur.observe(Outcomes(batch, rewards=[0.5, 0.5]))
+    assert sorted(played) == list(range(6))
+    assert cur.metrics()["plr/seen_fraction"] == 1.0
+    with pytest.raises(ValueError, match="min_seen"):
+        Curriculum(6, "plr", min_seen=1.5)
 
 
 @pytest.mark.parametrize("transform", ["rank", "power", "softmax"])
@@ -89,9 +119,10 @@ def test_plr_scores_match_one_episode_at_a_time() -> None:
     single = Curriculum(6, "plr", seed=0, alpha=0.3)
     batched.observe(Outcomes([2], rewards=[[1.0, 0.0]]))
     single.observe(Outcomes([2], rewards=[[1.0, 0.0]]))
-    batched.observe(Outcomes(levels, rewards))
-    for level, row in zip(levels, rewards, strict=True):
-        single.observe(Outcomes([level], rewards=row[None, :]))
+    counts = (~np.isnan(rewards)).sum(axis=1)
+    batched.observe(Outcomes(levels, rewards, counts=counts))
+    for level, row, count in zip(levels, rewards, counts, strict=True):
+        single.observe(Outcomes([level], rewards=row[None, :], counts=[count]))
     a, b = batched.strategy, single.strategy
     for name in ("scores", "value", "plays", "last_played", "seen"):
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, err_msg=name)

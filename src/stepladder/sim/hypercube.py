@@ -193,6 +193,9 @@ DEFAULT_TEACHERS: list[tuple[str, dict[str, Any]]] = [
     ("mastering_rate", {}),
     ("alp_gmm", {}),
     ("plr", {}),
+    ("riac", {}),
+    ("covar_gmm", {}),
+    ("adr", {}),
     ("sequential", {}),
     ("sequential", {"until": "episodes", "threshold": 300}),
 ]

@@ -9,10 +9,12 @@ Example:
 
 # Importing each family module registers its strategies.
 from stepladder.strategies import (  # noqa: F401
+    adr,
     alp_gmm,
     bandits,
     baselines,
     budget,
+    covar_gmm,
     domain_randomization,
     filtering,
     irt_pacing,
@@ -23,6 +25,7 @@ from stepladder.strategies import (  # noqa: F401
     pacing,
     plr,
     posterior,
+    riac,
     self_paced,
     sequential,
     targeting,

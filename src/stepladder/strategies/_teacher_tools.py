@@ -6,6 +6,8 @@
 - :class:`ScoreHistory`: the last ``window`` scores of each arm, stored only for arms played.
 - :class:`MaxTree`: the largest value over many slots and uniform draws among the slots that
   hold it, with O(k log size) updates (greedy selection without scanning the pool).
+- :func:`unit_features`, :class:`Snap`: task parameters (``pool.features``) rescaled to the
+  unit box, and the nearest task to points of the box (teachers over continuous spaces).
 
 Every stateful helper has ``state_dict``/``load_state_dict`` whose state grows with the arms
 played, not with their number.
@@ -20,7 +22,16 @@ import numpy as np
 from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
 
-__all__ = ["Arms", "MaxTree", "ScoreHistory", "Segments", "episode_scores", "segments"]
+__all__ = [
+    "Arms",
+    "MaxTree",
+    "ScoreHistory",
+    "Segments",
+    "Snap",
+    "episode_scores",
+    "segments",
+    "unit_features",
+]
 
 
 def episode_scores(outcomes: Outcomes) -> tuple[np.ndarray, np.ndarray]:
@@ -310,3 +321,46 @@ class MaxTree:
             ranks -= np.where(pick > 0, before[np.arange(len(node)), np.maximum(pick - 1, 0)], 0)
             node = children[np.arange(len(node)), pick]
         return node
+
+
+def unit_features(pool: ItemPool, name: str) -> np.ndarray:
+    """Task parameters (``pool.features``, one row per task) rescaled to ``[0, 1]`` per
+    dimension by the pool's min and max (a constant dimension maps to 0); ValueError
+    naming the features when the pool has none or they hold NaN. O(pool): call at bind.
+
+    Example:
+        >>> unit_features(ItemPool(size=3, features=[[0.0, 5.0], [2.0, 5.0], [1.0, 5.0]]), "x")
+        array([[0. , 0. ],
+               [1. , 0. ],
+               [0.5, 0. ]])
+    """
+    features = pool.features
+    if features is None:
+        raise ValueError(
+            f"{name} needs task parameters: build the pool with features "
+            "(e.g. stepladder.tasks.BoxTasks(...).pool())"
+        )
+    features = np.asarray(features, dtype=np.float64).reshape(pool.size, -1)
+    if np.isnan(features).any():
+        raise ValueError(f"{name}: pool features (task parameters) must not be NaN")
+    low, high = features.min(axis=0), features.max(axis=0)
+    return (features - low) / np.where(high > low, high - low, 1.0)
+
+
+class Snap:
+    """The task nearest to each point of the unit box (a kd-tree over the tasks, built once).
+
+    Example:
+        >>> Snap(np.array([[0.0], [0.5], [1.0]]))(np.array([[0.2], [0.9]])).tolist()
+        [0, 2]
+    """
+
+    def __init__(self, unit: np.ndarray) -> None:
+        from scipy.spatial import cKDTree
+
+        self.tree = cKDTree(unit, balanced_tree=False, compact_nodes=False)
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        if not len(points):
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self.tree.query(points)[1], dtype=np.int64)

@@ -165,9 +165,13 @@ class PrioritizedLevelReplay(Strategy):
 
     From "Prioritized Level Replay" (Jiang, Grefenstette and Rocktäschel, ICML 2021). Each
     seen level ``i`` keeps a score ``S_i <- (1 - alpha) S_i + alpha * score`` (the first
-    score is taken as is) and the episode count ``C_i`` at its last play; a proposal slot
-    draws a new (never seen) level uniformly with probability ``1 - seen / size``, else a
-    seen level from :func:`plr_distribution` with staleness ``c - C_i``.
+    score is taken as is) and the episode count ``C_i`` at its last play. Until the seen
+    fraction reaches ``min_seen`` every slot draws an unseen level (the authors' cold start:
+    ``level_replay_rho``, default 1.0 in their ``arguments.py``: sweep every level once
+    first); from then on a slot draws a new (never seen) level uniformly with probability
+    ``1 - seen / size`` (their ``proportionate`` schedule), else a seen level from
+    :func:`plr_distribution` with staleness ``c - C_i``. ``min_seen=0`` replays from the
+    first seen level on.
 
     The episode score: ``score="auto"`` uses ``|signals|`` when the feedback carries signals
     (pass the mean |GAE| or the value loss there, as in the paper), else ``"value_gap"``:
@@ -191,6 +195,8 @@ class PrioritizedLevelReplay(Strategy):
         >>> cur.observe(Outcomes([0, 1], rewards=[1.0, 0.0], signals=[0.3, -0.6]))
         >>> cur.strategy.scores[:2].tolist(), cur.strategy.staleness()[:2].tolist()
         ([0.3, 0.6], [1.0, 0.0])
+        >>> sorted(set(cur.propose(50).indices.tolist()))  # cold start: levels 2, 3 first
+        [2, 3]
     """
 
     feedback = ("rewards", "signals")
@@ -213,12 +219,14 @@ class PrioritizedLevelReplay(Strategy):
         transform: str = "rank",
         alpha: float = 1.0,
         score: str = "auto",
+        min_seen: float = 1.0,
     ) -> None:
         self.rho = number("rho", rho, low=0.0, high=1.0)
         self.beta = number("beta", beta, low=0.0, open_low=True)
         self.transform = choice("transform", transform, ("rank", "power", "softmax"))
         self.alpha = number("alpha", alpha, low=0.0, high=1.0)
         self.score = choice("score", score, ("auto", "signal", "value_gap", "failure"))
+        self.min_seen = number("min_seen", min_seen, low=0.0, high=1.0)
 
     def _setup(self) -> None:
         size = self.pool.size
@@ -278,8 +286,10 @@ class PrioritizedLevelReplay(Strategy):
     def propose(self, n: int) -> Proposal:
         if n == 0:
             return empty_proposal()
-        p_new = 1.0 - self._seen_count / self.pool.size
-        new = self.rng.random(n) < p_new
+        seen = self._seen_count / self.pool.size
+        if seen < self.min_seen:  # cold start: a sweep of unseen levels
+            return Proposal(self._unseen_levels(n))
+        new = self.rng.random(n) < 1.0 - seen
         out = np.empty(n, dtype=np.int64)
         if new.any():
             out[new] = self._unseen_levels(int(new.sum()))
