@@ -34,11 +34,6 @@ NAMES = strategies.available()
 # Checks that fail on main for reasons being fixed on other branches: xfail(strict=False), so
 # a fix passes quietly; delete an entry once its fix has landed.
 PENDING: dict[str, tuple[Callable[[str], bool], str]] = {
-    "checkpoint_size": (
-        lambda name: name in {"alp_gmm", "learning_progress", "plr"},
-        "the checkpoint holds pool-sized arrays; sparse `learned` state is being added on the "
-        "strategy branches",
-    ),
 }
 
 
