@@ -86,19 +86,19 @@ def _rows(values: Any) -> list[list[float]]:
 
 
 def family(name: str) -> str:
-    """The family of a strategy: its module's name (``"filtering"``), or ``"other"``.
+    """The family of a strategy: its ``family``, else its module's name, or ``"other"``.
 
     Example:
-        >>> family("range_filter"), family("uniform"), family("not a strategy")
-        ('filtering', 'baselines', 'other')
+        >>> family("range_filter"), family("plr"), family("not a strategy")
+        ('filtering', 'teachers', 'other')
     """
     from stepladder import strategies
 
     try:
-        module = strategies.get(name).__module__
+        cls = strategies.get(name)
     except ValueError:
         return "other"
-    return module.rsplit(".", 1)[-1].lstrip("_").replace("_", " ")
+    return cls.family or cls.__module__.rsplit(".", 1)[-1].lstrip("_").replace("_", " ")
 
 
 def _area(rollouts: np.ndarray, accuracy: np.ndarray, budget: float) -> tuple[float, float]:

@@ -60,6 +60,7 @@ class ADR(Strategy):
         ([0.45], [0.55])
     """
 
+    family = "teachers"
     feedback = ("rewards",)
     learned = (
         "lo",

@@ -138,6 +138,7 @@ class ALPGMM(Strategy):
         [0.0, 1.0]
     """
 
+    family = "teachers"
     feedback = ("rewards",)
     learned = ("episodes", "tasks", "alps", "latest", "known", "played", "means", "covariances")
 

@@ -85,6 +85,8 @@ class Strategy(abc.ABC):
     needs_difficulty: ClassVar[bool] = False
     #: Whether the strategy filters generated groups (see :meth:`keep`).
     filters: ClassVar[bool] = False
+    #: The family reports group the strategy under; empty: its module's name.
+    family: ClassVar[str] = ""
     #: Outcomes fields ``observe`` learns from: a non-empty batch must carry at least one.
     feedback: ClassVar[tuple[str, ...]] = ()
     #: Attributes holding learned state, saved and restored by the base class.

@@ -51,6 +51,7 @@ class CovarGMM(Strategy):
         [[0.0, 0.0, 0.0], [0.5, 0.25, 1.0], [0.25, 0.5, 0.5]]
     """
 
+    family = "teachers"
     feedback = ("rewards",)
     learned = ("episodes", "tasks", "scores", "means", "covariances")
 

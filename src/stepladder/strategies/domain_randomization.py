@@ -23,6 +23,7 @@ class DomainRandomization(Strategy):
         (4,)
     """
 
+    family = "teachers"
     feedback = ()  # observe reads nothing
 
     def __init__(self) -> None:

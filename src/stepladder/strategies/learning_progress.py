@@ -58,6 +58,7 @@ class LearningProgress(Strategy):
         ([1, 1], 0.04)
     """
 
+    family = "teachers"
     feedback = ("rewards",)
     learned = ("q", "last", "scored", "history", "progress_total")
 

@@ -59,6 +59,7 @@ class MasteringRate(Strategy):
         [0.1652, 0.8348]
     """
 
+    family = "teachers"
     feedback = ("rewards",)
     learned = ("performances", "steps", "low", "high", "step")
 

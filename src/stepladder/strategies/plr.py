@@ -199,6 +199,7 @@ class PrioritizedLevelReplay(Strategy):
         [2, 3]
     """
 
+    family = "teachers"
     feedback = ("rewards", "signals")
     learned = (
         "scores",

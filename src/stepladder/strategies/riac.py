@@ -88,6 +88,7 @@ class RIAC(Strategy):
         (3, np.int64(0))
     """
 
+    family = "teachers"
     feedback = ("rewards",)
     learned = (
         "low",

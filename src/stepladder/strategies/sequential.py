@@ -39,6 +39,7 @@ class Sequential(Strategy):
         (1, [2, 3])
     """
 
+    family = "teachers"
     feedback = ("rewards",)
     learned = ("stage", "stage_steps", "stage_episodes", "recent")
 
