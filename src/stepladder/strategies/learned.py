@@ -255,6 +255,9 @@ def _features(X: Any) -> np.ndarray:
 class PCL(Strategy):
     """Prompt Curriculum Learning: pick prompts whose predicted pass rate is closest to ``tau``.
 
+    Simplified: the value model is a small online regressor on ``pool.features``, where the
+    paper trains an LLM value head on the prompts.
+
     From "Prompt Curriculum Learning for Efficient LLM Post-Training" (Gao et al., 2025). A
     value model ``V(x)`` predicts the current learner's pass rate from the pool's features.
     Each ``propose(n)``:

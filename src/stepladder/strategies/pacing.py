@@ -322,6 +322,9 @@ def cycle_fractions(start: float, end: float, multiplier: float) -> list[float]:
 class Cyclical(Strategy):
     """The training subset's size cycles between a small easy part and the whole pool.
 
+    Simplified: each stage takes the exact easiest prefix of the difficulty order, where the
+    authors draw the subset at random in proportion to an easiness score.
+
     From "Cyclical Curriculum Learning" (Kesgin & Amasyali, IEEE TNNLS 2023; code at
     github.com/CyclicalCurriculum). Training runs in stages; stage k uses the easiest
     fraction f_k of the pool, where f grows from ``start`` by a factor 1 / ``multiplier`` up
