@@ -3,7 +3,7 @@
 Three experiments, each against random anchors with the naive (mean) estimate:
 
 1. **Real data, leave one model out.** The 22 LLMs x 2,854 items of
-   ``examples/llm-chemistry.csv``: each model in turn is held out, the IRT is fitted on the
+   ``examples/llm-chemistry.csv`` and ``examples/new-model.csv``: each model in turn is held out, the IRT is fitted on the
    other 21 (``stepladder.grade``), anchors are chosen from that fit, and the held-out
    model's full-benchmark accuracy is estimated from its answers on the anchors. Mean
    absolute error (accuracy points) over held-out models and selection seeds.
@@ -47,17 +47,24 @@ from stepladder.evaluation import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "llm-chemistry.csv"
+HELD_OUT = ROOT / "examples" / "new-model.csv"
 START = "<!-- evaluation:start -->"
 END = "<!-- evaluation:end -->"
 KS = (25, 50, 100, 200)
 
 
-def read_matrix(path: Path) -> np.ndarray:
-    """Items x models 0/1 matrix from the wide CSV (first column = item id)."""
+def read_matrix(path: Path = DATA, held_out: Path = HELD_OUT) -> np.ndarray:
+    """Items x models 0/1 matrix: the wide CSV (first column = item id) and the held-out
+    model's answers (long CSV, same items in the same order), 22 models in all."""
     import pyarrow.csv as pc
 
     table = pc.read_csv(path)
-    return np.column_stack([table.column(n).to_numpy() for n in table.column_names[1:]])
+    columns = [table.column(n).to_numpy() for n in table.column_names[1:]]
+    extra = pc.read_csv(held_out)
+    if extra.column("item_id").to_pylist() != table.column(0).to_pylist():
+        raise ValueError(f"{held_out} does not answer the items of {path} in their order")
+    columns.append(extra.column("correct").to_numpy())
+    return np.column_stack(columns).astype(float)
 
 
 def score_errors(
@@ -93,7 +100,7 @@ def merge(into: dict, more: dict) -> None:
 def real_leave_one_out(
     model: str, ks, seeds: int, held_out: list[int], max_items: int | None = None
 ) -> dict:
-    matrix = read_matrix(DATA)[:max_items]
+    matrix = read_matrix()[:max_items]
     results: dict = {}
     for held in held_out:
         train = np.delete(matrix, held, axis=1)

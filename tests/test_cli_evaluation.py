@@ -126,3 +126,20 @@ def test_too_many_anchors_is_a_one_line_error(graded, tmp_path, capsys):
     assert main(["anchors", str(graded), "--k", "301", "--out", str(out)]) == 2
     one_line_error(capsys, "from a benchmark of 300 items")
     assert not out.exists()
+
+
+def test_anchors_only_ignores_the_other_answers(graded, tmp_path, capsys):
+    anchors = tmp_path / "anchors.parquet"
+    main(["anchors", str(graded), "--k", "15", "--out", str(anchors), "--quiet"])
+    responses = tmp_path / "all.csv"
+    ids = pq.read_table(graded).column("item_id").to_pylist()
+    responses.write_text("learner_id,item_id,correct\n" + "".join(f"m,{item},1\n" for item in ids))
+    args = ["estimate", str(responses), "--items", str(graded), "--anchors", str(anchors)]
+    capsys.readouterr()
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["n_items"] == 300
+    assert main([*args, "--json", "--anchors-only"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["n_items"] == 15
+    no_anchors = ["estimate", str(responses), "--items", str(graded), "--method", "irt"]
+    assert main([*no_anchors, "--anchors-only"]) == 2
+    one_line_error(capsys, "--anchors-only needs --anchors")

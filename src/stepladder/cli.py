@@ -703,6 +703,12 @@ def _read_benchmark(items_path: Path) -> Any:
     show_default=True,
 )
 @click.option("--wide", is_flag=True, help="RESPONSES is a matrix: one row per item.")
+@click.option(
+    "--anchors-only",
+    is_flag=True,
+    help="Use only the answers to the anchors (to check an anchor set on models that "
+    "answered more).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def estimate(
     responses_path: Path,
@@ -710,6 +716,7 @@ def estimate(
     anchors_path: Path | None,
     method: str,
     wide: bool,
+    anchors_only: bool,
     as_json: bool,
 ) -> None:
     """Estimate each model's accuracy on the whole benchmark from its answers in RESPONSES.
@@ -730,6 +737,9 @@ def estimate(
             raise InputError(f"--anchors: {anchors_path}: {error}") from None
     elif method != "irt":
         raise InputError(f"--method {method} needs --anchors (their weights)")
+    if anchors_only and chosen is None:
+        raise InputError("--anchors-only needs --anchors")
+    keep = None if not anchors_only else set(chosen.item_ids.tolist())
     responses = _read_log(responses_path, wide, {})
     item_ids = responses.item_ids.to_pylist()
     results = []
@@ -742,7 +752,11 @@ def estimate(
         successes = np.bincount(responses.item[rows], responses.successes[rows])
         trials = np.bincount(responses.item[rows], responses.trials[rows])
         answered = np.flatnonzero(trials)
-        answers = {item_ids[i]: successes[i] / trials[i] for i in answered}
+        answers = {
+            item_ids[i]: successes[i] / trials[i]
+            for i in answered
+            if keep is None or item_ids[i] in keep
+        }
         try:
             result = estimate_score(answers, benchmark, chosen, method=method)
         except ValueError as error:
