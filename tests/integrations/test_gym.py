@@ -308,6 +308,34 @@ def test_sync_vector_env_shares_the_local_curriculum() -> None:
     assert curriculum.step > 0  # the episodes of both sub-environments reached it
 
 
+def test_per_source_metrics_through_a_curriculum_host() -> None:
+    pytest.importorskip("ray")
+    from stepladder import ItemPool
+    from stepladder.integrations.ray import CurriculumHost
+
+    sources = ["easy"] * 3 + ["hard"] * 3
+    host = CurriculumHost(ItemPool(size=6, groups=sources), "uniform", seed=0)
+    env = CurriculumWrapper(
+        Climb(), host, tasks=[1, 1, 1, 8, 8, 8], success_key="success", report_every=4
+    )
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        _, _, terminated, truncated, _ = env.step(int(rng.random() < 0.7))
+        if terminated or truncated:
+            env.reset()
+    env.flush()
+    metrics = host.metrics()
+    stats = host.curriculum.stats
+    for name, tasks in (("easy", [0, 1, 2]), ("hard", [3, 4, 5])):
+        attempts = stats.attempts[tasks].sum()
+        assert metrics[f"source/{name}/share"] == pytest.approx(attempts / env.episodes)
+        rate = stats.successes[tasks].sum() / attempts
+        assert metrics[f"source/{name}/pass_rate"] == pytest.approx(rate)
+    assert metrics["source/easy/pass_rate"] > metrics["source/hard/pass_rate"]
+    assert not any(key.endswith("effective_ratio") for key in metrics)  # one score per episode
+
+
 def test_missing_gymnasium_gives_the_install_hint(monkeypatch) -> None:
     import importlib
     import sys

@@ -204,6 +204,53 @@ def test_metrics_join_the_trainer_logs(tmp_path) -> None:
     assert logged[-1]["curriculum/items_seen"] == len(set(flat(trainer.items)))
 
 
+class SourceProbe(TrainerCallback):
+    """Notes the sampler's per-source metrics after each step's feedback."""
+
+    def __init__(self, trainer: CurriculumTrainer) -> None:
+        self.trainer = trainer
+        self.steps: list[dict[str, float]] = []
+
+    def on_step_end(self, args, state, control, **kwargs) -> None:
+        self.steps.append(dict(self.trainer.curriculum_sampler.source_metrics))
+
+
+def test_per_source_metrics_join_the_logs_averaged_since_the_last_log(tmp_path) -> None:
+    names = ["low", "high"]
+    source = np.asarray(DATA["labels"]) >= 5
+    pool = ItemPool(size=N_ITEMS, groups=np.where(source, "high", "low"))
+    trainer, _ = make_trainer(tmp_path, Curriculum(pool, "uniform", seed=1), max_steps=6)
+    probe = SourceProbe(trainer)
+    trainer.add_callback(probe)  # after the CurriculumCallback: sees each step's feedback
+    trainer.train()
+
+    logged = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(logged) == 3 and len(probe.steps) == 6  # logging_steps=2
+    for number, entry in enumerate(logged):
+        steps = probe.steps[2 * number : 2 * number + 2]
+        shares = [entry[f"curriculum/source/{name}/share"] for name in names]
+        assert sum(shares) == pytest.approx(1.0)
+        # each step's share of a source, averaged over the two steps of the window
+        high = np.mean([source[step].mean() for step in trainer.items[2 * number : 2 * number + 2]])
+        assert shares[1] == pytest.approx(high) and 0 < high < 1
+        for name in names:
+            key = f"source/{name}/pass_rate"
+            rates = [step[key] for step in steps if key in step]  # steps where it was present
+            if rates:
+                rate = entry[f"curriculum/{key}"]
+                assert 0.0 <= rate <= 1.0 and rate == pytest.approx(np.mean(rates))
+        assert not any(key.endswith("effective_ratio") for key in entry)  # one score per row
+    # the per-step correctness is the model's: the curriculum saw the same successes
+    stats = trainer.curriculum.stats
+    observed = [
+        step[f"source/{name}/pass_rate"] * step[f"source/{name}/share"] * BATCH
+        for step in probe.steps
+        for name in names
+        if f"source/{name}/pass_rate" in step
+    ]
+    assert sum(observed) == pytest.approx(stats.successes.sum())
+
+
 def test_every_training_row_is_fed_back_once_per_step(tmp_path) -> None:
     trainer, _ = make_trainer(tmp_path, "uniform", max_steps=9, save_steps=100)
     trainer.train()

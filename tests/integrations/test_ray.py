@@ -11,7 +11,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from stepladder import Curriculum, Outcomes  # noqa: E402
+from stepladder import Curriculum, ItemPool, Outcomes  # noqa: E402
+from stepladder.integrations._rollouts import group_metrics  # noqa: E402
 from stepladder.integrations.ray import (  # noqa: E402
     CurriculumHost,
     RemoteCurriculum,
@@ -23,6 +24,7 @@ from stepladder.integrations.ray import (  # noqa: E402
 NAMESPACE = "stepladder-tests"
 POOL = 40
 ROLLOUTS = 3
+SOURCES = np.array(["math", "code", "chat"])[np.arange(POOL) % 3]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +92,8 @@ def test_workers_create_the_actor_while_the_driver_holds_no_handle(local_ray: No
 
 def test_concurrent_workers_lose_and_double_nothing(local_ray: None) -> None:
     workers, episodes, flush_every = 4, 50, 8
-    handle = get_or_create_curriculum("shared", POOL, "uniform", seed=0)
+    pool = ItemPool(size=POOL, groups=SOURCES)
+    handle = get_or_create_curriculum("shared", pool, "uniform", seed=0)
     # every worker finds the same actor by name (and get-or-create finds it too)
     again = get_or_create_curriculum("shared", POOL, "uniform", seed=123)
     assert ray.get(again.config.remote())["seed"] == 0
@@ -104,6 +107,18 @@ def test_concurrent_workers_lose_and_double_nothing(local_ray: None) -> None:
     assert state["step"] == workers * episodes
     metrics = RemoteCurriculum(handle).metrics()
     assert metrics["remote/outcomes"] == workers * episodes
+    # per-source metrics cover every worker's outcomes since the last read
+    touched = np.asarray(state["stats"]["touched"])
+    attempts = np.asarray(state["stats"]["attempts"])
+    successes = np.asarray(state["stats"]["successes"])
+    for name in ("math", "code", "chat"):
+        mine = SOURCES[touched] == name
+        share = attempts[mine].sum() / (workers * episodes * ROLLOUTS)
+        assert metrics[f"source/{name}/share"] == pytest.approx(share)
+        rate = successes[mine].sum() / attempts[mine].sum()
+        assert metrics[f"source/{name}/pass_rate"] == pytest.approx(rate)
+        assert 0.0 <= metrics[f"source/{name}/effective_ratio"] <= 1.0
+    assert not any(key.startswith("source/") for key in RemoteCurriculum(handle).metrics())
     ray.kill(handle)
 
 
@@ -199,6 +214,38 @@ def test_host_without_ray() -> None:
     assert host.counters()["outcomes"] == 3  # the bad call observed nothing
     with pytest.raises(ValueError, match="flush_every"):
         RemoteCurriculum(None, flush_every=0)  # type: ignore[arg-type]
+
+
+def test_host_per_source_metrics_equal_group_metrics_of_the_batches_since_the_last_read() -> None:
+    pool = ItemPool(size=POOL, groups=SOURCES)
+    host = CurriculumHost(pool, "uniform", seed=0)
+    rng = np.random.default_rng(0)
+    batches = [
+        Outcomes(rng.integers(0, POOL, size=5), rng.integers(0, 2, size=(5, ROLLOUTS)))
+        for _ in range(4)
+    ]
+    host.observe_batch(batches[:1])
+    host.metrics()  # a read starts a new window
+    host.observe_batch(batches[1:3])
+    host.observe(batches[3])
+    together = Outcomes(
+        np.concatenate([b.indices for b in batches[1:]]),
+        np.concatenate([b.rewards for b in batches[1:]]),
+    )
+    sources = {k: v for k, v in host.metrics().items() if k.startswith("source/")}
+    assert sources == pytest.approx(group_metrics(pool, together, prefix="source/"))
+    # one score per item: shares and pass rates, no effective ratio
+    host.observe(Outcomes([0, 1, 2], [1.0, 0.0, 0.5]))
+    sources = {k: v for k, v in host.metrics().items() if k.startswith("source/")}
+    assert sources == {
+        "source/math/share": 1 / 3,
+        "source/code/share": 1 / 3,
+        "source/chat/share": 1 / 3,
+        "source/math/pass_rate": 1.0,
+        "source/code/pass_rate": 0.0,
+        "source/chat/pass_rate": 0.5,
+    }
+    assert not any(k.startswith("source/") for k in CurriculumHost(POOL).metrics())
 
 
 def test_missing_ray_gives_the_install_hint(monkeypatch) -> None:

@@ -303,6 +303,35 @@ def test_observe_accepts_correctness_as_rewards() -> None:
         sampler.observe([1], correct=[2.0])
 
 
+def test_metrics_report_each_source_of_the_last_observed_batch() -> None:
+    pool = ItemPool(size=6, groups=["math", "math", "math", "code", "code", "chat"])
+    sampler = CurriculumSampler(pool, batch_size=4)
+    assert not any(key.startswith("source/") for key in sampler.metrics())
+    sampler.observe([0, 1, 3, 4], correct=[1.0, 0.0, 0.0, 0.0])
+    sources = {k: v for k, v in sampler.metrics().items() if k.startswith("source/")}
+    assert sources == {
+        "source/math/share": 0.5,
+        "source/code/share": 0.5,
+        "source/chat/share": 0.0,
+        "source/math/pass_rate": 0.5,
+        "source/code/pass_rate": 0.0,
+    }
+    # the next batch replaces them; without correctness only the shares remain
+    sampler.observe([5, 2, 2], losses=[0.1, 0.2, 0.3])
+    sources = {k: v for k, v in sampler.metrics().items() if k.startswith("source/")}
+    assert sources == pytest.approx(
+        {"source/math/share": 2 / 3, "source/code/share": 0.0, "source/chat/share": 1 / 3}
+    )
+    # rollout groups per item (correct of shape (n, G)) also give the effective ratio
+    sampler.observe([0, 3], correct=[[1.0, 0.0], [1.0, 1.0]])
+    assert sampler.metrics()["source/math/effective_ratio"] == 1.0
+    assert sampler.metrics()["source/code/effective_ratio"] == 0.0
+    # a pool without groups has no per-source metrics
+    plain = CurriculumSampler(6, batch_size=2)
+    plain.observe([0, 1], correct=[1.0, 0.0])
+    assert not any(key.startswith("source/") for key in plain.metrics())
+
+
 def test_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="rank"):
         CurriculumSampler(10, batch_size=2, num_replicas=2, rank=2)

@@ -84,12 +84,13 @@ def tokenizer() -> PreTrainedTokenizerFast:
 
 
 def data_file(tmp_path: Path) -> str:
-    """A parquet file in verl's format; prompt i has difficulty i."""
+    """A parquet file in verl's format; prompt i has difficulty i; the first half of the prompts
+    come from source "easy", the rest from "hard"."""
     n = N_PROMPTS
     table = pa.table(
         {
             "prompt": [[{"role": "user", "content": f"add {i} and {i}"}] for i in range(n)],
-            "data_source": ["toy"] * n,
+            "data_source": ["easy" if i < n // 2 else "hard" for i in range(n)],
             "reward_model": [{"style": "rule", "ground_truth": str(2 * i)} for i in range(n)],
             "extra_info": [{"index": i} for i in range(n)],
             "difficulty": [float(i) for i in range(n)],
@@ -258,6 +259,32 @@ def test_prompts_come_from_the_curriculum_and_every_group_is_observed(tmp_path):
     assert len(buffer._seen) <= BATCH  # only the last batch's groups, pruned at the next poll
 
 
+def test_step_metrics_report_each_source(tmp_path):
+    def rewards(row: int, uid: str, session: int) -> float:
+        return 1.0 if row < N_PROMPTS // 2 else float(session < 1)  # easy: 4 of 4, hard: 1 of 4
+
+    kwargs = {"strategy": "uniform", "seed": 4, "group_key": "data_source"}
+    trainer = make_trainer(trainer_config(tmp_path, kwargs), Generator(rewards))
+    assert trainer.replay_buffer.curriculum.pool.group_names == ["easy", "hard"]
+    shares = []
+    for _ in range(3):
+        rows, metrics = train_step(trainer)
+        hard = np.mean([row >= N_PROMPTS // 2 for row in rows])
+        shares.append(hard)
+        assert metrics["stepladder/source/hard/share"] == pytest.approx(hard)
+        assert metrics["stepladder/source/easy/share"] == pytest.approx(1 - hard)
+        if hard > 0:
+            assert metrics["stepladder/source/hard/pass_rate"] == 0.25
+            assert metrics["stepladder/source/hard/effective_ratio"] == 1.0
+        if hard < 1:
+            assert metrics["stepladder/source/easy/pass_rate"] == 1.0
+            assert metrics["stepladder/source/easy/effective_ratio"] == 0.0
+    assert any(0 < share < 1 for share in shares)  # both sources in one step
+    # without group_key the pool has no groups and there are no per-source metrics
+    plain = make_trainer(trainer_config(tmp_path, {"strategy": "uniform"}))
+    assert not any("source/" in key for key in train_step(plain)[1])
+
+
 def test_rewards_reach_the_curriculum_as_rm_scores_sums(tmp_path):
     generator = Generator(rewards=lambda row, uid, session: float(session < 1))  # 1 of 4
     trainer = make_trainer(trainer_config(tmp_path, {"strategy": "uniform"}), generator)
@@ -359,6 +386,7 @@ def test_async_buffer_refills_one_for_one(tmp_path):
     [
         ({"sampler_kwargs": {"strategy": "uniform", "shuffle": True}}, "unknown"),
         ({"sampler_kwargs": {"filtering": "mask"}}, "filtering"),
+        ({"sampler_kwargs": {"group_key": "source"}}, "group_key='source'"),
         ({"sampler_kwargs": {"allocation": "groups"}}, "allocation"),
         ({"data": {"dataloader_num_workers": 2}}, "dataloader_num_workers=0"),
         ({"sampler_kwargs": {"strategy": "dynamic_sampling"}}, "gen_batch_size=1"),

@@ -26,7 +26,8 @@ What :class:`CurriculumTrainer` adds to the Trainer:
   restores it on ``train(resume_from_checkpoint=...)``, so the resumed run draws exactly the items
   the uninterrupted run would have;
 - ``curriculum/...`` scalars join the Trainer's own logs, so ``report_to`` sends them wherever
-  the loss goes.
+  the loss goes; for a pool with groups, ``curriculum/source/<group>/share`` and ``/pass_rate``
+  (averaged over the steps since the previous log) among them.
 
 This module needs ``transformers`` (extra ``stepladder[hf]``); ``import stepladder`` never
 imports it.
@@ -37,6 +38,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -140,6 +142,9 @@ class CurriculumCallback(TrainerCallback):
       process and calls ``sampler.observe`` with it (identical on all processes);
     - ``on_save``: writes the sampler's state to ``<checkpoint>/stepladder_state.npz``;
     - ``on_train_begin``: when :attr:`resume_from` names a checkpoint, loads that file back.
+
+    Each flush also keeps the sampler's per-source metrics of that step for
+    :meth:`pop_source_metrics`.
     """
 
     def __init__(self, sampler: CurriculumSampler | None = None) -> None:
@@ -152,6 +157,7 @@ class CurriculumCallback(TrainerCallback):
         self._indices: list[np.ndarray] = []
         self._losses: list[np.ndarray] = []
         self._scores: list[np.ndarray | None] = []
+        self._sources: defaultdict[str, list[float]] = defaultdict(list)
 
     def record(self, indices: Any, losses: Any, scores: Any = None) -> None:
         """Collect this process's per-example feedback for the current optimizer step."""
@@ -178,6 +184,14 @@ class CurriculumCallback(TrainerCallback):
         self.sampler.observe(
             fields["indices"], losses=fields["losses"], correct=fields["correct"], gather=False
         )
+        for key, value in self.sampler.source_metrics.items():
+            self._sources[key].append(value)
+
+    def pop_source_metrics(self) -> dict[str, float]:
+        """The sampler's ``source/<group>/...`` metrics averaged over the steps flushed since
+        the last call (each key over the steps that had it), then forgotten."""
+        sources, self._sources = self._sources, defaultdict(list)
+        return {key: float(np.mean(values)) for key, values in sources.items()}
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.flush()
@@ -194,6 +208,7 @@ class CurriculumCallback(TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         checkpoint, self.resume_from = self.resume_from, None
         self._indices, self._losses, self._scores = [], [], []
+        self._sources.clear()
         if self.on_horizon is not None and state.max_steps > 0:
             self.on_horizon(int(state.max_steps))
         if checkpoint is None or self.sampler is None:
@@ -417,7 +432,10 @@ class CurriculumTrainerMixin:
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
         sampler = self.curriculum_sampler
         if sampler is not None and not any(k.startswith(("eval_", "test_")) for k in logs):
-            logs.update({f"curriculum/{k}": v for k, v in sampler.metrics().items()})
+            # Per-source metrics: the mean over the steps since the last log where there were
+            # any, else (the end-of-training summary) the last step's, in sampler.metrics().
+            metrics = {**sampler.metrics(), **self.curriculum_callback.pop_source_metrics()}
+            logs.update({f"curriculum/{k}": v for k, v in metrics.items()})
         super().log(logs, *args, **kwargs)
 
 

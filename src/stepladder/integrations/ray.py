@@ -115,6 +115,7 @@ class CurriculumHost:
         self._observe_calls = 0
         self._batches = 0
         self._outcomes = 0
+        self._sources = _SourceTally(self.curriculum.pool)
 
     def config(self) -> dict[str, Any]:
         """Strategy name, pool size and seed, to check that a found actor is the right one."""
@@ -154,6 +155,7 @@ class CurriculumHost:
                     )
             for outcomes in converted:
                 self.curriculum.observe(outcomes)
+                self._sources.add(outcomes)
                 self._outcomes += len(outcomes)
             self._batches += len(converted)
             self._observe_calls += 1
@@ -170,9 +172,25 @@ class CurriculumHost:
             }
 
     def metrics(self) -> dict[str, float]:
-        """The curriculum's metrics plus the host's counters under ``remote/``."""
+        """The curriculum's metrics, the host's counters under ``remote/`` and, for a pool with
+        groups, per-source metrics of the outcomes observed since the previous call (from every
+        worker): ``source/<group>/share`` (share of those items), ``/pass_rate`` (mean reward)
+        and, for outcomes with several rewards per item, ``/effective_ratio`` (share of items
+        whose rewards differed).
+
+        Example:
+            >>> host = CurriculumHost(ItemPool(size=4, groups=["a", "a", "b", "b"]))
+            >>> host.observe_batch([([0, 2], [1.0, 0.0]), ([1], [1.0])])
+            2
+            >>> {k: v for k, v in host.metrics().items() if k.startswith("source/")}
+            ... # doctest: +NORMALIZE_WHITESPACE
+            {'source/a/share': 0.6666666666666666, 'source/b/share': 0.3333333333333333,
+             'source/a/pass_rate': 1.0, 'source/b/pass_rate': 0.0}
+            >>> [k for k in host.metrics() if k.startswith("source/")]  # read: started afresh
+            []
+        """
         with self._lock:
-            metrics = self.curriculum.metrics()
+            metrics = {**self.curriculum.metrics(), **self._sources.pop()}
         counters = self.counters()
         metrics.update({f"remote/{k}": float(v) for k, v in counters.items() if k != "step"})
         return metrics
@@ -200,6 +218,42 @@ class CurriculumHost:
     def ping(self) -> bool:
         """True; wait on it to know the actor is up."""
         return True
+
+
+class _SourceTally:
+    """Per-group sums of observed outcomes (O(batch + groups) per batch, O(groups) memory),
+    turned into ``group_metrics``'s per-source metrics, under ``source/``, and reset."""
+
+    def __init__(self, pool: ItemPool) -> None:
+        self.pool = pool
+        # items, items with rewards in groups, rollouts, reward sum, mixed items; per group
+        self.sums = None if pool.groups is None else np.zeros((5, len(pool.group_names)))
+
+    def add(self, outcomes: Outcomes) -> None:
+        if self.sums is None or len(outcomes) == 0:
+            return
+        codes = self.pool.groups[outcomes.indices]
+        self.sums[0] += np.bincount(codes, minlength=self.sums.shape[1])
+        if outcomes.rewards is None:
+            return
+        for row, values in enumerate((outcomes.rollouts, outcomes.reward_sum, outcomes.mixed), 2):
+            self.sums[row] += np.bincount(codes, weights=values, minlength=self.sums.shape[1])
+        if outcomes.rewards.ndim == 2:
+            self.sums[1] += np.bincount(codes, minlength=self.sums.shape[1])
+
+    def pop(self) -> dict[str, float]:
+        if self.sums is None or self.sums[0].sum() == 0:
+            return {}
+        items, grouped, rollouts, rewards, mixed = self.sums
+        names = [f"source/{name}" for name in self.pool.group_names]
+        metrics = {f"{name}/share": items[g] / items.sum() for g, name in enumerate(names)}
+        for g, name in enumerate(names):
+            if rollouts[g] > 0:
+                metrics[f"{name}/pass_rate"] = rewards[g] / rollouts[g]
+            if grouped[g] > 0:
+                metrics[f"{name}/effective_ratio"] = mixed[g] / grouped[g]
+        self.sums[:] = 0
+        return {key: float(value) for key, value in metrics.items()}
 
 
 CurriculumActor = ray.remote(CurriculumHost)

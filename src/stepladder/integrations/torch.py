@@ -34,6 +34,7 @@ import numpy as np
 
 from stepladder._checks import positive_int
 from stepladder.curriculum import Curriculum
+from stepladder.integrations._rollouts import group_metrics
 from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
 from stepladder.strategies import Proposal, Strategy
@@ -238,6 +239,8 @@ class CurriculumSampler(Sampler[int]):
         self.epoch = 0
         #: The most recent proposal (global: all ranks' items).
         self.last_proposal: Proposal | None = None
+        #: Per-source metrics of the most recent :meth:`observe` (see :meth:`metrics`).
+        self.source_metrics: dict[str, float] = {}
         self._weights: np.ndarray | None = None  # per item: weight of its latest proposal
         self._resume_pending = False
         self._replay = False
@@ -382,18 +385,33 @@ class CurriculumSampler(Sampler[int]):
                 "correct": _numpy(correct, np.float64),
                 "signals": _numpy(signals, np.float64),
             }
-        self.curriculum.observe(
-            Outcomes(
-                fields["indices"],
-                rewards=fields["correct"],
-                losses=fields["losses"],
-                signals=fields["signals"],
-            )
+        outcomes = Outcomes(
+            fields["indices"],
+            rewards=fields["correct"],
+            losses=fields["losses"],
+            signals=fields["signals"],
         )
+        self.curriculum.observe(outcomes)
+        self.source_metrics = _source_metrics(self.curriculum.pool, outcomes)
 
     def metrics(self) -> dict[str, float]:
-        """The curriculum's scalars for logging, plus the sampler's epoch."""
-        return {**self.curriculum.metrics(), "epoch": float(self.epoch)}
+        """The curriculum's scalars for logging, the sampler's epoch and, for a pool with
+        groups, per-source metrics of the last observed batch: ``source/<group>/share`` (the
+        group's share of the batch's items) and, when ``correct`` was given,
+        ``source/<group>/pass_rate`` (its mean correctness), for the groups present.
+
+        Example:
+            >>> import pytest; _ = pytest.importorskip("torch")
+            >>> from stepladder import ItemPool
+            >>> pool = ItemPool(size=4, groups=["math", "math", "code", "code"])
+            >>> sampler = CurriculumSampler(pool, batch_size=4)
+            >>> sampler.observe([0, 1, 2, 3], correct=[1.0, 0.0, 1.0, 1.0])
+            >>> {k: v for k, v in sampler.metrics().items() if k.startswith("source/")}
+            ... # doctest: +NORMALIZE_WHITESPACE
+            {'source/math/share': 0.5, 'source/code/share': 0.5,
+             'source/math/pass_rate': 0.5, 'source/code/pass_rate': 1.0}
+        """
+        return {**self.curriculum.metrics(), "epoch": float(self.epoch), **self.source_metrics}
 
     # -- checkpointing -----------------------------------------------------------------------
 
@@ -507,6 +525,15 @@ class CurriculumSampler(Sampler[int]):
             self._position = int(state["position"])
         self._resume_pending = True
         self._replay = bool(replay)
+
+
+def _source_metrics(pool: ItemPool, outcomes: Outcomes) -> dict[str, float]:
+    """``group_metrics`` under ``source/``, without ``effective_ratio`` for one score per
+    example (it needs a group of rollouts per item, whose rewards may differ)."""
+    metrics = group_metrics(pool, outcomes, prefix="source/")
+    if outcomes.rewards is not None and outcomes.rewards.ndim == 2:
+        return metrics
+    return {key: value for key, value in metrics.items() if not key.endswith("/effective_ratio")}
 
 
 def _called_by_worker_loader() -> bool:

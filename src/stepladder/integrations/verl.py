@@ -41,7 +41,7 @@ import numpy as np
 
 from stepladder._checks import choice, positive_int
 from stepladder.curriculum import Curriculum
-from stepladder.integrations._rollouts import RewardScale, outcomes_from_rows
+from stepladder.integrations._rollouts import RewardScale, group_metrics, outcomes_from_rows
 from stepladder.pool import ItemPool
 
 try:
@@ -75,6 +75,7 @@ CONFIG_KEYS = (
     "seed",
     "reward_range",
     "difficulty_key",
+    "group_key",
     "filtering",
     "allocation",
     "max_rejected_per_step",
@@ -100,6 +101,7 @@ class _CurriculumBufferMixin:
         self.params = dict(settings.get("params") or {})
         self.seed = settings.get("seed")
         self.difficulty_key = settings.get("difficulty_key")
+        self.group_key = settings.get("group_key")
         self.filtering = choice("filtering", settings.get("filtering", "evict"), FILTERINGS)
         self.allocation = choice("allocation", settings.get("allocation", "rollouts"), ALLOCATIONS)
         self._scale = RewardScale(tuple(settings.get("reward_range", (0.0, 1.0))), logger)
@@ -120,6 +122,8 @@ class _CurriculumBufferMixin:
         self._rejected: set[str] = set()  # groups rejected and not yet evicted
         self._rejected_step = (-1, 0)  # (global step, groups rejected in it)
         self._warned: set[str] = set()
+        self._step_rows: list[np.ndarray] = []  # rows and rewards observed since the last sample
+        self._step_rewards: list[np.ndarray] = []
         _unbound[:] = [self]
         _bound_once = False
 
@@ -138,7 +142,7 @@ class _CurriculumBufferMixin:
         gen_batch = data.get("gen_batch_size")
         seed = self.seed if self.seed is not None else data.get("seed")
         self.curriculum = Curriculum(
-            _pool(dataset, self.difficulty_key),
+            _pool(dataset, self.difficulty_key, self.group_key),
             self.strategy_name,
             seed=0 if seed is None else int(seed),
             **self.params,
@@ -205,7 +209,18 @@ class _CurriculumBufferMixin:
         batch, metrics = super().sample(global_steps, partition_id, batch_size)
         if partition_id != "val" and self.curriculum is not None:
             metrics.update({f"stepladder/{k}": v for k, v in self.curriculum.metrics().items()})
+            metrics.update(self._source_metrics())
         return batch, metrics
+
+    def _source_metrics(self) -> dict[str, float]:
+        """Per-source metrics of the groups observed since the last training sample (the
+        step's generated groups, evicted ones included), under ``stepladder/source/``."""
+        if not self._step_rows:
+            return {}
+        rows, rewards = np.concatenate(self._step_rows), np.concatenate(self._step_rewards)
+        self._step_rows, self._step_rewards = [], []
+        outcomes, _ = outcomes_from_rows(rows, rewards)
+        return group_metrics(self.curriculum.pool, outcomes, prefix="stepladder/source/")
 
     def _observe_finished(self, global_steps: int, partition_id: str) -> None:
         """Observe the groups TransferQueue marked finished since the last poll."""
@@ -236,8 +251,12 @@ class _CurriculumBufferMixin:
         # uids are random: observe in row order, so the same feedback gives the same updates
         order = sorted(range(len(keys)), key=lambda i: (int(rows[i]), keys[i]))
         keys, rows, rewards = [keys[i] for i in order], rows[order], rewards[order]
-        outcomes, item_of_row = outcomes_from_rows(rows, self._scale(rewards))
+        scaled = self._scale(rewards)
+        outcomes, item_of_row = outcomes_from_rows(rows, scaled)
         self.curriculum.observe(outcomes)
+        if self.curriculum.pool.groups is not None:
+            self._step_rows.append(rows)
+            self._step_rewards.append(scaled)
         if self.filtering != "evict" or not self.curriculum.strategy.filters:
             return
         keep = self.curriculum.keep(outcomes)[item_of_row]
@@ -300,7 +319,9 @@ class CurriculumReplayBuffer(_CurriculumBufferMixin, ReplayBuffer):
     ``sampler_kwargs``: ``strategy`` (default ``"uniform"``), ``params`` (the strategy's
     parameters), ``seed`` (default ``data.seed``, else 0), ``reward_range`` (the total reward's
     ``[low, high]``, mapped to ``[0, 1]``; default ``[0, 1]``), ``difficulty_key`` (a dataset
-    column with prior difficulties), ``filtering`` (``"evict"``: groups a filtering strategy
+    column with prior difficulties), ``group_key`` (a dataset column naming each row's source,
+    such as verl's ``data_source``: the pool's groups, for strategies that use them and for
+    per-source metrics), ``filtering`` (``"evict"``: groups a filtering strategy
     rejects are evicted and replaced through verl's refill, default; ``"ignore"``),
     ``allocation`` (``"rollouts"``: an allocating strategy's budget becomes the prompt's
     ``__rollout_n__``, default; ``"ignore"``) and ``max_rejected_per_step`` (after that many
@@ -310,6 +331,11 @@ class CurriculumReplayBuffer(_CurriculumBufferMixin, ReplayBuffer):
     its ``rm_scores``); its prompt is the row the dataset stored under :data:`ROW_KEY`.
     Advantages do not exist yet when groups finish, so strategies that learn only from
     advantages are refused by ``Curriculum.observe``.
+
+    Each training step's metrics (what ``sample`` returns to verl's logger) get
+    ``stepladder/<name>`` for the curriculum's metrics and, with ``group_key``,
+    ``stepladder/source/<group>/share``, ``/pass_rate`` and ``/effective_ratio`` over the
+    groups observed since the previous step (rewards on the ``[0, 1]`` scale).
 
     Example:
         >>> buffer = CurriculumReplayBuffer(
@@ -459,16 +485,26 @@ def _files(files: Any) -> list[str] | None:
     ]
 
 
-def _pool(dataset: Sized, difficulty_key: str | None) -> ItemPool:
-    """The dataset's rows as a pool, with a difficulty column when one is named."""
-    if difficulty_key is None:
-        return ItemPool(size=len(dataset))
+def _pool(dataset: Sized, difficulty_key: str | None, group_key: str | None = None) -> ItemPool:
+    """The dataset's rows as a pool, with difficulty and group columns where they are named."""
+    difficulty = _column(dataset, "difficulty_key", difficulty_key)
+    groups = _column(dataset, "group_key", group_key)
+    return ItemPool(
+        size=len(dataset),
+        difficulty=None if difficulty is None else np.asarray(difficulty, dtype=np.float64),
+        groups=None if groups is None else list(groups),
+    )
+
+
+def _column(dataset: Sized, setting: str, key: str | None) -> Any:
+    """The column ``key`` of the dataset's ``dataframe`` (None when no key is named)."""
+    if key is None:
+        return None
     frame = getattr(dataset, "dataframe", None)
     try:
-        column = frame[difficulty_key]  # type: ignore[index]
+        return frame[key]  # type: ignore[index]
     except (KeyError, TypeError, ValueError):
         raise ValueError(
-            f"difficulty_key={difficulty_key!r}: the dataset has no such column "
+            f"{setting}={key!r}: the dataset has no such column "
             "(read from dataset.dataframe, as verl's RLHFDataset has)"
         ) from None
-    return ItemPool(size=len(dataset), difficulty=np.asarray(column, dtype=np.float64))
