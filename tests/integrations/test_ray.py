@@ -216,6 +216,16 @@ def test_host_without_ray() -> None:
         RemoteCurriculum(None, flush_every=0)  # type: ignore[arg-type]
 
 
+def test_ragged_groups_keep_their_counts_on_the_wire() -> None:
+    from stepladder.integrations.ray import _as_outcomes, _to_wire
+
+    ragged = Outcomes.from_groups([1, 2], [[1.0, 0.0, 1.0], [0.0]])
+    back = _as_outcomes(_to_wire(ragged))
+    assert back.rollouts.tolist() == [3, 1] and back.pass_rate.tolist() == [2 / 3, 0.0]
+    host = CurriculumHost(5, "uniform", seed=0)
+    assert host.observe_batch(_to_wire(ragged)) == 1
+
+
 def test_host_per_source_metrics_equal_group_metrics_of_the_batches_since_the_last_read() -> None:
     pool = ItemPool(size=POOL, groups=SOURCES)
     host = CurriculumHost(pool, "uniform", seed=0)

@@ -57,7 +57,7 @@ __all__ = [
     "kill_curriculum",
 ]
 
-_FIELDS = ("indices", "rewards", "advantages", "losses", "signals", "step")
+_FIELDS = ("indices", "rewards", "counts", "advantages", "losses", "signals", "step")
 
 
 def _to_wire(outcomes: Outcomes) -> dict[str, Any]:
