@@ -11,7 +11,7 @@ from stepladder._checks import choice, number, positive_int
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._gmm import fit_mixture
 from stepladder.strategies._registry import register
-from stepladder.strategies._teacher_tools import episode_scores, segments
+from stepladder.strategies._teacher_tools import Segments, episode_scores, segments
 from stepladder.strategies.base import Proposal, Strategy
 
 __all__ = ["ALPGMM"]
@@ -182,10 +182,12 @@ class ALPGMM(Strategy):
         super().load_state_dict(state)
         self._factors = np.linalg.cholesky(self.covariances)  # derived: Cholesky factors
 
-    def _alps(self, tasks: np.ndarray, rewards: np.ndarray) -> np.ndarray:
-        """ALP of each episode of a batch, in episode order, as if observed one by one."""
+    def _alps(
+        self, tasks: np.ndarray, rewards: np.ndarray, s: Segments
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ALP of each episode, positions of first plays): in episode order, as if observed
+        one by one. ``s`` groups the batch by task."""
         m = len(tasks)
-        s = segments(tasks)
         # latest reward of task u before episode i: its last occurrence before i in the
         # batch, else its latest reward before the batch
         occurrences = tasks[s.order] * (m + 1) + s.order
@@ -203,7 +205,7 @@ class ALPGMM(Strategy):
         if len(fresh):
             points = self._unit[tasks[fresh]]
             best, nearest = self.played.nearest(points)
-            closer, task = self._nearest_earlier(points)
+            closer, task = self._nearest_earlier(points, best)
             use = closer < best  # ties go to the task played first
             nearest[use] = tasks[fresh][task[use]]
             reference[fresh] = nearest
@@ -211,23 +213,28 @@ class ALPGMM(Strategy):
         known = reference >= 0
         positions = np.flatnonzero(known)
         alps[known] = np.abs(rewards[known] - latest_before(reference[known], positions))
-        return alps
+        return alps, fresh
 
     @staticmethod
-    def _nearest_earlier(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each point, (distance, position) of the nearest point before it (inf, -1).
+    def _nearest_earlier(points: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distance, position) of the nearest point before each, where closer than ``bound``.
 
-        The k nearest points of each (k = 8, then 64 for those still without an earlier
-        one among them) hold the answer for almost all; the few first points left over are
-        compared with all points before them.
+        (inf, -1) where none is. Only points whose nearest other point is closer than their
+        bound are searched (few, once many tasks were played): their k nearest points
+        (k = 8, then 64 for those still without an earlier one among them) hold the answer
+        for almost all; the few first points left over are compared with all points before.
         """
         m = len(points)
         best = np.full(m, np.inf)
         found = np.full(m, -1, dtype=np.int64)
-        rows = np.arange(1, m)  # the first point has no earlier one
-        if not len(rows):
+        if m < 2:  # the first point has no earlier one
             return best, found
         tree = _tree(points)
+        other = tree.query(points, k=2)[0][:, 1]  # distance to the nearest other point
+        rows = np.flatnonzero(other < bound)
+        rows = rows[rows > 0]
+        if not len(rows):
+            return best, found
         for k in _BATCH_NEIGHBOURS:
             k = min(k, m)
             distance, position = tree.query(points[rows], k=k)
@@ -252,11 +259,9 @@ class ALPGMM(Strategy):
         tasks, rewards = episode_scores(outcomes)
         if not len(tasks):
             return
-        alps = self._alps(tasks, rewards)
-        first = np.unique(tasks, return_index=True)[1]
-        fresh = tasks[np.sort(first)]
-        self.played.add(fresh[~self.known[fresh]])
         s = segments(tasks)
+        alps, fresh = self._alps(tasks, rewards, s)
+        self.played.add(tasks[fresh])
         self.latest[s.keys] = rewards[s.order[np.cumsum(s.lengths) - 1]]
         self.known[s.keys] = True
         pending_tasks = np.concatenate([self.tasks, tasks])
