@@ -1,0 +1,81 @@
+"""The NumPy Gaussian mixture fits against scikit-learn's GaussianMixture, the reference."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from stepladder.strategies._gmm import fit_mixture, kmeans_labels
+
+
+def _alp_like(seed: int, n: int = 250) -> np.ndarray:
+    """Points like ALP-GMM's: task parameters in [0, 1]^2 and an ALP with progress on the left."""
+    rng = np.random.default_rng(seed)
+    tasks = rng.random((n, 2))
+    alps = np.where(tasks[:, 0] < 0.3, rng.random(n), 0.0) * rng.random(n)
+    return np.column_stack([tasks, alps])
+
+
+def _sklearn_fit(x: np.ndarray, k: int, seed: int):
+    mixture = pytest.importorskip("sklearn.mixture")
+    from sklearn.exceptions import ConvergenceWarning
+
+    model = mixture.GaussianMixture(k, covariance_type="full", random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(x)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_fits_match_scikit_learn_and_pick_the_same_k(seed: int) -> None:
+    x = _alp_like(seed)
+    ours, theirs = [], []
+    for k in range(2, 11):
+        fit, reference = fit_mixture(x, k, seed=100 * seed + k), _sklearn_fit(x, k, 100 * seed + k)
+        assert fit.iterations == reference.n_iter_ and fit.converged == reference.converged_
+        assert fit.log_likelihood == pytest.approx(reference.score(x), abs=1e-9)
+        np.testing.assert_allclose(fit.weights, reference.weights_, atol=1e-9)
+        np.testing.assert_allclose(fit.means, reference.means_, atol=1e-9)
+        np.testing.assert_allclose(fit.covariances, reference.covariances_, atol=1e-9)
+        assert fit.aic() == pytest.approx(reference.aic(x), abs=1e-6)
+        assert fit.bic() == pytest.approx(reference.bic(x), abs=1e-6)
+        ours.append(fit.aic())
+        theirs.append(reference.aic(x))
+    assert np.argmin(ours) == np.argmin(theirs)
+
+
+def test_kmeans_labels_match_scikit_learn() -> None:
+    cluster = pytest.importorskip("sklearn.cluster")
+    for seed in range(5):
+        x = _alp_like(seed)
+        for k in (2, 5, 10):
+            reference = cluster.KMeans(k, n_init=1, random_state=seed).fit(x).labels_
+            labels = kmeans_labels(x, k, np.random.RandomState(seed))
+            np.testing.assert_array_equal(labels, reference)
+
+
+def test_kmeans_on_duplicate_points_matches_scikit_learn() -> None:
+    cluster = pytest.importorskip("sklearn.cluster")
+    x = np.r_[np.zeros((5, 2)), np.ones((3, 2)), [[0.5, 0.2], [0.5, 0.2]]]  # 3 distinct
+    for seed in range(4):
+        for k in (2, 3):
+            reference = cluster.KMeans(k, n_init=1, random_state=seed).fit(x).labels_
+            labels = kmeans_labels(x, k, np.random.RandomState(seed))
+            np.testing.assert_array_equal(labels, reference)
+
+
+def test_mixture_counts_parameters_and_scores() -> None:
+    x = _alp_like(7)
+    fit = fit_mixture(x, 3, seed=0)
+    assert fit.parameters == 3 * 6 + 3 * 3 + 2  # covariances, means, weights
+    assert fit.samples == 250 and fit.weights.sum() == pytest.approx(1.0)
+    assert fit.aic() == pytest.approx(-2 * 250 * fit.log_likelihood + 2 * 29)
+    assert fit.bic() == pytest.approx(-2 * 250 * fit.log_likelihood + 29 * np.log(250))
+    np.testing.assert_array_equal(fit.means, fit_mixture(x, 3, seed=0).means)  # seeded
+
+
+def test_fit_stops_at_max_iter_unconverged() -> None:
+    fit = fit_mixture(_alp_like(1), 6, seed=0, max_iter=2)
+    assert fit.iterations == 2 and not fit.converged
