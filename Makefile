@@ -12,9 +12,9 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The demo needs only the core and scikit-learn (a few hundred MB, no torch).
+# The demo needs only the core: NumPy, SciPy, PyArrow, click and tqdm (no torch).
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(PIP) -e ".[demo]"
+	$(PIP) -e .
 	touch $@
 
 # The development set, for the tests and benchmarks. Reinstall when the package metadata

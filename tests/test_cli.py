@@ -157,24 +157,49 @@ def test_results_csv_is_tidy(tmp_path):
     assert float(last["final_accuracy"]) == float(last["accuracy"])
 
 
-def _hide_scikit_learn(monkeypatch):
-    for name in ("sklearn", "sklearn.mixture"):
-        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
+def _register_needs_extra(monkeypatch):
+    """A registered strategy whose optional dependency is missing (raises at bind)."""
+    from stepladder.strategies import Strategy, _registry
+
+    class NeedsExtra(Strategy):
+        name = "needs_extra"
+
+        def _setup(self) -> None:
+            raise ImportError("needs_extra needs fancylib: pip install 'stepladder[fancy]'")
+
+        def propose(self, n):
+            raise AssertionError("never run")
+
+    monkeypatch.setitem(_registry._REGISTRY, "needs_extra", NeedsExtra)
 
 
 def test_all_skips_a_strategy_whose_extra_is_missing(tmp_path, capsys, monkeypatch):
-    _hide_scikit_learn(monkeypatch)
+    _register_needs_extra(monkeypatch)
     args = ["--scenario", "sft", "--steps", "2", "--quiet", "--out", str(tmp_path)]
     assert simulate(*args) == 0
-    assert "note: skipping alp_gmm: alp_gmm needs scikit-learn" in capsys.readouterr().err
+    assert "note: skipping needs_extra: needs_extra needs fancylib" in capsys.readouterr().err
     results = json.loads((tmp_path / "results.json").read_text())
-    assert "alp_gmm" not in results["strategies"] and "uniform" in results["strategies"]
+    assert "needs_extra" not in results["strategies"] and "uniform" in results["strategies"]
 
 
 def test_named_strategy_with_missing_extra_stops_before_work(tmp_path, capsys, monkeypatch):
-    _hide_scikit_learn(monkeypatch)
+    _register_needs_extra(monkeypatch)
     out = tmp_path / "run"
-    assert simulate("--scenario", "sft", "--strategies", "uniform,alp_gmm", "--out", str(out)) == 2
+    args = ["--scenario", "sft", "--strategies", "uniform,needs_extra", "--out", str(out)]
+    assert simulate(*args) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --strategies: alp_gmm: alp_gmm needs scikit-learn")
+    assert err.startswith("error: --strategies: needs_extra: needs_extra needs fancylib")
     assert err.count("\n") == 1 and not out.exists()
+
+
+def test_every_strategy_runs_on_the_core_install(tmp_path, capsys, monkeypatch):
+    """make demo installs the core only: no strategy may need scikit-learn or torch."""
+    for name in ("sklearn", "sklearn.mixture", "torch"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
+    from stepladder import strategies
+
+    args = ["--scenario", "grpo-math", "--steps", "2", "--quiet", "--out", str(tmp_path)]
+    assert simulate(*args) == 0
+    assert "note: skipping" not in capsys.readouterr().err
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(results["strategies"]) == strategies.available()
