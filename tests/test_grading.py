@@ -1,10 +1,15 @@
 """stepladder.grade accepts every common container of a response log."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import stepladder.difficulty.registry
+import stepladder.grading
 from stepladder.grading import GRADERS, grade, to_responses
 
 LOG = {
@@ -54,3 +59,17 @@ def test_unknown_model_and_missing_columns():
         grade(pa.table(LOG), "rasch")
     with pytest.raises(ValueError, match="missing column 'score'"):
         to_responses(pa.table(LOG), score="score")
+
+
+def test_difficulty_package_does_not_import_grading() -> None:
+    """No cycle: the grader registry lives in stepladder.difficulty.registry."""
+    package = Path(stepladder.difficulty.__file__).parent
+    importers = [
+        p.name
+        for p in package.rglob("*.py")
+        if re.search(
+            r"^\s*(from stepladder\.grading |import stepladder\.grading)", p.read_text(), re.M
+        )
+    ]
+    assert importers == []
+    assert stepladder.grading.make_grader is stepladder.difficulty.registry.make_grader

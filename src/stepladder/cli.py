@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from stepladder import __version__, strategies
-from stepladder.grading import GRADERS
+from stepladder.difficulty.registry import GRADERS
 from stepladder.io import atomic_write, write_json
 
 if TYPE_CHECKING:
