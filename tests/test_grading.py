@@ -73,3 +73,11 @@ def test_difficulty_package_does_not_import_grading() -> None:
     ]
     assert importers == []
     assert stepladder.grading.make_grader is stepladder.difficulty.registry.make_grader
+
+
+@pytest.mark.parametrize("model", list(GRADERS))
+def test_every_grader_shares_the_leading_columns(model):
+    items = grade(pa.table(LOG), model).items
+    assert items.column_names[:4] == ["item_id", "difficulty", "n_responses", "p_correct"]
+    assert items.schema.field("n_responses").type == pa.int64()
+    assert items.column("n_responses").to_pylist() == [4, 4, 4]
