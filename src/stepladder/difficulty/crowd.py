@@ -87,12 +87,16 @@ class ArtificialCrowd:
 
         Args:
             model: an IRT model name accepted by ``stepladder.grade`` (``"1pl"`` as in PUDF).
-            **options: passed to the grader (e.g. ``method="jml"``).
+            **options: passed to the grader (e.g. ``method="jml"``); IRT models fit items
+                every member answered right (or wrong) too (``constant_items="include"``), so
+                that every answered item gets a difficulty, and skip standard errors.
 
         Returns one difficulty per item in item order (larger = harder); NaN for an item no
         member answered.
         """
         responses = Responses.from_matrix(self.responses)
+        if model in ("1pl", "2pl", "3pl", "4pl"):
+            options = {"constant_items": "include", "standard_errors": False, **options}
         table = make_grader(model, **options).fit(responses).item_table()
         item_ids = np.asarray(table.column("item_id").to_pylist(), dtype=np.int64)
         values = np.asarray(
