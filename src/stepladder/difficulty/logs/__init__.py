@@ -35,6 +35,7 @@ shard, in a directory). The shapes::
     FILE: line N: invalid JSON: REASON
     FILE: not a readable Parquet file: REASON
     DIR: directory holds no .parquet files
+    DIR: directory holds 'part-1.csv' besides .parquet shards; only .parquet shards are read...
     SHARD: schema differs from FIRST_SHARD: column 'correct' is double here, int8 there
 
 VALUE is what the file holds: the CSV cell as text (``'abc'``, ``'nan'``) or ``empty``,

@@ -153,6 +153,10 @@ def _ids(
         raise ResponseLogError(f"{locator.path}: column {label} holds {kind}, not ids")
     if array.null_count:
         raise _fail(locator, _first(array.is_null()), column, "an id", label)
+    if pa.types.is_floating(kind):
+        nan = pc.is_nan(array)
+        if pc.any(nan).as_py():
+            raise _fail(locator, _first(nan), column, "an id", label)
     if csv_ids:
         empty = pc.equal(array, "")
         if pc.any(empty).as_py():

@@ -8,7 +8,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stepladder.difficulty.logs._common import ResponseLogError, _require, _short
+from stepladder.difficulty.logs._common import (
+    _SUFFIXES,
+    ResponseLogError,
+    _names,
+    _require,
+    _short,
+)
 
 
 def _parquet_file(path: Path) -> pq.ParquetFile:
@@ -26,6 +32,18 @@ def _parquet_files(path: Path, wanted: list[str] | None) -> list[Path]:
         )
         if not files:
             raise ResponseLogError(f"{path}: directory holds no .parquet files")
+        others = sorted(
+            f.name
+            for f in path.iterdir()
+            if f.is_file()
+            and not f.name.startswith((".", "_"))
+            and any(f.name.lower().endswith(s) for s in _SUFFIXES if s != ".parquet")
+        )
+        if others:
+            raise ResponseLogError(
+                f"{path}: directory holds {_names(others, 3)} besides .parquet shards; "
+                "only .parquet shards are read: convert or move the others"
+            )
     else:
         files = [path]
     first: pa.Schema | None = None
