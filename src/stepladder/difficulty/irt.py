@@ -163,8 +163,10 @@ class FitReport:
     loglik_history: list[float] = field(default_factory=list)
     seconds: float = 0.0
     expanded: bool = True
-    #: Largest fall of the penalised log-likelihood between EM cycles (0 when monotone).
+    #: Largest fall of the penalised log-likelihood between EM cycles (0 when none).
     largest_decrease: float = 0.0
+    #: False when a fall exceeded the float32 noise: the fit was not an ascent.
+    monotone: bool = True
 
 
 class IRT(Grader):
@@ -361,7 +363,8 @@ class IRT(Grader):
         priors and :meth:`diagnostics`.
 
         ``converged`` is False when the penalised log-likelihood fell by more than float32
-        noise between EM cycles (``largest_decrease``), whatever the parameter changes.
+        noise between EM cycles (then ``monotone`` is False; ``largest_decrease`` is the
+        largest fall), whatever the parameter changes.
         """
         responses = self._require_fit()
         report = self.report_
@@ -371,7 +374,9 @@ class IRT(Grader):
             "method": self.method,
             "iterations": report.iterations,
             "converged": report.converged,
+            "max_iter": self.max_iter,
             "tolerance": self.tol,
+            "monotone": report.monotone,
             "largest_decrease": report.largest_decrease,
             "loglik": report.loglik,
             "n_parameters": k,
@@ -656,8 +661,8 @@ def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_Sta
     if len(history) > 1:
         falls = history[:-1] - history[1:] - _DECREASE_TOLERANCE * np.abs(history[:-1])
         report.largest_decrease = float(max(0.0, np.max(history[:-1] - history[1:])))
-        if np.any(falls > 0):
-            report.converged = False  # not an ascent: whatever the parameter changes say
+        if np.any(falls > 0):  # not an ascent: whatever the parameter changes say
+            report.converged = report.monotone = False
     return state, report
 
 
