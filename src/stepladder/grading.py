@@ -51,7 +51,8 @@ def grade(data: Any, model: str = "2pl", *, columns: dict[str, str] | None = Non
 
     Args:
         data: anything :func:`to_responses` accepts.
-        model: ``1pl``, ``2pl``, ``3pl``, ``4pl``, ``elo``, ``glicko2`` or ``passrate``.
+        model: ``1pl``, ``2pl``, ``3pl``, ``4pl``, ``auto`` (the IRT model with the lowest
+            BIC), ``elo``, ``glicko2`` or ``passrate``.
         columns: column names for table input, e.g. ``{"score": "passed"}`` (keys: learner,
             item, score, trials).
         **options: passed to the grader (e.g. ``method="jml"`` for IRT).

@@ -15,6 +15,7 @@ from typing import Any
 
 from stepladder.difficulty.base import Grader
 from stepladder.difficulty.irt import IRT
+from stepladder.difficulty.model_choice import AutoIRT
 from stepladder.difficulty.passrate import PassRateGrader
 from stepladder.difficulty.ratings import Elo, Glicko2
 
@@ -26,6 +27,7 @@ GRADERS: dict[str, Callable[..., Grader]] = {
     "2pl": lambda **options: IRT("2pl", **options),
     "3pl": lambda **options: IRT("3pl", **options),
     "4pl": lambda **options: IRT("4pl", **options),
+    "auto": AutoIRT,
     "elo": Elo,
     "glicko2": Glicko2,
     "passrate": PassRateGrader,
@@ -33,7 +35,8 @@ GRADERS: dict[str, Callable[..., Grader]] = {
 
 
 def make_grader(model: str, **options: Any) -> Grader:
-    """The grader for a model name (``1pl`` .. ``4pl``, ``elo``, ``glicko2``, ``passrate``)."""
+    """The grader for a model name (``1pl`` .. ``4pl``, ``auto``, ``elo``, ``glicko2``,
+    ``passrate``)."""
     try:
         factory = GRADERS[model]
     except KeyError:
