@@ -21,9 +21,14 @@ from stepladder.difficulty.logs import (
     write_synthetic_log,
 )
 
-REAL_MATRIX = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "irt-on-bench"
-) / "binary_matrix.csv"
+# shared/ sits beside the repository clone (../shared); a worktree one level deeper also works.
+_REPO = Path(__file__).resolve().parents[2]
+_PARTS = ("shared", "data", "irt-on-bench", "binary_matrix.csv")
+REAL_MATRIX = next(
+    (base.joinpath(*_PARTS) for base in (_REPO.parent, _REPO.parent.parent)
+     if base.joinpath(*_PARTS).exists()),
+    _REPO.parent.joinpath(*_PARTS),
+)  # fmt: skip
 
 LEARNERS = ["ann", "ann", "bob", "bob", "cy", "ann"]
 ITEMS = ["q1", "q2", "q1", "q3", "q2", "q1"]
