@@ -80,11 +80,13 @@ def test_1pl_standard_errors_include_the_shared_slope(lsat):
 
 def _penalised_loglik(model, scale: float = 1.0) -> float:
     """Exact marginal log-likelihood plus log prior, the slopes multiplied by ``scale``."""
+    from stepladder.difficulty._design import ResponseMatrices
     from stepladder.difficulty.irt import _exact_loglik, _log_prior, _State
 
     state = model.state_
     moved = _State(state.a * scale, state.delta, state.c, state.d)
-    loglik = _exact_loglik(model.responses_, moved, model.model, model.quadrature_)
+    matrices = ResponseMatrices.from_responses(model.responses_)
+    loglik = _exact_loglik(matrices, moved, model.model, model.quadrature_)
     return loglik + _log_prior(moved, model.priors_, model.model)
 
 

@@ -24,7 +24,6 @@ from typing import Any, Self
 
 import numpy as np
 import pyarrow as pa
-import scipy.sparse as sp
 from scipy.special import expit, log_expit, logsumexp
 from tqdm.auto import tqdm
 
@@ -284,7 +283,7 @@ class IRT(Grader):
         else:
             state, report = _fit_em(self, matrices, state, priors, quadrature, report)
             posterior, _ = _e_step(matrices, state, self.model, quadrature)
-            report.loglik = _exact_loglik(fitted, state, self.model, quadrature)
+            report.loglik = _exact_loglik(matrices, state, self.model, quadrature)
             abilities = posterior @ quadrature.fine_nodes
         self.state_ = state
         self.items_ = _expand(_to_parameters(state), self.fitted_)
@@ -512,31 +511,38 @@ def _slope_prior_share(priors: Priors, a: np.ndarray, se: np.ndarray) -> np.ndar
     return np.zeros_like(a)
 
 
-def _exact_loglik(responses: Responses, state: _State, model: str, quadrature: Quadrature,
-                  budget: float = 2e9) -> float:  # fmt: skip
+def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
+                  quadrature: Quadrature, budget: float | None = None) -> float:  # fmt: skip
     """Marginal log-likelihood at ``state`` in float64, summed over learners.
 
-    Each learner's log-likelihood is evaluated exactly (no spline, no float32) at every
-    fine quadrature node, when responses x fine nodes stays within ``budget``; beyond that,
-    at the coarse nodes with their own N(0, 1) weights.
+    Each learner's log-likelihood is computed in float64 (products of blocks of rows) at
+    every fine quadrature node when cells x fine nodes stays within ``budget`` (by default
+    1e10 for dense matrices, 1e9 for sparse ones: about a second or two); beyond that, at
+    the coarse nodes and carried onto the fine grid by the fit's cubic spline (off by ~1
+    in 10^6 on 1,000 learners x 4,000 items).
     """
-    nodes, log_weights = quadrature.fine_nodes, quadrature.log_weights
-    if len(responses) * len(nodes) > budget:
-        nodes = quadrature.nodes
-        log_weights = -0.5 * nodes**2 - logsumexp(-0.5 * nodes**2)
-    shape = (responses.n_learners, responses.n_items)
-    where = (responses.learner, responses.item)
-    successes = sp.csr_matrix((responses.successes.astype(np.float64), where), shape=shape)
-    failures = sp.csr_matrix(
-        ((responses.trials - responses.successes).astype(np.float64), where), shape=shape
-    )
-    total = np.full(responses.n_learners, -np.inf)
-    chunk = max(1, int(4_000_000 // max(responses.n_learners, 1)))
-    for start in range(0, len(nodes), chunk):
-        part = slice(start, start + chunk)
+    successes, attempts = matrices.successes, matrices.attempts
+    n_learners, n_items = attempts.shape
+    cells = attempts.size if matrices.dense else attempts.nnz
+    if budget is None:
+        budget = 1e10 if matrices.dense else 1e9
+    exact = cells * len(quadrature.fine_nodes) <= budget
+    nodes = quadrature.fine_nodes if exact else quadrature.nodes
+    node_step = max(1, 8_000_000 // n_items) if exact else len(nodes)
+    row_step = max(1, 4_000_000 // n_items)
+    total = np.full(n_learners, -np.inf)
+    for start in range(0, len(nodes), node_step):
+        part = slice(start, start + node_step)
         log_p, log_q = _log_probabilities(state, nodes[part], model)
-        loglik = successes @ log_p + failures @ log_q
-        total = np.logaddexp(total, logsumexp(loglik + log_weights[part], axis=1))
+        for first in range(0, n_learners, row_step):
+            rows = slice(first, first + row_step)
+            loglik = successes[rows].astype(np.float64) @ (log_p - log_q)
+            loglik = np.asarray(loglik + attempts[rows].astype(np.float64) @ log_q)
+            if exact:
+                joint = logsumexp(loglik + quadrature.log_weights[part], axis=1)
+                total[rows] = np.logaddexp(total[rows], joint)
+            else:
+                total[rows] = quadrature.posterior(loglik)[1]
     return float(total.sum())
 
 
