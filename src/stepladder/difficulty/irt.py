@@ -11,8 +11,11 @@ over a fixed quadrature grid with N(0, 1) weights (log-sum-exp, so learners with
 of responses do not underflow); the M-step is independent per item, so it runs vectorised
 over all items and standard errors come from per-item information blocks. 3PL/4PL M-steps
 treat "knew it / guessed / slipped" as latent classes (an ECM step), which keeps them
-stable. ``method="map"`` uses informative priors on the item parameters (Bayes modal
-estimation, Mislevy 1986); ``method="jml"`` is joint maximum likelihood (abilities and items
+stable. ``method="mml"`` maximises the marginal likelihood times the default
+:class:`Priors` (a lognormal slope prior and, from the 2PL on, a normal difficulty prior,
+as BILOG-MG does), which keep fits on few learners sane; items everyone answered right (or
+wrong) are left out. ``method="map"`` uses informative priors on the item parameters (Bayes
+modal estimation, Mislevy 1986); ``method="jml"`` is joint maximum likelihood (abilities and items
 alternately, with an N(0, 1) ability prior so perfect scores stay finite; 1PL/2PL only).
 """
 
@@ -174,8 +177,10 @@ class IRT(Grader):
     Args:
         model: ``"1pl"`` (one discrimination shared by all items), ``"2pl"``, ``"3pl"``
             (guessing floor) or ``"4pl"`` (guessing floor and slipping).
-        method: ``"mml"`` (marginal maximum likelihood by EM, the standard; weak priors only
-            keep estimates finite), ``"map"`` (the same EM with informative priors) or
+        method: ``"mml"`` (marginal maximum likelihood by EM, the standard, with the default
+            :class:`Priors`: a lognormal slope prior and, from the 2PL on, a normal
+            difficulty prior, which keep few-learner fits sane; ``Priors.weak()`` for plain
+            MML), ``"map"`` (the same EM with informative priors) or
             ``"jml"`` (joint maximum likelihood, 1PL/2PL).
         priors: override the method's default :class:`Priors`.
         quadrature: number of equally spaced ability nodes on ``[-theta_max, theta_max]``.
@@ -591,11 +596,14 @@ def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_Sta
     takes one EM step from x'. A cycle whose penalised log-likelihood falls below that of x2
     keeps x2. Parameter expansion is not guaranteed to be monotone once item priors matter
     (few learners per item): if a PX step lowers the penalised log-likelihood, the fit goes
-    on with plain EM. Converged when one EM step moves no parameter more than ``tol``.
+    on with plain EM. Item priors act on the expanded parameters, so PX-EM's fixed point is
+    then not the penalised optimum either: once it is reached, plain EM finishes the fit
+    (not under ``Priors.weak()``, whose pull stays below ``tol``). Converged when one EM
+    step moves no parameter more than ``tol``.
     """
     success_totals = matrices.item_sums(np.ones(matrices.successes.shape[0]), of="successes")
     expand = True
-    has_item_priors = priors != Priors.weak()
+    finish_plain = priors != Priors.weak()
 
     def em_step(current: _State) -> tuple[_State, float]:
         """One EM step, and the penalised log-likelihood at ``current``."""
@@ -628,7 +636,7 @@ def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_Sta
             report.loglik_history.append(objective0)
             bar.set_postfix(objective=f"{objective0:.1f}", change=f"{change:.1e}")
             if change < irt.tol:
-                if expand and has_item_priors:
+                if expand and finish_plain:
                     # PX-EM's fixed point is the optimum only without item priors (they act on
                     # the expanded parameters): finish with plain EM, a true ascent.
                     state, expand = first, False
