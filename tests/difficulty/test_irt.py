@@ -267,6 +267,11 @@ def test_jml_and_map_options():
     jml = IRT("2pl", method="jml").fit(responses)
     assert spearmanr(jml.items_.difficulty, b)[0] >= 0.97
     assert jml.summary()["method"] == "jml"
+    history = np.asarray(jml.report_.loglik_history)  # joint log posterior: an ascent
+    assert np.all(np.diff(history) >= -1e-5 * np.abs(history[1:])) and jml.report_.monotone
+    one = IRT("1pl", method="jml").fit(responses)
+    assert one.report_.converged and one.report_.monotone
+    assert np.isfinite(one.se_["discrimination"]).all()
     tight = IRT("2pl", priors=Priors(discrimination=(1.0, 0.05))).fit(responses)
     assert np.abs(tight.items_.discrimination - 1.0).max() < 0.1
 

@@ -863,14 +863,23 @@ def _fit_jml(irt: IRT, responses: Responses, state, priors, report):
             grad = np.bincount(j, weights=state.a[i] * residual, minlength=len(theta)) - theta
             hess = np.bincount(j, weights=state.a[i] ** 2 * weight, minlength=len(theta)) + 1.0
             theta = theta + np.clip(grad / hess, -1, 1)
-            # Items given abilities: the same concave Newton step as the M-step, per row.
-            p = expit(state.a[i] * theta[j] + state.delta[i])
-            residual, weight = y - n * p, n * p * (1 - p)
+            # Items given abilities: the M-step's Newton ascent step with its line search.
             g_a, g_d, h_aa, h_ad, h_dd = _jml_item_terms(irt.model, state, priors, responses, theta)
             step_a, step_d = _newton_direction(irt.model, g_a, g_d, h_aa, h_ad, h_dd)
             scale = _step_scale(irt.model, priors, state.a, step_a, step_d)
+            before = _jml_item_objective(irt.model, state.a, state.delta, priors, responses, theta)
+            for _ in range(20):  # backtracking, vectorised over items
+                a, delta = state.a + scale * step_a, state.delta + scale * step_d
+                after = _jml_item_objective(irt.model, a, delta, priors, responses, theta)
+                worse = ~(after >= before - 1e-9 * np.abs(before))
+                if not worse.any():
+                    break
+                scale = np.where(worse, scale / 2, scale)
+            scale = np.where(worse, 0.0, scale)
             a, delta = state.a + scale * step_a, state.delta + scale * step_d
             state = _State(a, delta, state.c, state.d)
+            objective = float(np.sum(np.where(worse, before, after)) - 0.5 * theta @ theta)
+            report.loglik_history.append(objective)
             change = float(np.max(np.abs(np.concatenate([a, delta, theta]) - previous)))
             report.iterations = iteration
             bar.update()
@@ -879,9 +888,27 @@ def _fit_jml(irt: IRT, responses: Responses, state, priors, report):
                 break
     finally:
         bar.close()
+    history = np.asarray(report.loglik_history)
+    if len(history) > 1:
+        report.largest_decrease = float(max(0.0, np.max(history[:-1] - history[1:])))
+        falls = history[:-1] - history[1:] - _DECREASE_TOLERANCE * np.abs(history[:-1])
+        if np.any(falls > 0):
+            report.converged = report.monotone = False
     p = np.clip(expit(state.a[i] * theta[j] + state.delta[i]), _EPS, 1 - _EPS)
     report.loglik = float(np.sum(y * np.log(p) + (n - y) * np.log1p(-p)))
     return state, theta, report
+
+
+def _jml_item_objective(model, a, delta, priors, responses, theta) -> np.ndarray:
+    """Joint log-likelihood plus item log priors per item (1PL: their sum, 1 element); the
+    slope prior counts once per item (see :func:`_jml_item_terms`)."""
+    i, j, k = responses.item, responses.learner, responses.n_items
+    z = a[i] * theta[j] + delta[i]
+    failures = responses.trials - responses.successes
+    rows = responses.successes * log_expit(z) + failures * log_expit(-z)
+    value = np.bincount(i, weights=rows, minlength=k) + location_prior(priors, a, delta)[0]
+    value += slope_prior(priors, a)[0]
+    return np.array([value.sum()]) if model == "1pl" else value
 
 
 def _jml_item_terms(model, state, priors, responses, theta) -> tuple[np.ndarray, ...]:
@@ -895,8 +922,10 @@ def _jml_item_terms(model, state, priors, responses, theta) -> tuple[np.ndarray,
     h_dd = np.bincount(i, weights=weight, minlength=k) + prior_dd
     h_aa = np.bincount(i, weights=theta[j] ** 2 * weight, minlength=k) + prior_aa
     h_ad = np.bincount(i, weights=theta[j] * weight, minlength=k) + prior_ad
-    g_a, h_aa = _add_slope_prior(model, priors, state.a, g_a, h_aa)
-    return g_a, g_d, h_aa, h_ad, h_dd
+    # The slope prior counts once per item, also for the 1PL's shared slope: the joint
+    # posterior is otherwise unbounded along the scale (slope up, abilities towards 0).
+    _, slope_g, slope_h = slope_prior(priors, state.a)
+    return g_a + slope_g, g_d, h_aa + slope_h, h_ad, h_dd
 
 
 def _add_slope_prior(model, priors, a, g_a, h_aa) -> tuple[np.ndarray, np.ndarray]:
