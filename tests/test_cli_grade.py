@@ -11,8 +11,15 @@ import pytest
 
 from stepladder.cli import main
 
-REAL_MATRIX = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "irt-on-bench" / "binary_matrix.csv"
+# shared/ sits beside the repository clone (../shared); a worktree one level deeper also works.
+_REPO = Path(__file__).resolve().parents[1]
+REAL_MATRIX = next(
+    (
+        path
+        for base in (_REPO.parent, _REPO.parent.parent)
+        if (path := base / "shared" / "data" / "irt-on-bench" / "binary_matrix.csv").exists()
+    ),
+    _REPO.parent / "shared" / "data" / "irt-on-bench" / "binary_matrix.csv",
 )
 MODELS = ["1pl", "2pl", "3pl", "4pl", "elo", "glicko2", "passrate"]
 ITEM_COLUMNS = {"item_id", "difficulty", "n_responses", "p_correct"}
@@ -211,6 +218,7 @@ def _bad_inputs(tmp: Path, good: Path) -> dict[str, tuple[list, str]]:
         "method for elo": ([good, "--model", "elo", "--method", "map"], "--method"),
         "columns with wide": ([good, "--wide", "--model", "elo", "--item-column", "x"], "--item"),
         "unknown suffix": ([good.with_suffix(".txt"), "--model", "elo"], "log.txt"),
+        "constant for elo": ([good, "--model", "elo", "--include-constant"], "--include-constant"),
     }
 
 
@@ -228,6 +236,7 @@ CASES = [
     "method for elo",
     "columns with wide",
     "unknown suffix",
+    "constant for elo",
 ]
 
 
@@ -259,10 +268,13 @@ def test_bad_input_is_one_error_line_exit_2_and_no_output(
         (["--out", "{tmp}/a.parquet", "--learners-out", "{tmp}/a.parquet"], "--learners-out"),
         (["--out", "{tmp}"], "directory"),
         (["--out", "{input}/x.parquet"], "not a directory"),
+        (["--out", "{tmp}/items.txt"], "--out: {tmp}/items.txt must end in .parquet or .csv"),
+        (["--out", "{tmp}/i.csv", "--learners-out", "{tmp}/l"], "--learners-out: {tmp}/l must"),
     ],
 )
 def test_bad_output_paths(tmp_path, csv_log, capsys, extra, expected):
     extra = [e.format(input=csv_log, tmp=tmp_path) for e in extra]
+    expected = expected.format(tmp=tmp_path)
     before = csv_log.read_bytes()
     assert grade(csv_log, "--model", "elo", *extra) == 2
     assert expected in _one_error_line(capsys)
@@ -312,3 +324,55 @@ def test_installed_command_grades(tmp_path, csv_log):
         done.stdout.startswith("Graded 12 items from 30 learners") and done.stdout.count("\n") == 1
     )
     assert pq.read_table(out).num_rows == 12
+
+
+def test_csv_outputs_are_csv(tmp_path, csv_log, capsys):
+    import pyarrow.csv as pa_csv
+
+    items, learners = tmp_path / "items.csv", tmp_path / "learners.CSV"
+    assert grade(csv_log, "--model", "elo", "--out", items, "--learners-out", learners) == 0
+    assert not items.read_bytes().startswith(b"PAR1")
+    table = pa_csv.read_csv(items)
+    assert table.column_names[:4] == ["item_id", "difficulty", "n_responses", "p_correct"]
+    assert table.num_rows == 12 and table.schema.field("n_responses").type == pa.int64()
+    assert pa_csv.read_csv(learners).column_names[:3] == ["learner_id", "ability", "n_responses"]
+    assert f"Wrote items to {items}" in capsys.readouterr().out
+
+
+def test_items_everyone_got_right_are_flagged_and_reported(tmp_path, log_table, capsys):
+    extra = pa.table({"learner_id": ["L00", "L01", "L02"], "item_id": ["EASY"] * 3,
+                      "correct": [1, 1, 1]})  # fmt: skip
+    path = _write_csv(tmp_path / "log.csv", pa.concat_tables([log_table, extra]))
+    items = tmp_path / "items.parquet"
+    assert grade(path, "--model", "2pl", "--out", items) == 0
+    table = pq.read_table(items).to_pydict()
+    row = table["item_id"].index("EASY")
+    assert table["flag"][row] == "all correct" and np.isnan(table["difficulty"][row])
+    assert sum(flag is not None for flag in table["flag"]) == 1
+    assert "Left out of the fit: 1 item answered all right" in capsys.readouterr().out
+    assert grade(path, "--model", "2pl", "--out", items, "--include-constant", "--quiet") == 0
+    table = pq.read_table(items).to_pydict()
+    assert table["difficulty"][row] < -2 and table["flag"][row] == "all correct"
+
+
+def test_auto_picks_a_model_and_says_why(tmp_path, csv_log, capsys):
+    items = tmp_path / "items.parquet"
+    assert grade(csv_log, "--model", "auto", "--out", items) == 0
+    facts = _metadata(items)
+    bic = facts["selection"]["bic"]
+    assert set(bic) == {"1pl", "2pl", "3pl"} and facts["model"] == min(bic, key=bic.get)
+    out = capsys.readouterr().out
+    assert f"Auto chose {facts['model']}: lowest BIC" in out
+
+
+def test_paragraph_says_when_the_objective_fell():
+    from stepladder.cli import _grade_paragraph
+
+    summary = {"model": "2pl", "method": "mml", "n_items": 3, "n_learners": 4, "n_responses": 12,
+               "input": "log.csv", "seconds": 1.0, "iterations": 7, "converged": False,
+               "monotone": False, "largest_decrease": 0.5, "loglik": -10.0}  # fmt: skip
+    text = _grade_paragraph(summary, np.zeros(3), [("items", Path("i.parquet"))])
+    assert "Did NOT converge: the penalised log-likelihood fell by 0.5 during the fit" in text
+    summary["monotone"] = True
+    text = _grade_paragraph(summary, np.zeros(3), [("items", Path("i.parquet"))])
+    assert "Did NOT converge within 7 iterations" in text

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from stepladder import __version__, strategies
-from stepladder.grading import GRADERS
+from stepladder.difficulty.registry import GRADERS
 from stepladder.io import atomic_write, write_json
 
 if TYPE_CHECKING:
@@ -294,21 +294,27 @@ def _tidy_csv(results: dict[str, Any]) -> str:
 
 GRADE_MODELS = tuple(GRADERS)
 IRT_METHODS = ("mml", "map", "jml")
+#: Table formats by file name ending.
+TABLE_FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
 
 def _is_irt(model: str) -> bool:
-    return model in GRADE_MODELS[:4]
+    return model in ("1pl", "2pl", "3pl", "4pl", "auto")
 
 
-def _make_grader(model: str, method: str | None, max_iter: int | None, progress: bool) -> Grader:
+def _make_grader(
+    model: str, method: str | None, max_iter: int | None, include_constant: bool, progress: bool
+) -> Grader:
     """The grader for ``--model`` (IRT options only for IRT models)."""
     from stepladder.grading import make_grader
 
     options: dict[str, Any] = {}
     if _is_irt(model):
-        options = {"method": method or "mml", "progress": progress}
+        options = {"method": method or "mml", "progress": progress and model != "auto"}
         if max_iter is not None:
             options["max_iter"] = max_iter
+        if include_constant:
+            options["constant_items"] = "include"
     try:
         return make_grader(model, **options)
     except ValueError as error:
@@ -316,13 +322,20 @@ def _make_grader(model: str, method: str | None, max_iter: int | None, progress:
 
 
 def _check_grade_options(
-    model: str, wide: bool, method: str | None, max_iter: int | None, columns: dict[str, Any]
+    model: str,
+    wide: bool,
+    method: str | None,
+    max_iter: int | None,
+    include_constant: bool,
+    columns: dict[str, Any],
 ) -> None:
     """Reject options that do not apply to this model or layout."""
     if not _is_irt(model):
-        for flag, value in (("--method", method), ("--max-iter", max_iter)):
+        flags = (("--method", method), ("--max-iter", max_iter))
+        flags += (("--include-constant", True if include_constant else None),)
+        for flag, value in flags:
             if value is not None:
-                raise InputError(f"{flag} applies to IRT models (1pl-4pl), not {model!r}")
+                raise InputError(f"{flag} applies to IRT models (1pl-4pl, auto), not {model!r}")
     if wide:
         for name, value in columns.items():
             if value is not None:
@@ -343,6 +356,25 @@ def _check_outputs(input_path: Path, outputs: dict[str, Path | None]) -> None:
         if path.is_dir():
             raise InputError(f"{flag}: {path} is a directory")
         _writable_directory(flag, path.parent)
+
+
+def _table_format(flag: str, path: Path) -> str:
+    """``parquet`` or ``csv`` from the output's file name; anything else is refused."""
+    for suffix, kind in TABLE_FORMATS.items():
+        if path.name.lower().endswith(suffix):
+            return kind
+    raise InputError(f"{flag}: {path} must end in .parquet or .csv (the format follows the name)")
+
+
+def _write_table(table: pa.Table, summary: dict[str, Any], kind: str, path: Path, stream) -> None:
+    """Parquet with the summary in its metadata, or CSV (the summary goes to no file)."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    if _table_format("--out", path) == "csv":
+        pa_csv.write_csv(table, stream)
+    else:
+        pq.write_table(_with_metadata(table, summary, kind), stream)
 
 
 def _read_log(input_path: Path, wide: bool, columns: dict[str, Any]) -> Responses:
@@ -408,11 +440,21 @@ def _grade_paragraph(
         f"{_counted(summary['n_learners'], 'learner')} "
         f"({_counted(summary['n_responses'], 'response')}) in {summary['input']} with {name}."
     ]
+    if summary.get("selection"):
+        text.append(
+            summary["selection"]["reason"][0].upper() + summary["selection"]["reason"][1:] + "."
+        )
     seconds = f"{summary.get('seconds') or 0.0:.2f} s"
     if "converged" in summary:
         iterations = summary.get("iterations", 0)
         if summary["converged"]:
             text.append(f"Converged after {iterations:,} iterations in {seconds}")
+        elif summary.get("monotone") is False:
+            text.append(
+                f"Did NOT converge: the penalised log-likelihood fell by "
+                f"{summary['largest_decrease']:.3g} during the fit ({iterations:,} iterations, "
+                f"{seconds})"
+            )
         else:
             text.append(
                 f"Did NOT converge within {iterations:,} iterations in {seconds} "
@@ -447,6 +489,16 @@ def _grade_paragraph(
         text.append(line + ".")
     else:
         text.append("No item has a finite difficulty.")
+    diagnostics = summary.get("diagnostics") or {}
+    excluded = diagnostics.get("excluded_items") or 0
+    if excluded:
+        text.append(
+            f"Left out of the fit: {excluded:,} item{'s' if excluded > 1 else ''} answered all "
+            "right, all wrong or not at all (see the flag column; --include-constant fits them)."
+        )
+    if diagnostics.get("advice"):
+        advice = diagnostics["advice"]
+        text.append(advice[0].upper() + advice[1:] + ".")
     places = [f"{what} to {path}" for what, path in written]
     text.append(
         "Wrote " + (", ".join(places[:-1]) + " and " if len(places) > 1 else "") + places[-1] + "."
@@ -494,20 +546,21 @@ class _Status:
     "--model",
     type=click.Choice(GRADE_MODELS),
     required=True,
-    help="IRT model (1pl-4pl), rating system (elo, glicko2) or Beta pass rate (passrate).",
+    help="IRT model (1pl-4pl, or auto: the lowest BIC of 1pl, 2pl, 3pl), rating system "
+    "(elo, glicko2) or Beta pass rate (passrate).",
 )
 @click.option(
     "--out",
     "out_path",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Item table, Parquet: item_id, difficulty, n_responses, p_correct, ...",
+    help="Item table, .parquet or .csv: item_id, difficulty, n_responses, p_correct, ...",
 )
 @click.option(
     "--learners-out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Learner table, Parquet: learner_id, ability, se_ability, n_responses.",
+    help="Learner table, .parquet or .csv: learner_id, ability, n_responses, se_ability.",
 )
 @click.option(
     "--wide", is_flag=True, help="INPUT is a matrix: one row per item, one column per learner."
@@ -523,6 +576,11 @@ class _Status:
     type=click.IntRange(min=1),
     default=None,
     help="IRT iterations at most (default 500).",
+)
+@click.option(
+    "--include-constant",
+    is_flag=True,
+    help="IRT: also fit items everyone answered right (or wrong); they rest on the priors.",
 )
 @click.option("--learner-column", default=None, help="Learner id column [default: learner_id].")
 @click.option("--item-column", default=None, help="Item id column [default: item_id].")
@@ -548,6 +606,7 @@ def grade(
     wide: bool,
     method: str | None,
     max_iter: int | None,
+    include_constant: bool,
     learner_column: str | None,
     item_column: str | None,
     score_column: str | None,
@@ -559,22 +618,24 @@ def grade(
 
     INPUT is a CSV, JSON Lines or Parquet file, or a directory of Parquet shards, in long
     format (learner_id, item_id, correct) unless --wide. Outputs are written only when the
-    fit succeeds, each atomically; the fit summary is stored as JSON in each Parquet file's
-    schema metadata under the key "stepladder". Progress goes to stderr on a terminal.
+    fit succeeds, each atomically, as Parquet or CSV after their names; the fit summary is
+    stored as JSON in each Parquet file's schema metadata under the key "stepladder".
+    Progress goes to stderr on a terminal.
     """
-    import pyarrow.parquet as pq
-
     columns = {
         "learner_column": learner_column,
         "item_column": item_column,
         "score_column": score_column,
         "trials_column": trials_column,
     }
-    _check_grade_options(model, wide, method, max_iter, columns)
+    _check_grade_options(model, wide, method, max_iter, include_constant, columns)
     outputs = {"--out": out_path, "--learners-out": learners_out, "--report": report_path}
     _check_outputs(input_path, outputs)
+    for flag, path in (("--out", out_path), ("--learners-out", learners_out)):
+        if path is not None:
+            _table_format(flag, path)  # .parquet or .csv, refused before any work
     interactive = not quiet and sys.stderr.isatty()
-    grader = _make_grader(model, method, max_iter, progress=interactive)
+    grader = _make_grader(model, method, max_iter, include_constant, progress=interactive)
     status = _Status(interactive)
     status.show(f"reading {input_path} ...")
     try:
@@ -600,9 +661,8 @@ def grade(
     with contextlib.ExitStack() as stack:  # every temporary file is complete before any rename
         for path, table, kind in ((out_path, items, "items"), (learners_out, learners, "learners")):
             if path is not None:
-                pq.write_table(
-                    _with_metadata(table, summary, kind), stack.enter_context(atomic_write(path))
-                )
+                stream = stack.enter_context(atomic_write(path))
+                _write_table(table, summary, kind, path, stream)
         if report_path is not None and html is not None:
             stack.enter_context(atomic_write(report_path)).write(html.encode())
     if not quiet:

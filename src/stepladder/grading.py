@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from stepladder.difficulty import (
-    IRT,
-    Elo,
-    Glicko2,
-    Grader,
-    PassRateGrader,
-    Responses,
-    read_responses,
-)
+from stepladder.difficulty.base import Grader
+from stepladder.difficulty.logs import read_responses
+from stepladder.difficulty.registry import GRADERS, make_grader
+from stepladder.difficulty.responses import Responses
 
 __all__ = ["GRADERS", "GradeResult", "grade", "make_grader", "to_responses"]
-
-#: ``--model`` name -> factory of the grader (keyword options pass through).
-GRADERS: dict[str, Callable[..., Grader]] = {
-    "1pl": lambda **options: IRT("1pl", **options),
-    "2pl": lambda **options: IRT("2pl", **options),
-    "3pl": lambda **options: IRT("3pl", **options),
-    "4pl": lambda **options: IRT("4pl", **options),
-    "elo": Elo,
-    "glicko2": Glicko2,
-    "passrate": PassRateGrader,
-}
 
 
 @dataclass(frozen=True)
@@ -42,15 +25,6 @@ class GradeResult:
     learners: pa.Table
     summary: dict[str, Any]
     grader: Grader
-
-
-def make_grader(model: str, **options: Any) -> Grader:
-    """The grader for a model name (``1pl`` .. ``4pl``, ``elo``, ``glicko2``, ``passrate``)."""
-    try:
-        factory = GRADERS[model]
-    except KeyError:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(GRADERS)}") from None
-    return factory(**options)
 
 
 def to_responses(data: Any, **columns: Any) -> Responses:
@@ -77,7 +51,8 @@ def grade(data: Any, model: str = "2pl", *, columns: dict[str, str] | None = Non
 
     Args:
         data: anything :func:`to_responses` accepts.
-        model: ``1pl``, ``2pl``, ``3pl``, ``4pl``, ``elo``, ``glicko2`` or ``passrate``.
+        model: ``1pl``, ``2pl``, ``3pl``, ``4pl``, ``auto`` (the IRT model with the lowest
+            BIC), ``elo``, ``glicko2`` or ``passrate``.
         columns: column names for table input, e.g. ``{"score": "passed"}`` (keys: learner,
             item, score, trials).
         **options: passed to the grader (e.g. ``method="jml"`` for IRT).

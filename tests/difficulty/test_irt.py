@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
@@ -22,6 +24,9 @@ LTM_2PL_LOGLIK = -2466.653
 # ltm's rasch(LSAT): one shared discrimination.
 LTM_1PL_DIFFICULTY = [-3.6153, -1.3224, -0.3176, -1.7301, -2.7802]
 LTM_1PL_DISCRIMINATION = 0.7551
+LTM_1PL_SE_DIFFICULTY = [0.3266, 0.1422, 0.0977, 0.1691, 0.2510]
+LTM_1PL_SE_DISCRIMINATION = 0.0694
+LTM_1PL_LOGLIK = -2466.938
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +46,9 @@ def simulate(n_learners, n_items, *, missing=0.0, guessing=0.0, seed=0):
     return Responses.from_matrix(matrix), theta, a, b
 
 
+# ltm fits by plain marginal maximum likelihood: compare with the barely informative priors.
 def test_2pl_matches_ltm_on_lsat(lsat):
-    model = IRT("2pl").fit(lsat)
+    model = IRT("2pl", priors=Priors.weak()).fit(lsat)
     np.testing.assert_allclose(model.items_.difficulty, LTM_2PL_DIFFICULTY, atol=0.05)
     np.testing.assert_allclose(model.items_.discrimination, LTM_2PL_DISCRIMINATION, atol=0.05)
     assert model.report_.loglik == pytest.approx(LTM_2PL_LOGLIK, abs=0.01)
@@ -50,15 +56,112 @@ def test_2pl_matches_ltm_on_lsat(lsat):
 
 
 def test_2pl_standard_errors_match_ltm_on_lsat(lsat):
-    model = IRT("2pl").fit(lsat)
+    model = IRT("2pl", priors=Priors.weak()).fit(lsat)
     np.testing.assert_allclose(model.se_["difficulty"], LTM_2PL_SE_DIFFICULTY, rtol=0.1)
     np.testing.assert_allclose(model.se_["discrimination"], LTM_2PL_SE_DISCRIMINATION, rtol=0.1)
 
 
 def test_1pl_matches_ltm_rasch_on_lsat(lsat):
-    model = IRT("1pl").fit(lsat)
+    model = IRT("1pl", priors=Priors.weak()).fit(lsat)
     np.testing.assert_allclose(model.items_.difficulty, LTM_1PL_DIFFICULTY, atol=0.05)
     np.testing.assert_allclose(model.items_.discrimination, LTM_1PL_DISCRIMINATION, atol=0.01)
+
+
+def test_1pl_standard_errors_include_the_shared_slope(lsat):
+    # ltm's SEs come from the full information of (a, b_1..b_5): away from b = 0 the
+    # slope's uncertainty adds to each difficulty's (item 1: 0.33 against 0.26 without it).
+    model = IRT("1pl", priors=Priors.weak()).fit(lsat)
+    np.testing.assert_allclose(model.se_["difficulty"], LTM_1PL_SE_DIFFICULTY, rtol=0.03)
+    np.testing.assert_allclose(model.se_["discrimination"], LTM_1PL_SE_DISCRIMINATION, rtol=0.03)
+    assert model.report_.loglik == pytest.approx(LTM_1PL_LOGLIK, abs=0.01)
+    table = model.item_table()
+    assert len(set(table.column("se_discrimination").to_pylist())) == 1
+
+
+def _penalised_loglik(model, scale: float = 1.0) -> float:
+    """Exact marginal log-likelihood plus log prior, the slopes multiplied by ``scale``."""
+    from stepladder.difficulty._design import ResponseMatrices
+    from stepladder.difficulty.irt import _exact_loglik, _log_prior, _State
+
+    state = model.state_
+    moved = _State(state.a * scale, state.delta, state.c, state.d)
+    matrices = ResponseMatrices.from_responses(model.responses_)
+    loglik = _exact_loglik(matrices, moved, model.model, model.quadrature_)
+    return loglik + _log_prior(moved, model.priors_, model.model)
+
+
+@pytest.mark.parametrize("priors", [Priors.weak(), None])
+def test_1pl_stops_at_the_optimum_of_the_shared_slope(priors):
+    # Many items and spread difficulties: where a slope step that ignores how the intercepts
+    # move with it lands short. The fit must be a maximum along the slope too.
+    responses, *_ = simulate(300, 60, seed=4)
+    model = IRT("1pl", priors=priors).fit(responses)
+    best = _penalised_loglik(model)
+    assert best >= _penalised_loglik(model, 1.01) and best >= _penalised_loglik(model, 0.99)
+    history = np.asarray(model.report_.loglik_history)
+    assert np.all(np.diff(history) >= -1e-5 * np.abs(history[1:]))
+    assert model.report_.converged and model.summary()["largest_decrease"] < 1e-2
+
+
+def test_a_falling_objective_is_reported_as_not_converged(monkeypatch):
+    import stepladder.difficulty.irt as irt
+
+    original = irt._m_step
+
+    def downhill(*args):  # an M-step that shrinks every slope: the objective falls
+        state = original(*args)
+        return irt._State(state.a * 0.7, state.delta, state.c, state.d)
+
+    monkeypatch.setattr(irt, "_m_step", downhill)
+    responses, *_ = simulate(200, 10, seed=5)
+    summary = IRT("2pl", max_iter=30).fit(responses).summary()
+    assert not summary["converged"] and not summary["monotone"]
+    assert summary["largest_decrease"] > 1.0
+
+
+def test_loglik_is_the_marginal_likelihood_of_the_returned_parameters(lsat):
+    from scipy.special import roots_hermitenorm
+
+    model = IRT("2pl").fit(lsat)
+    nodes, weights = roots_hermitenorm(101)
+    p = model.items_.probability(nodes)  # nodes x items
+    matrix = _matrix(lsat)  # items x learners
+    log_like = matrix.T @ np.log(p).T + (1 - matrix.T) @ np.log1p(-p).T  # learners x nodes
+    exact = np.sum(np.log(np.exp(log_like) @ (weights / weights.sum())))
+    assert model.report_.loglik == pytest.approx(exact, abs=1e-3)
+    k = model.summary()["n_parameters"]
+    assert model.summary()["aic"] == pytest.approx(2 * k - 2 * exact, abs=1e-2)
+
+
+@pytest.mark.parametrize("seed", [9, 10])
+def test_small_samples_never_report_a_zero_standard_error(seed):
+    # 60 learners x 32 items, one item answered at random (its slope comes out near 0): its
+    # difficulty is barely determined, so its SE must be large (or NaN); none may be 0.
+    # (Before: 2 and 22 SEs of exactly 0.0 with these seeds.)
+    responses, *_ = simulate(60, 32, seed=seed)
+    matrix = _matrix(responses)
+    matrix[0] = np.random.default_rng(seed + 1).random(60) < 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model = IRT("2pl", priors=Priors.weak()).fit(Responses.from_matrix(matrix))
+    assert abs(model.items_.discrimination[0]) < 0.2
+    for name in ("difficulty", "discrimination"):
+        se = model.se_[name]
+        assert np.all(np.isnan(se) | (se > 0.1)), name
+    assert np.isnan(model.se_["difficulty"][0]) or model.se_["difficulty"][0] > 2
+
+
+def test_singular_information_gives_nan_and_a_warning():
+    from stepladder.difficulty._standard_errors import _inverse_diagonals
+
+    blocks = np.array([[[1.0, 0.0], [0.0, 2.0]], [[1.0, 1.0], [1.0, 1.0]], [[1.0, 0], [0, -1.0]]])
+    out = _inverse_diagonals(blocks)
+    np.testing.assert_allclose(out[0], [1.0, 0.5])
+    assert np.isnan(out[1:]).all()
+    responses, *_ = simulate(40, 6, seed=9)
+    with pytest.warns(RuntimeWarning, match="standard errors are NaN"):
+        IRT("2pl", priors=Priors(log_discrimination=None, difficulty=None, intercept_sd=1e9,
+                                 discrimination=(1.0, 1e-12))).fit(responses)  # fmt: skip
 
 
 def test_recovers_simulated_difficulty():
@@ -71,8 +174,10 @@ def test_recovers_simulated_difficulty():
 
 def test_many_responses_per_learner_keep_scale_and_abilities():
     # Posteriors much narrower than the node spacing: the refined grid must resolve them.
+    # Plain MML: with the default priors, 5000 slopes pulled towards 1 set the scale instead
+    # of the N(0, 1) ability prior (the slope recovers the generating scale, 0.92 here).
     responses, theta, a, b = simulate(200, 5000, seed=1)
-    model = IRT("2pl", standard_errors=False).fit(responses)
+    model = IRT("2pl", priors=Priors.weak(), standard_errors=False).fit(responses)
     assert model.quadrature_.refine > 1
     # Abilities are standardised on this sample, whose spread is theta.std().
     slope = np.polyfit(b, model.items_.difficulty, 1)[0]
@@ -96,14 +201,29 @@ def test_refined_posterior_equals_em_on_the_fine_grid():
     assert fast.report_.loglik == pytest.approx(exact.report_.loglik, abs=0.5)
 
 
-def test_perfect_and_zero_items_stay_finite():
+def test_constant_items_are_left_out_and_flagged():
     responses, *_ = simulate(200, 20, seed=2)
     matrix = np.vstack([np.ones(200), np.zeros(200), np.nan_to_num(_matrix(responses))])
-    model = IRT("2pl").fit(Responses.from_matrix(matrix))
+    log = Responses.from_matrix(matrix)
+    model = IRT("2pl").fit(log)
+    table = model.item_table().to_pydict()
+    assert table["flag"][:3] == ["all correct", "all wrong", None]
+    assert np.isnan(table["difficulty"][:2]).all() and np.isfinite(table["difficulty"][2:]).all()
+    assert model.summary()["n_parameters"] == 2 * 20
+    # The other items are fitted exactly as without the constant ones.
+    alone = IRT("2pl").fit(responses).items_.difficulty
+    np.testing.assert_allclose(table["difficulty"][2:], alone, atol=1e-6)
+
+
+def test_constant_items_can_be_included_and_stay_finite():
+    responses, *_ = simulate(200, 20, seed=2)
+    matrix = np.vstack([np.ones(200), np.zeros(200), np.nan_to_num(_matrix(responses))])
+    model = IRT("2pl", constant_items="include").fit(Responses.from_matrix(matrix))
     table = model.item_table().to_pydict()
     for column in ("difficulty", "discrimination", "se_difficulty"):
         assert np.isfinite(table[column]).all(), column
     assert table["difficulty"][0] < -3 and table["difficulty"][1] > 3
+    assert table["flag"][:3] == ["all correct", "all wrong", None]
 
 
 def _matrix(responses: Responses) -> np.ndarray:
@@ -147,6 +267,11 @@ def test_jml_and_map_options():
     jml = IRT("2pl", method="jml").fit(responses)
     assert spearmanr(jml.items_.difficulty, b)[0] >= 0.97
     assert jml.summary()["method"] == "jml"
+    history = np.asarray(jml.report_.loglik_history)  # joint log posterior: an ascent
+    assert np.all(np.diff(history) >= -1e-5 * np.abs(history[1:])) and jml.report_.monotone
+    one = IRT("1pl", method="jml").fit(responses)
+    assert one.report_.converged and one.report_.monotone
+    assert np.isfinite(one.se_["discrimination"]).all()
     tight = IRT("2pl", priors=Priors(discrimination=(1.0, 0.05))).fit(responses)
     assert np.abs(tight.items_.discrimination - 1.0).max() < 0.1
 
@@ -174,7 +299,7 @@ def test_fit_statistics_and_summary():
     assert summary["bic"] == pytest.approx(k * np.log(400) - 2 * summary["loglik"])
     assert summary["iterations"] >= 1 and summary["converged"]
     learners = model.learner_table()
-    assert learners.column_names == ["learner_id", "n_responses", "ability", "se_ability"]
+    assert learners.column_names == ["learner_id", "ability", "n_responses", "se_ability"]
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,14 @@ from stepladder.difficulty.logs import (
     write_synthetic_log,
 )
 
-REAL_MATRIX = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "irt-on-bench"
-) / "binary_matrix.csv"
+# shared/ sits beside the repository clone (../shared); a worktree one level deeper also works.
+_REPO = Path(__file__).resolve().parents[2]
+_PARTS = ("shared", "data", "irt-on-bench", "binary_matrix.csv")
+REAL_MATRIX = next(
+    (base.joinpath(*_PARTS) for base in (_REPO.parent, _REPO.parent.parent)
+     if base.joinpath(*_PARTS).exists()),
+    _REPO.parent.joinpath(*_PARTS),
+)  # fmt: skip
 
 LEARNERS = ["ann", "ann", "bob", "bob", "cy", "ann"]
 ITEMS = ["q1", "q2", "q1", "q3", "q2", "q1"]
@@ -333,6 +338,33 @@ def test_parquet_bad_values_name_the_row(tmp_path: Path) -> None:
     assert error(path) == (
         f"{path}: column 'correct' holds list<element: int64>; expected a score in [0, 1]"
     )
+
+
+def test_parquet_nan_item_id_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "log.parquet"
+    table = pa.table({"learner_id": [1, 2, 3], "item_id": [1.0, np.nan, 2.0], "correct": [1, 0, 1]})
+    pq.write_table(table, path)
+    assert error(path) == f"{path}: row 2: column 'item_id' is nan; expected an id"
+    with pytest.raises(ResponseLogError) as caught:
+        read_responses_compact(path)
+    assert str(caught.value) == f"{path}: row 2: column 'item_id' is nan; expected an id"
+
+
+def test_shard_directory_with_a_csv_beside_the_parquet_is_an_error(tmp_path: Path) -> None:
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    pq.write_table(pa.table({"learner_id": [1], "item_id": [1], "correct": [1]}),
+                   shards / "part-0.parquet")  # fmt: skip
+    (shards / "part-1.csv").write_text(HEADER + "2,1,0\n")
+    (shards / "_SUCCESS").write_text("")  # Spark's marker stays ignored
+    message = (
+        f"{shards}: directory holds 'part-1.csv' besides .parquet shards; "
+        "only .parquet shards are read: convert or move the others"
+    )
+    assert error(shards) == message
+    with pytest.raises(ResponseLogError) as caught:
+        read_responses_compact(shards)
+    assert str(caught.value) == message
 
 
 def test_corrupt_parquet(tmp_path: Path) -> None:

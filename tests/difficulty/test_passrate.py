@@ -125,9 +125,9 @@ def test_grader_on_a_tiny_log():
     assert items.column_names == [
         "item_id",
         "difficulty",
-        "se_difficulty",
         "n_responses",
         "p_correct",
+        "se_difficulty",
         "posterior_mean",
         "ci_low",
         "ci_high",
@@ -140,14 +140,14 @@ def test_grader_on_a_tiny_log():
     assert column["difficulty"] == pytest.approx([0.5, 0.25])
     assert column["se_difficulty"] == pytest.approx([np.sqrt(25 / (100 * 11)), np.sqrt(3 / 80)])
     assert column["p_correct"] == pytest.approx([0.5, 1.0])
-    assert column["n_responses"] == [8.0, 2.0]
+    assert column["n_responses"] == [8, 2] and items.schema.field("n_responses").type == "int64"
     assert column["ci_low"] == pytest.approx(beta_dist.ppf(0.05, [5, 3], [5, 1]))
     assert column["ci_high"] == pytest.approx(beta_dist.ppf(0.95, [5, 3], [5, 1]))
     # q1 row scores 0.75 and 0.25: std 0.25 / mean 0.5; q2 has a single row.
     assert column["cv"][0] == pytest.approx(0.5)
     assert np.isnan(column["cv"][1])
     learners = grader.learner_table()
-    assert learners.column_names == ["learner_id", "ability", "se_ability", "n_responses"]
+    assert learners.column_names == ["learner_id", "ability", "n_responses", "se_ability"]
     assert learners.column("ability").to_pylist() == pytest.approx([5 / 6, 0.25])
     assert learners.column("se_ability").to_pylist() == pytest.approx(
         [np.sqrt(5 / 6 * 1 / 6 / 6), np.sqrt(0.25 * 0.75 / 4)]

@@ -162,16 +162,16 @@ def test_tables_and_summary():
     assert items.column_names == [
         "item_id",
         "difficulty",
-        "se_difficulty",
         "n_responses",
         "p_correct",
+        "se_difficulty",
         "volatility",
     ]
     assert g.learner_table().column_names == [
         "learner_id",
         "ability",
-        "se_ability",
         "n_responses",
+        "se_ability",
         "volatility",
     ]
     assert (items.column("se_difficulty").to_numpy() < 350).all()

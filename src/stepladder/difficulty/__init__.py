@@ -17,6 +17,7 @@ from stepladder.difficulty.logs import (
     read_responses_compact,
     write_synthetic_log,
 )
+from stepladder.difficulty.model_choice import AutoIRT
 from stepladder.difficulty.passrate import BetaPassRate, PassRateGrader
 from stepladder.difficulty.predictor import DifficultyPredictor
 from stepladder.difficulty.ratings import Elo, Glicko2
@@ -26,6 +27,7 @@ from stepladder.difficulty.text import text_difficulty, text_features
 __all__ = [
     "IRT",
     "ArtificialCrowd",
+    "AutoIRT",
     "BetaPassRate",
     "DifficultyPredictor",
     "Elo",

@@ -29,6 +29,8 @@ __all__ = ["Quadrature"]
 
 #: Fine-grid steps per coarse interval, at most.
 MAX_REFINE = 64
+#: Log of the smallest posterior mass kept (float32's smallest normal number is 1.2e-38).
+_LOG_TINY = math.log(1e-30)
 
 
 class Quadrature:
@@ -92,7 +94,11 @@ class Quadrature:
         fine = loglik if self._interpolate is None else loglik @ self._interpolate
         log_joint = fine + self.log_weights
         marginal = logsumexp(log_joint, axis=1)
-        return np.exp(log_joint - marginal[:, None]), marginal
+        log_joint -= marginal[:, None]
+        # Masses below float32's normal range would be subnormal in the float32 products
+        # (slow on most CPUs) and are far below any tolerance: flush them to zero.
+        log_joint[log_joint < _LOG_TINY] = -np.inf
+        return np.exp(log_joint, out=log_joint), marginal
 
     def fold(self, posterior: np.ndarray) -> np.ndarray:
         """Fine posterior masses moved onto the coarse nodes (posterior means preserved)."""

@@ -8,13 +8,26 @@ Unlike the complete-data information it accounts for the uncertainty about each 
 ability. With up to ``FULL_LIMIT`` free parameters the full matrix is inverted; beyond that
 only its per-item diagonal blocks are (items are conditionally independent given the
 abilities, and with many responses per learner the cross-item terms become negligible), so
-memory stays linear in the number of items.
+memory stays linear in the number of items. The full matrix is used only with more than
+twice as many learners as parameters: below that the sum of learner outer products is rank
+deficient and its inverse rests on the priors alone.
+
+The 1PL's shared discrimination is a parameter too: its information is coupled to every
+difficulty's, and inverting that arrow-shaped matrix (by the Schur complement, with the
+per-item blocks) adds its uncertainty to each difficulty's, which matters away from b = 0.
+
+A variance that is not positive and finite, or that comes from a block whose condition
+number exceeds 1e12, is reported as NaN (with a warning), never as 0.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import expit
+
+from stepladder.difficulty._priors import slope_prior
 
 __all__ = ["cross_product_standard_errors"]
 
@@ -24,7 +37,9 @@ FULL_LIMIT = 400
 FULL_CELLS = 50_000_000
 _EPS = 1e-10
 _NAMES = ("discrimination", "difficulty", "guessing", "slipping")
-_FREE = {"1pl": (1,), "2pl": (0, 1), "3pl": (0, 1, 2), "4pl": (0, 1, 2, 3)}
+_FREE = {"1pl": (0, 1), "2pl": (0, 1), "3pl": (0, 1, 2), "4pl": (0, 1, 2, 3)}
+#: Largest condition number of an information block whose inverse is trusted.
+MAX_CONDITION = 1e12
 
 
 def _derivative_tables(model, items, nodes):
@@ -46,16 +61,25 @@ def _derivative_tables(model, items, nodes):
 
 
 def _prior_curvature(model, items, priors) -> np.ndarray:
-    """Minus the Hessian of the log prior per item, in (a, b, c, d), free parameters only."""
+    """Curvature of minus the log prior per item in (a, b, c, d), free parameters only.
+
+    In (a, b): a normal prior on a adds 1 / sd^2, a lognormal one its Fisher curvature
+    1 / (sd a)^2 (left out for the 1PL, whose shared slope carries it once); a normal prior
+    on b adds 1 / sd^2; the intercept prior on delta = -a b adds (b^2, 2ab, a^2) / var.
+    """
     a, b = items.discrimination, items.difficulty
     c, d = items.guessing, 1.0 - items.slipping
     n = len(a)
     full = np.zeros((n, 4, 4))
-    sd_a, var_d = priors.discrimination[1], priors.intercept_sd**2
-    # -log prior = (a - m)^2 / (2 sd_a^2) + (a b)^2 / (2 var_d) - log Beta(c) - log Beta(1 - d)
-    full[:, 0, 0] = 1 / sd_a**2 + b**2 / var_d
-    full[:, 1, 1] = a**2 / var_d
-    full[:, 0, 1] = full[:, 1, 0] = 2 * a * b / var_d
+    if model != "1pl":
+        full[:, 0, 0] = slope_prior(priors, a)[2]
+    if priors.difficulty is not None:
+        full[:, 1, 1] = 1 / priors.difficulty[1] ** 2
+    if priors.intercept_sd is not None:
+        var_d = priors.intercept_sd**2
+        full[:, 0, 0] += b**2 / var_d
+        full[:, 1, 1] += a**2 / var_d
+        full[:, 0, 1] = full[:, 1, 0] = 2 * a * b / var_d
     if model in ("3pl", "4pl"):
         ga, gb = priors.guessing
         full[:, 2, 2] = (ga - 1) / np.maximum(c, _EPS) ** 2 + (gb - 1) / np.maximum(
@@ -105,55 +129,115 @@ def cross_product_standard_errors(model, items, priors, matrices, posterior, nod
     """Standard errors of discrimination, difficulty, guessing and slipping per item.
 
     ``posterior`` is each learner's posterior over ``nodes`` (learners x nodes). Parameters
-    the model does not estimate get NaN (for 1PL, the shared discrimination is not
-    included: its uncertainty is spread over all items).
+    the model does not estimate get NaN; so do ill-determined ones (with a warning). For
+    the 1PL, every item reports the shared discrimination's SE.
     """
     tables = _derivative_tables(model, items, nodes)
     n_items, k = len(items), len(tables)
     prior = _prior_curvature(model, items, priors)
     n_learners = posterior.shape[0]
     if matrices.dense:
-        scores = _scores_dense(matrices, posterior, tables)
+        scores = [s.astype(np.float64) for s in _scores_dense(matrices, posterior, tables)]
     else:
         rows, cols, pair_scores = _scores_pairs(matrices, posterior, tables)
-    full = n_items * k <= FULL_LIMIT and n_items * k * n_learners <= FULL_CELLS
+
+    def item_sums(u: int, v: int) -> np.ndarray:
+        """Per item, the sum over learners of score_u * score_v."""
+        if matrices.dense:
+            return np.einsum("ij,ij->j", scores[u], scores[v])
+        return np.bincount(cols, weights=pair_scores[u] * pair_scores[v], minlength=n_items)
+
+    n_free = n_items + 1 if model == "1pl" else n_items * k
+    full = n_free <= FULL_LIMIT and n_free * n_learners <= FULL_CELLS and n_learners > 2 * n_free
     if full:
         # Learner x (item, parameter) score matrix; information = S^T S + prior.
         if matrices.dense:
-            stacked = np.stack([s.astype(np.float64) for s in scores], axis=2)
+            stacked = np.stack(scores, axis=2)
         else:
             stacked = np.zeros((n_learners, n_items, k))
             for u, s in enumerate(pair_scores):
                 np.add.at(stacked[:, :, u], (rows, cols), s)
-        flat = stacked.reshape(n_learners, n_items * k)
-        information = flat.T @ flat
-        for i in range(n_items):
-            block = slice(i * k, (i + 1) * k)
-            information[block, block] += prior[i]
-        variances = _safe_inverse_diagonal(information).reshape(n_items, k)
+        information = _full_information(model, stacked, prior, priors, items)
+        variances = _inverse_diagonals(information[None])[0]
+        if model == "1pl":  # (a, b_1, ..., b_n) -> items x (a, b)
+            variances = np.column_stack([np.full(n_items, variances[0]), variances[1:]])
+        else:
+            variances = variances.reshape(n_items, k)
+    elif model == "1pl":
+        slope_curvature = slope_prior(priors, items.discrimination[:1])[2][0]
+        variances = _shared_slope_variances(item_sums, prior, slope_curvature)
     else:
         blocks = prior.copy()
         for u in range(k):
             for v in range(u, k):
-                if matrices.dense:
-                    total = np.einsum("ij,ij->j", scores[u], scores[v]).astype(np.float64)
-                else:
-                    total = np.bincount(cols, weights=pair_scores[u] * pair_scores[v],
-                                        minlength=n_items)  # fmt: skip
+                total = item_sums(u, v)
                 blocks[:, u, v] += total
                 if u != v:
                     blocks[:, v, u] += total
-        variances = np.full((n_items, k), np.nan)
-        ok = np.linalg.eigvalsh(blocks).min(axis=1) > 0
-        variances[ok] = np.diagonal(np.linalg.inv(blocks[ok]), axis1=1, axis2=2)
+        variances = _inverse_diagonals(blocks)
+    bad = ~(np.isfinite(variances) & (variances > 0))
+    if bad.any():
+        warnings.warn(
+            f"{int(np.count_nonzero(bad.any(axis=1)))} of {n_items} items have an ill-determined "
+            "information matrix: their standard errors are NaN",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     result = {name: np.full(n_items, np.nan) for name in _NAMES}
     for position, parameter in enumerate(_FREE[model]):
-        result[_NAMES[parameter]] = np.sqrt(np.maximum(variances[:, position], 0.0))
+        column = variances[:, position]
+        result[_NAMES[parameter]] = np.where(bad[:, position], np.nan, np.sqrt(np.abs(column)))
     return result
 
 
-def _safe_inverse_diagonal(matrix: np.ndarray) -> np.ndarray:
-    try:
-        return np.diagonal(np.linalg.inv(matrix)).copy()
-    except np.linalg.LinAlgError:
-        return np.full(matrix.shape[0], np.nan)
+def _full_information(model, stacked, prior, priors, items) -> np.ndarray:
+    """S^T S plus the prior curvature, S the learner x parameter score matrix; for the 1PL
+    the parameters are (a, b_1, ..., b_n), a's score summed over items."""
+    n_learners, n_items, k = stacked.shape
+    if model == "1pl":
+        flat = np.column_stack([stacked[:, :, 0].sum(axis=1), stacked[:, :, 1]])
+        information = flat.T @ flat
+        information[0, 0] += (
+            prior[:, 0, 0].sum() + slope_prior(priors, items.discrimination[:1])[2][0]
+        )
+        information[0, 1:] += prior[:, 0, 1]
+        information[1:, 0] += prior[:, 0, 1]
+        information[np.arange(1, n_items + 1), np.arange(1, n_items + 1)] += prior[:, 1, 1]
+        return information
+    flat = stacked.reshape(n_learners, n_items * k)
+    information = flat.T @ flat
+    for i in range(n_items):
+        block = slice(i * k, (i + 1) * k)
+        information[block, block] += prior[i]
+    return information
+
+
+def _shared_slope_variances(item_sums, prior, slope_curvature) -> np.ndarray:
+    """Variances of (shared a, each b) for the 1PL, items x 2.
+
+    Each item contributes a 2 x 2 block in (a, b) (its learners' score products, as in the
+    per-item blocks); the shared a sums them into an arrow-shaped information matrix,
+    inverted by the Schur complement. Every term of the Schur complement is non-negative
+    (Cauchy-Schwarz per item), so it stays positive whatever the number of learners.
+    """
+    i_aa = item_sums(0, 0) + prior[:, 0, 0]
+    i_ab = item_sums(0, 1) + prior[:, 0, 1]
+    i_bb = item_sums(1, 1) + prior[:, 1, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = i_aa.sum() + slope_curvature
+        schur = total - np.sum(i_ab**2 / i_bb)
+        ill = not (schur > total / MAX_CONDITION)
+        var_a = np.full(len(i_bb), np.nan if ill else 1.0 / schur)
+        var_b = 1.0 / i_bb + (i_ab / i_bb) ** 2 * var_a
+    return np.column_stack([var_a, var_b])
+
+
+def _inverse_diagonals(blocks: np.ndarray) -> np.ndarray:
+    """Diagonals of the inverses of symmetric blocks (n x k x k); NaN rows for blocks that
+    are not positive definite or whose condition number exceeds ``MAX_CONDITION``."""
+    out = np.full(blocks.shape[:2], np.nan)
+    eigenvalues = np.linalg.eigvalsh(blocks)
+    ok = (eigenvalues[:, 0] > 0) & (eigenvalues[:, 0] * MAX_CONDITION > eigenvalues[:, -1])
+    if ok.any():
+        out[ok] = np.diagonal(np.linalg.inv(blocks[ok]), axis1=1, axis2=2)
+    return out

@@ -10,7 +10,14 @@ import pyarrow as pa
 
 from stepladder.difficulty.responses import Responses
 
-__all__ = ["Grader", "as_column", "item_basics", "learner_basics"]
+__all__ = [
+    "Grader",
+    "as_column",
+    "item_basics",
+    "item_table",
+    "learner_basics",
+    "learner_table",
+]
 
 
 class Grader(abc.ABC):
@@ -20,12 +27,13 @@ class Grader(abc.ABC):
 
     - ``__init__`` stores keyword-only configuration and validates it; no data.
     - ``fit(responses)`` estimates from a :class:`Responses` log and returns ``self``.
-    - ``item_table()`` returns an Arrow table with at least ``item_id``, ``difficulty``
-      (larger = harder), ``n_responses`` (attempts) and ``p_correct`` (mean score), one row
-      per item in the order of ``responses.item_ids``; optional columns: ``discrimination``,
-      ``guessing``, ``slipping``, ``se_difficulty`` and model-specific ones.
-    - ``learner_table()`` returns ``learner_id``, ``ability``, ``se_ability`` (and
-      ``n_responses``), one row per learner.
+    - ``item_table()`` returns an Arrow table starting ``item_id``, ``difficulty``
+      (larger = harder), ``n_responses`` (attempts, int64) and ``p_correct`` (mean score),
+      in that order, one row per item in the order of ``responses.item_ids``; then
+      model-specific columns (``se_difficulty``, ``discrimination``, ...). Use
+      :func:`item_table` to build it.
+    - ``learner_table()`` returns ``learner_id``, ``ability``, ``n_responses`` (int64),
+      then ``se_ability`` and others, one row per learner (:func:`learner_table`).
     - ``summary()`` returns JSON-ready facts about the fit: model, counts, iterations,
       convergence, log-likelihood where defined, seconds.
     """
@@ -70,7 +78,7 @@ def item_basics(responses: Responses) -> dict[str, Any]:
     """The columns every item table starts with: item_id, n_responses, p_correct."""
     return {
         "item_id": responses.item_ids,
-        "n_responses": pa.array(responses.item_attempts(), pa.float64()),
+        "n_responses": pa.array(_counts(responses.item_attempts()), pa.int64()),
         "p_correct": pa.array(responses.item_p_correct(), pa.float64()),
     }
 
@@ -79,8 +87,40 @@ def learner_basics(responses: Responses) -> dict[str, Any]:
     """The columns every learner table starts with: learner_id, n_responses."""
     return {
         "learner_id": responses.learner_ids,
-        "n_responses": pa.array(responses.learner_attempts(), pa.float64()),
+        "n_responses": pa.array(_counts(responses.learner_attempts()), pa.int64()),
     }
+
+
+def item_table(responses: Responses, difficulty: np.ndarray, **extra: Any) -> pa.Table:
+    """An item table in the shared column order: item_id, difficulty, n_responses,
+    p_correct, then ``extra`` (NumPy arrays become float64 columns).
+
+    Example:
+        >>> r = Responses.from_long(["ann", "bob"], ["q1", "q1"], [1, 0])
+        >>> item_table(r, np.array([0.5]), se_difficulty=np.array([0.1])).column_names
+        ['item_id', 'difficulty', 'n_responses', 'p_correct', 'se_difficulty']
+    """
+    basics = item_basics(responses)
+    return _ordered(basics, "item_id", "difficulty", difficulty, extra)
+
+
+def learner_table(responses: Responses, ability: np.ndarray, **extra: Any) -> pa.Table:
+    """A learner table in the shared column order: learner_id, ability, n_responses, then
+    ``extra``."""
+    return _ordered(learner_basics(responses), "learner_id", "ability", ability, extra)
+
+
+def _ordered(basics: dict[str, Any], id_name: str, value_name: str, value: np.ndarray,
+             extra: dict[str, Any]) -> pa.Table:  # fmt: skip
+    columns = {id_name: basics.pop(id_name), value_name: as_column(value), **basics}
+    for name, column in extra.items():
+        columns[name] = as_column(column) if isinstance(column, np.ndarray) else column
+    return pa.table(columns)
+
+
+def _counts(attempts: np.ndarray) -> np.ndarray:
+    """Attempt totals as int64 (trials are counts; float sums are rounded)."""
+    return np.rint(attempts).astype(np.int64)
 
 
 def as_column(values: np.ndarray) -> pa.Array:

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from stepladder._checks import positive_int
+from stepladder.difficulty.registry import make_grader
+from stepladder.difficulty.responses import Responses
 
 __all__ = ["ArtificialCrowd", "CrowdMember", "artificial_crowd", "crowd_difficulty", "fold_ids"]
 
@@ -85,14 +87,17 @@ class ArtificialCrowd:
 
         Args:
             model: an IRT model name accepted by ``stepladder.grade`` (``"1pl"`` as in PUDF).
-            **options: passed to the grader (e.g. ``method="jml"``).
+            **options: passed to the grader (e.g. ``method="jml"``); IRT models fit items
+                every member answered right (or wrong) too (``constant_items="include"``), so
+                that every answered item gets a difficulty, and skip standard errors.
 
         Returns one difficulty per item in item order (larger = harder); NaN for an item no
         member answered.
         """
-        from stepladder.grading import grade  # the grading module imports this package
-
-        table = grade(self.responses, model, **options).items
+        responses = Responses.from_matrix(self.responses)
+        if model in ("1pl", "2pl", "3pl", "4pl"):
+            options = {"constant_items": "include", "standard_errors": False, **options}
+        table = make_grader(model, **options).fit(responses).item_table()
         item_ids = np.asarray(table.column("item_id").to_pylist(), dtype=np.int64)
         values = np.asarray(
             [np.nan if v is None else v for v in table.column("difficulty").to_pylist()],

@@ -27,7 +27,7 @@ import pyarrow as pa
 from scipy.special import betaincinv
 
 from stepladder._checks import finite_array, in_range, index_array, positive_int
-from stepladder.difficulty.base import Grader, as_column, item_basics, learner_basics
+from stepladder.difficulty.base import Grader, item_table, learner_table
 from stepladder.difficulty.responses import Responses
 
 __all__ = ["BetaPassRate", "PassRateGrader"]
@@ -209,39 +209,20 @@ class PassRateGrader(Grader):
         return self
 
     def item_table(self) -> pa.Table:
-        """item_id, difficulty, se_difficulty, n_responses, p_correct, posterior, ci, cv."""
-        basics = item_basics(self._require_fit())
+        """item_id, difficulty, n_responses, p_correct, se_difficulty, posterior, ci, cv."""
+        responses = self._require_fit()
         posterior = self.posterior_
         mean = posterior.mean()
         low, high = posterior.interval(self.level)
-        return pa.table(
-            {
-                "item_id": basics["item_id"],
-                "difficulty": as_column(1.0 - mean),
-                "se_difficulty": as_column(posterior.std()),
-                "n_responses": basics["n_responses"],
-                "p_correct": basics["p_correct"],
-                "posterior_mean": as_column(mean),
-                "ci_low": as_column(low),
-                "ci_high": as_column(high),
-                "cv": as_column(self.cv_),
-            }
-        )
+        return item_table(responses, 1.0 - mean, se_difficulty=posterior.std(),
+                          posterior_mean=mean, ci_low=low, ci_high=high, cv=self.cv_)  # fmt: skip
 
     def learner_table(self) -> pa.Table:
-        """learner_id, ability (mean score), se_ability (binomial), n_responses."""
+        """learner_id, ability (mean score), n_responses, se_ability (binomial)."""
         responses = self._require_fit()
-        basics = learner_basics(responses)
         p = responses.learner_p_correct()
         n = responses.learner_attempts()
-        return pa.table(
-            {
-                "learner_id": basics["learner_id"],
-                "ability": as_column(p),
-                "se_ability": as_column(np.sqrt(p * (1 - p) / n)),
-                "n_responses": basics["n_responses"],
-            }
-        )
+        return learner_table(responses, p, se_ability=np.sqrt(p * (1 - p) / n))
 
     def summary(self) -> dict[str, Any]:
         """Model, sizes, seconds and the prior."""

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from stepladder._checks import finite_array, index_array, positive_int
-from stepladder.difficulty.base import Grader, as_column, item_basics, learner_basics
+from stepladder.difficulty.base import Grader, item_table, learner_table
 from stepladder.difficulty.responses import Responses
 
 __all__ = ["GLICKO2_SCALE", "Elo", "Glicko2"]
@@ -99,16 +99,18 @@ class _Ratings(Grader):
             self._period(r.learner[lo:hi], r.item[lo:hi], r.successes[lo:hi], r.trials[lo:hi])
 
     def item_table(self) -> pa.Table:
-        """item_id, difficulty (rating), se_difficulty, n_responses, p_correct, extras."""
+        """item_id, difficulty (rating), n_responses, p_correct, se_difficulty, extras."""
         responses = self._require_fit()
         columns = self._columns("item", responses.n_items)
-        return _table(item_basics(responses), "item_id", ("difficulty", "se_difficulty"), columns)
+        rating, se = columns.pop("rating"), columns.pop("se")
+        return item_table(responses, rating, se_difficulty=se, **columns)
 
     def learner_table(self) -> pa.Table:
-        """learner_id, ability (rating), se_ability, n_responses, extras."""
+        """learner_id, ability (rating), n_responses, se_ability, extras."""
         responses = self._require_fit()
         columns = self._columns("learner", responses.n_learners)
-        return _table(learner_basics(responses), "learner_id", ("ability", "se_ability"), columns)
+        rating, se = columns.pop("rating"), columns.pop("se")
+        return learner_table(responses, rating, se_ability=se, **columns)
 
     def summary(self) -> dict[str, Any]:
         """Model, sizes, number of rating periods, seconds and parameters."""
@@ -574,22 +576,6 @@ def _grown(values: np.ndarray, index: np.ndarray, fill: float) -> np.ndarray:
     if size <= len(values):
         return values
     return np.concatenate([values, np.full(size - len(values), fill, dtype=values.dtype)])
-
-
-def _table(
-    basics: dict[str, Any], id_name: str, names: tuple[str, str], columns: dict[str, np.ndarray]
-) -> pa.Table:
-    """id, rating and se under ``names``, the remaining basics, then model extras."""
-    value, se = names
-    table = {id_name: basics[id_name], value: columns["rating"], se: columns["se"]}
-    table.update((name, col) for name, col in basics.items() if name != id_name)
-    table.update((name, col) for name, col in columns.items() if name not in ("rating", "se"))
-    return pa.table(
-        {
-            name: as_column(col) if isinstance(col, np.ndarray) else col
-            for name, col in table.items()
-        }
-    )
 
 
 def _positive(name: str, value: Any) -> float:
