@@ -366,7 +366,7 @@ def test_auto_picks_a_model_and_says_why(tmp_path, csv_log, capsys):
 
 
 def test_paragraph_says_when_the_objective_fell():
-    from stepladder.cli import _grade_paragraph
+    from stepladder.cli.grade import _grade_paragraph
 
     summary = {"model": "2pl", "method": "mml", "n_items": 3, "n_learners": 4, "n_responses": 12,
                "input": "log.csv", "seconds": 1.0, "iterations": 7, "converged": False,
