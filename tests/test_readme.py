@@ -18,3 +18,29 @@ def test_readme_example_runs(code):
 def test_readme_names_the_two_commands():
     text = README.read_text()
     assert "make demo" in text and "make test" in text
+
+
+def _commands() -> list[str]:
+    """The README's ``stepladder`` command lines, in order, continuations joined."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("stepladder "):
+                commands.append(line)
+    return commands
+
+
+def test_readme_commands_run_from_a_fresh_clone(tmp_path, monkeypatch):
+    """Every `stepladder ...` line of the README, run in order where a user would run it:
+    in the clone's root (here a copy of it holding only examples/), with exit code 0."""
+    import shlex
+
+    from stepladder.cli import main
+
+    (tmp_path / "examples").symlink_to(README.parent / "examples")
+    monkeypatch.chdir(tmp_path)
+    commands = _commands()
+    assert any(c.startswith("stepladder grade examples/") for c in commands)
+    for command in commands:
+        assert main(shlex.split(command)[1:]) == 0, command

@@ -23,8 +23,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from stepladder.report.charts import back_to_back_svg, histogram_svg
-from stepladder.report.svg import Series, line_chart_svg, series_style
+from stepladder.report.charts import (
+    Series,
+    back_to_back_svg,
+    histogram_svg,
+    line_chart_svg,
+    series_style,
+)
 
 __all__ = ["IRT_MODELS", "icc_items", "model_name", "render_grading_report"]
 
