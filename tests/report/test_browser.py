@@ -151,24 +151,82 @@ def test_simulation_report_in_a_browser(tmp_path):
     _check(*_render(html, tmp_path, "simulation"), scripted=True)
 
 
+#: After load: sort the learner table by ability (a click on its header, twice), filter the
+#: item table by a payload's text, and write what the page then shows into a ``<pre>``.
+TABLE_PROBE = """<script>
+window.addEventListener("load", function () {
+  var tables = document.querySelectorAll("table.sortable"), out = {};
+  var learners = tables[0], items = tables[1];
+  function column(table, k) {
+    return Array.prototype.filter.call(table.tBodies[0].rows, function (row) {
+      return !row.hidden;
+    }).map(function (row) { return row.cells[k].textContent; });
+  }
+  out.boxes = document.querySelectorAll("p.table-filter input").length;
+  out.ranked = column(learners, 1);
+  learners.tHead.rows[0].cells[2].click();
+  out.ascending = column(learners, 1);
+  learners.tHead.rows[0].cells[2].click();
+  out.descending = column(learners, 1);
+  out.sort = learners.tHead.rows[0].cells[2].getAttribute("aria-sort");
+  var box = items.parentNode.previousElementSibling.querySelector("input");
+  box.value = "pwned='img'";
+  box.dispatchEvent(new Event("input"));
+  out.filtered = column(items, 0);
+  var pre = document.createElement("pre");
+  pre.id = "tables";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
 def test_grading_report_in_a_browser(tmp_path):
     n = 12
     items = pa.table(
         {
             "item_id": [PAYLOADS[k % len(PAYLOADS)] + str(k) for k in range(n)],
-            "difficulty": np.linspace(-2, 2, n),
+            "difficulty": np.r_[np.nan, np.linspace(-2, 2, n - 1)],
             "discrimination": np.linspace(0.5, 2, n),
+            "se_difficulty": np.r_[np.nan, np.nan, np.full(n - 2, 0.3)],
             "n_responses": np.full(n, 10.0),
             "p_correct": np.linspace(0.9, 0.1, n),
             "infit": np.linspace(0.8, 1.6, n),
             "outfit": np.linspace(0.7, 2.0, n),
+            "flag": [PAYLOADS[2], *[None] * (n - 1)],
         }
     )
-    learners = pa.table({"learner_id": ["a", "b", "c"], "ability": [-1.0, 0.0, 1.5]})
+    ability = [-1.0, 0.0, 1.5, 0.5, -0.5, 1.0]
+    learners = pa.table({"learner_id": list(PAYLOADS), "ability": ability, "se_ability": [0.3] * 6})
+    summary = {
+        "model": "2pl",
+        "input": PAYLOADS[0],
+        "converged": False,
+        "monotone": False,
+        "largest_decrease": 0.5,
+        "diagnostics": {"slopes_on_prior": 3, "fitted_items": 11, "advice": PAYLOADS[5]},
+        "selection": {"reason": PAYLOADS[4]},
+    }
     theta = np.linspace(-4, 4, 41)
     icc = [(PAYLOADS[3], theta, 1 / (1 + np.exp(-theta)))]
-    html = render_grading_report(items, learners, {"model": "2pl", "input": PAYLOADS[0]}, icc=icc)
-    _check(*_render(html, tmp_path, "grading"), scripted=False)  # it has no script (yet)
+    html = render_grading_report(items, learners, summary, icc=icc, trace=[-50.0, -40.0, -40.5])
+    assert "Warnings (4)" in html  # convergence, advice, flagged item, NaN standard error
+    probe, dom, stderr = _render(
+        html.replace("<head>", "<head>" + TABLE_PROBE, 1), tmp_path, "grading"
+    )
+    _check(probe, dom, stderr, scripted=True)
+    assert sum(chart["interactive"] for chart in probe["charts"]) == 2  # trace and ICCs
+    tables = json.loads(
+        re.search(r'<pre id="tables">(.*?)</pre>', dom, re.S).group(1).replace("&lt;", "<")
+        .replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    )  # fmt: skip
+    by_ability = [PAYLOADS[k] for k in np.argsort(ability)]
+    assert tables["boxes"] == 2
+    assert tables["ranked"] == by_ability[::-1]
+    assert tables["ascending"] == by_ability and tables["descending"] == by_ability[::-1]
+    assert tables["sort"] == "descending"
+    filtered = [PAYLOADS[0] + "0", PAYLOADS[2] + "2", PAYLOADS[2] + "8"]  # item 0 by its flag
+    assert tables["filtered"] == filtered
 
 
 def test_run_report_in_a_browser(tmp_path):
