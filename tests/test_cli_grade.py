@@ -103,9 +103,10 @@ def test_real_matrix_2pl_writes_items_learners_and_report(tmp_path, capsys):
         "Worst-fitting items",
     ):
         assert part in html
-    assert "<script" not in html and "http://" not in html.replace(
-        'xmlns="http://www.w3.org/2000/svg"', ""
-    )
+    offline = html.replace("http://www.w3.org/2000/svg", "")
+    assert "<script src" not in html and "http://" not in offline and "https://" not in offline
+    assert "Warnings (" in html and "All items (2,854)" in html and "<h2>Learners</h2>" in html
+    assert "Convergence" in html
     out = capsys.readouterr().out.strip()
     assert "\n" not in out and "2PL IRT (mml)" in out and "2,854 items" in out
     assert "22 learners" in out and "62,788 responses" in out and str(items) in out

@@ -33,8 +33,7 @@ NAMES = strategies.available()
 
 # Checks that fail on main for reasons being fixed on other branches: xfail(strict=False), so
 # a fix passes quietly; delete an entry once its fix has landed.
-PENDING: dict[str, tuple[Callable[[str], bool], str]] = {
-}
+PENDING: dict[str, tuple[Callable[[str], bool], str]] = {}
 
 
 def bases_for(cls: type[Strategy]) -> tuple[type[StrategyTests], ...]:

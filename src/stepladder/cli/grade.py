@@ -340,7 +340,9 @@ def grade(
         from stepladder.report import render_grading_report
 
         curves = _characteristic_curves(grader, items) if _is_irt(model) else None
-        html = render_grading_report(items, learners, summary, icc=curves)
+        fitted = getattr(grader, "chosen", grader)  # --model auto keeps the IRT it chose
+        trace = getattr(getattr(fitted, "report_", None), "loglik_history", None)
+        html = render_grading_report(items, learners, summary, icc=curves, trace=trace)
     for path in outputs.values():
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
