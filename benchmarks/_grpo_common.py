@@ -53,6 +53,21 @@ RL_STRATEGIES = [
     "knapsack", "gfpo", "dart",
 ]  # fmt: skip
 FILTERS = ("dynamic_sampling", "range_filter", "balanced_filter", "vcrl")
+WHICH = (
+    "Which strategies: the RL ones, i.e. every registered strategy whose `observe` learns "
+    "from GRPO rewards to choose prompts or rollout budgets (section C of the algorithm "
+    "notes): the filters `dynamic_sampling`, `range_filter`, `balanced_filter`, `vcrl` "
+    "(through `fill_batch`, paying for every regenerated rollout); prompt selection from "
+    "learned pass rates or difficulties `mopps`, `cures`, `pcl`, `adarft`, `cdas`, `gain`; "
+    "the bandits over difficulty levels `dump`, `sec`; the budget allocators `knapsack`, "
+    "`gfpo`, `dart`; and `uniform`, the control. Left out: the supervised schedules and "
+    "loss-driven curricula (`competence`, `baby_steps`, `cyclical`, `mixed`, `reweight`, "
+    "`easy_to_hard`, `hard_to_easy`, `self_paced`, `spdcl`, `adcl`, `dds_mae`), which follow "
+    "a fixed pace or per-item losses rather than rewards, and the deep-RL teachers "
+    "(`domain_randomization`, `learning_progress`, `mastering_rate`, `alp_gmm`, `plr`, "
+    "`sequential`), which pick tasks for one episode each and are compared in "
+    "`gym_teachers.py` (they run here too with `--strategies`)."
+)
 PLUS, EQUALS = 10, 11  # tokens 0-9 are digits
 VOCAB = 12
 MATCH_TOLERANCE = 0.05  # a strategy whose rollouts differ more from uniform's gets a control
@@ -836,6 +851,8 @@ def render(
         "",
         describe(cfg, out, label),
         "",
+        WHICH,
+        "",
         f"`uniform` per seed, warm-up checkpoint -> after GRPO: {uniform_seeds(out)}.",
         "",
         "How to read the table. Every difference is paired by seed (same warm-up checkpoint) "
@@ -897,7 +914,9 @@ def parser(defaults: Config, doc: str) -> argparse.ArgumentParser:
     return p
 
 
-def configure(args: argparse.Namespace, cfg: Config) -> Config:
+def configure(args: argparse.Namespace, defaults: Config) -> Config:
+    """``defaults`` changed by the command line (a copy)."""
+    cfg = copy.deepcopy(defaults)
     cfg.seeds, cfg.steps, cfg.batch, cfg.rollouts = (
         args.seeds,
         args.steps,
@@ -951,6 +970,14 @@ def main_for(
         elapsed = time.perf_counter() - started
     load = os.getloadavg()[0]
     note = args.note
+    if not quick_run and (cfg.seeds < defaults.seeds or cfg.steps < defaults.steps
+                          or set(cfg.strategies) < set(defaults.strategies)):  # fmt: skip
+        note += (
+            f" **A reduced run**: the full run (part of `make bench`) is `.venv/bin/python "
+            f"benchmarks/{script}`, {defaults.seeds} seeds x {defaults.steps} steps x all "
+            f"{len(defaults.strategies)} strategies below plus their rollout-matched controls, "
+            "and has not been made yet."
+        )
     if not args.render_from and load > (os.cpu_count() or 1):
         note += (
             f" The 1-minute load average at the end was {load:.1f} on {os.cpu_count()} CPUs: "

@@ -167,6 +167,12 @@ def test_quick_run_writes_and_rewrites_its_section(grpo: ModuleType, tmp_path: P
     assert len(raw["out"]["warm"]) == 2 and raw["quick"]
     grpo.main(["--render-from", str(saved), "--out", str(out)])
     assert out.read_text().count(grpo.START) == 1
+    raw["quick"] = False  # as if it were a measurement: then it says that it is a reduced one
+    saved.write_text(json.dumps(raw))
+    grpo.main(["--render-from", str(saved), "--out", str(out)])
+    text = out.read_text()
+    assert "**A reduced run**" in text and "Quick smoke" not in text
+    assert "all 16 strategies" in text and "`knapsack`" in text
 
 
 def test_every_rl_strategy_runs_through_fill_batch(grpo: ModuleType, tmp_path: Path) -> None:
