@@ -184,3 +184,16 @@ def test_every_rl_strategy_runs_through_fill_batch(grpo: ModuleType, tmp_path: P
     text = out.read_text()
     for name in grpo.STRATEGIES:
         assert f"| `{name}` |" in text
+
+
+def test_runs_split_by_seed_merge_into_one_table(grpo: ModuleType, tmp_path: Path) -> None:
+    out, first, second = tmp_path / "b.md", tmp_path / "a.json", tmp_path / "b.json"
+    common = ["--quick", "--threads", "1", "--strategies", "uniform,range_filter"]
+    common += ["--out", str(out)]
+    grpo.main([*common, "--save", str(first)])
+    grpo.main([*common, "--first-seed", "2", "--save", str(second)])
+    assert json.loads(second.read_text())["out"]["seeds"] == [2, 3]
+    grpo.main(["--render-from", str(first), str(second), "--out", str(out)])
+    text = out.read_text()
+    assert "on seeds 0, 1, 2, 3." in text and "seed 3: " in text
+    assert "--first-seed 2" in text  # both commands are shown
