@@ -969,24 +969,42 @@ def _result_args(argv: list[str]) -> list[str]:
 
 
 def load(paths: list[Path]) -> tuple[Config, dict[str, Any], float, str, bool]:
-    """Saved results, merged seed by seed when several runs (same configuration, disjoint
-    seeds, e.g. run side by side with ``--first-seed``) were saved; a run stopped early
-    saved the seeds it finished. The wall time is the longest run's."""
+    """Saved results of one configuration, merged from several runs: runs of different
+    seeds (e.g. side by side with ``--first-seed``) and runs of different strategies on the
+    same seeds (each with its own ``uniform``, which must agree: runs are deterministic).
+    A run stopped early saved the seeds it finished. The wall time is the longest run's."""
     saved = [json.loads(path.read_text()) for path in paths]
-    for s in saved:  # files saved before seeds were recorded hold seeds 0, 1, ...
-        s["out"].setdefault("seeds", list(range(len(s["out"]["warm"]))))
-    out = saved[0]["out"]
-    for other in saved[1:]:
-        if set(other["out"]["results"]) != set(out["results"]):
-            raise ValueError("the saved runs compare different strategies")
-        for name in out["results"]:
-            out["results"][name] += other["out"]["results"][name]
-            out["matched"][name] += other["out"]["matched"][name]
-        for key in ("controls", "warm", "seeds"):
-            out[key] += other["out"][key]
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    matched: dict[str, dict[int, str | None]] = {}
+    controls: dict[int, dict[str, Any]] = {}
+    warm: dict[int, dict[str, Any]] = {}
+    for entry in saved:
+        part = entry["out"]
+        seeds = part.get("seeds", list(range(len(part["warm"]))))  # older files: 0, 1, ...
+        for row, seed in enumerate(seeds):
+            warm.setdefault(seed, part["warm"][row])
+            controls.setdefault(seed, {}).update(part["controls"][row])
+            for name, results in part["results"].items():
+                known = runs.setdefault(name, {}).get(seed)
+                if known is not None and known["final"] != results[row]["final"]:
+                    raise ValueError(f"two saved runs disagree on {name}, seed {seed}")
+                runs[name][seed] = results[row]
+                matched.setdefault(name, {})[seed] = part["matched"][name][row]
+    order = sorted(warm)
+    names = sorted(runs, key=lambda n: [*RL_STRATEGIES, n].index(n))
+    missing = [f"{n} seed {s}" for n in names for s in order if s not in runs[n]]
+    if missing:
+        raise ValueError("the saved runs do not cover every strategy on every seed: "
+                         + ", ".join(missing))  # fmt: skip
+    out = dict(saved[0]["out"])
+    out["results"] = {n: [runs[n][s] for s in order] for n in names}
+    out["matched"] = {n: [matched[n][s] for s in order] for n in names}
+    out["controls"] = [controls[s] for s in order]
+    out["warm"] = [warm[s] for s in order]
+    out["seeds"] = order
     cfg = Config(**saved[0]["cfg"])
     cfg.warmup_mix = {int(level): share for level, share in cfg.warmup_mix.items()}
-    cfg.seeds = len(out["warm"])
+    cfg.seeds, cfg.strategies = len(order), names
     commands = list(dict.fromkeys(s["command"] for s in saved))
     elapsed = max(s["elapsed"] for s in saved)
     return cfg, out, elapsed, " and ".join(commands), saved[0]["quick"]

@@ -197,3 +197,16 @@ def test_runs_split_by_seed_merge_into_one_table(grpo: ModuleType, tmp_path: Pat
     text = out.read_text()
     assert "on seeds 0, 1, 2, 3." in text and "seed 3: " in text
     assert "--first-seed 2" in text  # both commands are shown
+
+
+def test_runs_of_different_strategies_merge_on_shared_seeds(
+    grpo: ModuleType, tmp_path: Path
+) -> None:
+    out, first, second = tmp_path / "b.md", tmp_path / "a.json", tmp_path / "b.json"
+    common = ["--quick", "--threads", "1", "--out", str(out)]
+    grpo.main([*common, "--strategies", "uniform,sec", "--save", str(first)])
+    grpo.main([*common, "--strategies", "uniform,dynamic_sampling", "--save", str(second)])
+    grpo.main(["--render-from", str(first), str(second), "--out", str(out)])
+    text = out.read_text()
+    assert "covers the strategies `uniform`, `dynamic_sampling`, `sec` on seeds 0, 1." in text
+    assert "| `uniform@12` |" in text or "`uniform@" in text
