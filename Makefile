@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test lint bench bench-irt bench-fashion-mnist clean chromium
+.PHONY: demo test lint bench bench-irt bench-fashion-mnist bench-gpu clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ bench-fashion-mnist: $(VENV)/.installed
 bench-irt: $(VENV)/.installed
 	$(BIN)/python benchmarks/irt_vs_peers.py
 	$(BIN)/python benchmarks/irt_scale.py
+
+# On a machine with a GPU: the GRPO benchmark sized for one H100 (results saved per seed).
+bench-gpu: $(VENV)/.installed
+	mkdir -p bench-out
+	$(BIN)/python benchmarks/grpo_gpu.py --save bench-out/grpo_gpu.json
 
 clean:
 	rm -rf $(VENV) .venv-peers demo-out bench-out .pytest_cache .ruff_cache .hypothesis
