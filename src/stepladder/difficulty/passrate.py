@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.special import betaincinv
 
-from stepladder._checks import finite_array, in_range, index_array, positive_int
+from stepladder._checks import finite_array, in_range, index_array, number, positive_int
 from stepladder.difficulty.base import Grader, item_table, learner_table
 from stepladder.difficulty.responses import Responses
 
@@ -50,8 +50,8 @@ class BetaPassRate:
         self, n_items: int, *, alpha0: float = 1.0, beta0: float = 1.0, decay: float = 1.0
     ) -> None:
         self.n_items = positive_int("n_items", n_items)
-        self.alpha0 = _positive("alpha0", alpha0)
-        self.beta0 = _positive("beta0", beta0)
+        self.alpha0 = number("alpha0", alpha0, low=0, open_low=True)
+        self.beta0 = number("beta0", beta0, low=0, open_low=True)
         self.decay = in_range("decay", decay, 0.5, 1.0)
         self.alpha = np.full(self.n_items, self.alpha0)
         self.beta = np.full(self.n_items, self.beta0)
@@ -109,9 +109,7 @@ class BetaPassRate:
 
         ``betaincinv`` is the Beta quantile function, the same as ``scipy.stats.beta.ppf``.
         """
-        level = float(level)
-        if not 0 < level < 1:
-            raise ValueError(f"level must lie in (0, 1), got {level}")
+        level = number("level", level, low=0, high=1, open_low=True, open_high=True)
         a, b = self._pick(items)
         return betaincinv(a, b, (1 - level) / 2), betaincinv(a, b, (1 + level) / 2)
 
@@ -188,11 +186,9 @@ class PassRateGrader(Grader):
     model = "passrate"
 
     def __init__(self, *, alpha0: float = 1.0, beta0: float = 1.0, level: float = 0.9) -> None:
-        self.alpha0 = _positive("alpha0", alpha0)
-        self.beta0 = _positive("beta0", beta0)
-        self.level = float(level)
-        if not 0 < self.level < 1:
-            raise ValueError(f"level must lie in (0, 1), got {level}")
+        self.alpha0 = number("alpha0", alpha0, low=0, open_low=True)
+        self.beta0 = number("beta0", beta0, low=0, open_low=True)
+        self.level = number("level", level, low=0, high=1, open_low=True, open_high=True)
         self.responses_: Responses | None = None
 
     def fit(self, responses: Responses) -> Self:
@@ -249,13 +245,3 @@ def _column(name: str, values: Any, size: int) -> np.ndarray:
     if column.ndim == 1 and len(column) != size:
         raise ValueError(f"{name} has {len(column)} entries for {size} items")
     return np.broadcast_to(column, (size,))
-
-
-def _positive(name: str, value: Any) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be positive and finite, got {value}")
-    return value

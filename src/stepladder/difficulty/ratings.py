@@ -23,7 +23,7 @@ from typing import Any, Self
 import numpy as np
 import pyarrow as pa
 
-from stepladder._checks import finite_array, index_array, positive_int
+from stepladder._checks import finite_array, index_array, number, positive_int
 from stepladder.difficulty.base import Grader, item_table, learner_table
 from stepladder.difficulty.responses import Responses
 
@@ -178,9 +178,9 @@ class Elo(_Ratings):
         scale: float = 400.0,
         period_size: int = 1,
     ) -> None:
-        self.k = _positive("k", k)
-        self.initial_rating = _finite("initial_rating", initial_rating)
-        self.scale = _positive("scale", scale)
+        self.k = number("k", k, low=0, open_low=True)
+        self.initial_rating = number("initial_rating", initial_rating)
+        self.scale = number("scale", scale, low=0, open_low=True)
         self.period_size = positive_int("period_size", period_size)
         super().__init__()
 
@@ -313,16 +313,18 @@ class Glicko2(_Ratings):
         period_size: int = 10_000,
         tol: float = 1e-6,
     ) -> None:
-        self.tau = _positive("tau", tau)
-        self.initial_rating = _finite("initial_rating", initial_rating)
-        self.initial_rd = _positive("initial_rd", initial_rd)
-        self.initial_volatility = _positive("initial_volatility", initial_volatility)
+        self.tau = number("tau", tau, low=0, open_low=True)
+        self.initial_rating = number("initial_rating", initial_rating)
+        self.initial_rd = number("initial_rd", initial_rd, low=0, open_low=True)
+        self.initial_volatility = number(
+            "initial_volatility", initial_volatility, low=0, open_low=True
+        )
         self.max_rd = self.initial_rd if max_rd is None else float(max_rd)
         if not self.max_rd > 0:
             raise ValueError(f"max_rd must be positive, got {max_rd}")
         self._max_phi = self.max_rd / GLICKO2_SCALE
         self.period_size = positive_int("period_size", period_size)
-        self.tol = _positive("tol", tol)
+        self.tol = number("tol", tol, low=0, open_low=True)
         super().__init__()
 
     def params(self) -> dict[str, Any]:
@@ -576,20 +578,3 @@ def _grown(values: np.ndarray, index: np.ndarray, fill: float) -> np.ndarray:
     if size <= len(values):
         return values
     return np.concatenate([values, np.full(size - len(values), fill, dtype=values.dtype)])
-
-
-def _positive(name: str, value: Any) -> float:
-    value = _finite(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
-
-
-def _finite(name: str, value: Any) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from stepladder.difficulty.logs._common import ResponseLogError
 
 
-class _Codebook:
+class Codebook:
     """Ids seen so far, numbered in order of first appearance.
 
     Non-negative integer ids below ``limit`` are looked up in a NumPy table indexed by id

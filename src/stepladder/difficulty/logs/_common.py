@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_SUFFIXES = {
+SUFFIXES = {
     ".csv": "csv",
     ".csv.gz": "csv",
     ".jsonl": "jsonl",
@@ -22,12 +22,12 @@ _SUFFIXES = {
     ".parquet": "parquet",
 }
 _KNOWN = ".csv, .csv.gz, .jsonl, .ndjson, .parquet or a directory of .parquet shards"
-_CSV_NULLS = [
+CSV_NULLS = [
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
     "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null",
 ]  # fmt: skip
 _PLAIN_INT = r"^-?(0|[1-9][0-9]{0,17})$"
-_SCORE = "a score in [0, 1]"
+EXPECTED_SCORE = "a score in [0, 1]"
 
 
 class ResponseLogError(ValueError):
@@ -41,14 +41,14 @@ def _suffix(path: Path) -> str:
     return "".join(path.suffixes[-2:]).lower() or "a name without extension"
 
 
-def _kind(path: Path) -> str:
+def file_kind(path: Path) -> str:
     """``csv``, ``jsonl`` or ``parquet`` (file or shard directory) from the file name."""
     if not path.exists():
         raise ResponseLogError(f"{path}: no such file or directory")
     if path.is_dir():
         return "parquet"
     name = path.name.lower()
-    for suffix, kind in _SUFFIXES.items():
+    for suffix, kind in SUFFIXES.items():
         if name.endswith(suffix):
             if path.stat().st_size == 0:
                 raise ResponseLogError(f"{path}: file is empty")
@@ -56,26 +56,30 @@ def _kind(path: Path) -> str:
     raise ResponseLogError(f"{path}: unknown file type {_suffix(path)!r}; expected {_KNOWN}")
 
 
-def _short(message: object) -> str:
+def short_message(message: object) -> str:
+    """First line of an error message (or the error's type name when it is empty)."""
     lines = str(message).strip().splitlines()
     return lines[0] if lines else type(message).__name__
 
 
-def _names(names: Sequence[str], limit: int = 12) -> str:
+def quoted_names(names: Sequence[str], limit: int = 12) -> str:
+    """Names quoted and comma-separated, the first ``limit`` of them."""
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
-def _require(path: Path, present: Sequence[str], wanted: Sequence[str] | None) -> None:
+def require_columns(path: Path, present: Sequence[str], wanted: Sequence[str] | None) -> None:
+    """Raise ``ResponseLogError`` naming the ``wanted`` columns missing from ``present``."""
     missing = [c for c in wanted or () if c not in present]
     if missing:
         noun = "column" if len(missing) == 1 else "columns"
         raise ResponseLogError(
-            f"{path}: missing {noun} {_names(missing)}; columns present: {_names(present)}"
+            f"{path}: missing {noun} {quoted_names(missing)}; "
+            f"columns present: {quoted_names(present)}"
         )
 
 
-def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Physical lines (number from 1, text without the line break) of a text file."""
     opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as stream:
@@ -86,7 +90,7 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
 # --------------------------------------------------------------------------- locating rows
 
 
-class _Locator(Protocol):
+class Locator(Protocol):
     path: Path
 
     def where(self, row: int) -> str: ...
@@ -94,7 +98,7 @@ class _Locator(Protocol):
     def raw(self, row: int, column: str) -> str: ...
 
 
-class _TableLocator:
+class TableLocator:
     """Rows of a Parquet file (or a batch of one, starting at ``offset``)."""
 
     def __init__(self, path: Path, data: pa.Table | pa.RecordBatch, offset: int = 0) -> None:
@@ -112,7 +116,7 @@ class _TableLocator:
 
 
 def _fail(
-    locator: _Locator, row: int, column: str, expected: str, label: str | None = None
+    locator: Locator, row: int, column: str, expected: str, label: str | None = None
 ) -> ResponseLogError:
     name = repr(column) if label is None else label
     return ResponseLogError(
@@ -120,14 +124,15 @@ def _fail(
     )
 
 
-def _first(mask: Any) -> int:
+def first_true(mask: Any) -> int:
     """Index of the first true value of a boolean Arrow or NumPy array."""
     if isinstance(mask, pa.ChunkedArray | pa.Array):
         mask = mask.to_numpy(zero_copy_only=False)
     return int(np.argmax(mask))
 
 
-def _plain(array: Any) -> pa.Array:
+def plain_array(array: Any) -> pa.Array:
+    """One contiguous Arrow array, dictionary-encoded values decoded."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if pa.types.is_dictionary(array.type):
@@ -135,11 +140,11 @@ def _plain(array: Any) -> pa.Array:
     return array
 
 
-def _ids(
-    array: Any, column: str, locator: _Locator, *, csv_ids: bool, label: str | None = None
+def checked_ids(
+    array: Any, column: str, locator: Locator, *, csv_ids: bool, label: str | None = None
 ) -> pa.Array:
     """Check an id column (no missing ids); CSV ids become int64 when all are plain ints."""
-    array = _plain(array)
+    array = plain_array(array)
     label = label or repr(column)
     kind = array.type
     if not (
@@ -152,36 +157,36 @@ def _ids(
     ):
         raise ResponseLogError(f"{locator.path}: column {label} holds {kind}, not ids")
     if array.null_count:
-        raise _fail(locator, _first(array.is_null()), column, "an id", label)
+        raise _fail(locator, first_true(array.is_null()), column, "an id", label)
     if pa.types.is_floating(kind):
         nan = pc.is_nan(array)
         if pc.any(nan).as_py():
-            raise _fail(locator, _first(nan), column, "an id", label)
+            raise _fail(locator, first_true(nan), column, "an id", label)
     if csv_ids:
         empty = pc.equal(array, "")
         if pc.any(empty).as_py():
-            raise _fail(locator, _first(empty), column, "an id", label)
-        array = _plain_ints(array)
+            raise _fail(locator, first_true(empty), column, "an id", label)
+        array = plain_ints(array)
     return array
 
 
-def _plain_ints(names: pa.Array) -> pa.Array:
+def plain_ints(names: pa.Array) -> pa.Array:
     """Strings written as plain integers (no leading zeros) as int64; others unchanged."""
     if len(names) and pc.all(pc.match_substring_regex(names, _PLAIN_INT)).as_py():
         return names.cast(pa.int64())
     return names
 
 
-def _numbers(
+def checked_numbers(
     array: Any,
     column: str,
-    locator: _Locator,
+    locator: Locator,
     expected: str,
     check: Callable[[pa.Array], np.ndarray],
 ) -> np.ndarray:
     """A numeric column through ``check`` (float64 Arrow to checked NumPy); text that is
     no number fails at its row, unless ``check`` fails on an earlier row."""
-    array = _plain(array)
+    array = plain_array(array)
     kind = array.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         try:
@@ -210,9 +215,9 @@ def _numbers(
     return check(array.cast(pa.float64()))
 
 
-def _bounded(
+def bounded_check(
     column: str,
-    locator: _Locator,
+    locator: Locator,
     expected: str,
     low: float = 0.0,
     high: float | np.ndarray = 1.0,
@@ -226,7 +231,7 @@ def _bounded(
     def check(values: pa.Array) -> np.ndarray:
         if values.null_count:
             if not missing_ok:
-                raise _fail(locator, _first(values.is_null()), column, expected)
+                raise _fail(locator, first_true(values.is_null()), column, expected)
             values = values.fill_null(np.nan)
         numbers = values.to_numpy(zero_copy_only=False)
         bound = high if np.ndim(high) == 0 else high[: len(numbers)]
@@ -236,34 +241,37 @@ def _bounded(
             if not missing_ok:
                 bad |= np.isnan(numbers)
         if bad.any():
-            raise _fail(locator, _first(bad), column, expected)
+            raise _fail(locator, first_true(bad), column, expected)
         return numbers
 
     return check
 
 
-def _long_arrays(
-    table: pa.Table | pa.RecordBatch, columns: list[str], locator: _Locator, *, csv_ids: bool
+def long_arrays(
+    table: pa.Table | pa.RecordBatch, columns: list[str], locator: Locator, *, csv_ids: bool
 ) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray | None]:
     """Checked (learner ids, item ids, scores or successes, trials or None)."""
     learner_column, item_column, score_column = columns[:3]
-    learners = _ids(table.column(learner_column), learner_column, locator, csv_ids=csv_ids)
-    items = _ids(table.column(item_column), item_column, locator, csv_ids=csv_ids)
+    learners = checked_ids(table.column(learner_column), learner_column, locator, csv_ids=csv_ids)
+    items = checked_ids(table.column(item_column), item_column, locator, csv_ids=csv_ids)
     if len(columns) == 3:
-        check = _bounded(score_column, locator, _SCORE)
-        scores = _numbers(table.column(score_column), score_column, locator, _SCORE, check)
+        check = bounded_check(score_column, locator, EXPECTED_SCORE)
+        scores = checked_numbers(
+            table.column(score_column), score_column, locator, EXPECTED_SCORE, check
+        )
         return learners, items, scores, None
     trials_column = columns[3]
     expected = "a number of attempts > 0"
-    check = _bounded(trials_column, locator, expected, 0.0, np.inf, strict_low=True)
-    trials = _numbers(table.column(trials_column), trials_column, locator, expected, check)
+    check = bounded_check(trials_column, locator, expected, 0.0, np.inf, strict_low=True)
+    trials = checked_numbers(table.column(trials_column), trials_column, locator, expected, check)
     expected = f"a number of successes in [0, {trials_column}]"
-    check = _bounded(score_column, locator, expected, 0.0, trials)
-    successes = _numbers(table.column(score_column), score_column, locator, expected, check)
+    check = bounded_check(score_column, locator, expected, 0.0, trials)
+    successes = checked_numbers(table.column(score_column), score_column, locator, expected, check)
     return learners, items, successes, trials
 
 
-def _concat(parts: list[Any]) -> Any:
+def concat_parts(parts: list[Any]) -> Any:
+    """Per-table parts joined: NumPy arrays, Arrow arrays, or None when the parts are None."""
     if parts[0] is None:
         return None
     if isinstance(parts[0], np.ndarray):

@@ -9,17 +9,17 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from stepladder.difficulty.logs._common import (
-    _CSV_NULLS,
+    CSV_NULLS,
+    Locator,
     ResponseLogError,
-    _Locator,
-    _require,
-    _short,
-    _TableLocator,
-    _text_lines,
+    TableLocator,
+    require_columns,
+    short_message,
+    text_lines,
 )
 
 
-class _CsvLocator:
+class CsvLocator:
     """Data rows of a CSV file mapped back to physical lines (blank lines are skipped)."""
 
     def __init__(self, path: Path, header: list[str], data: pa.Table) -> None:
@@ -27,7 +27,7 @@ class _CsvLocator:
 
     def _record(self, row: int) -> tuple[int, list[str]] | None:
         seen = -1  # the header is record -1
-        for number, line in _text_lines(self.path):
+        for number, line in text_lines(self.path):
             if line:
                 if seen == row:
                     return number, next(csv.reader([line]), [])
@@ -41,7 +41,7 @@ class _CsvLocator:
     def raw(self, row: int, column: str) -> str:
         found = self._record(row)
         if found is None or column not in self.header:
-            return _TableLocator(self.path, self.data).raw(row, column)
+            return TableLocator(self.path, self.data).raw(row, column)
         fields = found[1]
         index = self.header.index(column)
         text = fields[index] if index < len(fields) else ""
@@ -49,17 +49,18 @@ class _CsvLocator:
 
 
 def _csv_header(path: Path) -> list[str] | None:
-    for _, line in _text_lines(path):
+    for _, line in text_lines(path):
         if line:
             return next(csv.reader([line]), [])
     return None
 
 
-def _read_csv(path: Path, wanted: list[str] | None) -> tuple[pa.Table, _Locator]:
+def read_csv_log(path: Path, wanted: list[str] | None) -> tuple[pa.Table, Locator]:
+    """The ``wanted`` columns of a CSV log (ids as text), with its line locator."""
     header = _csv_header(path)
     if header is None:
         raise ResponseLogError(f"{path}: file is empty")
-    _require(path, header, wanted)
+    require_columns(path, header, wanted)
     for column in wanted or ():
         if header.count(column) > 1:
             raise ResponseLogError(f"{path}: column {column!r} appears more than once")
@@ -77,12 +78,12 @@ def _read_csv(path: Path, wanted: list[str] | None) -> tuple[pa.Table, _Locator]
         raise ResponseLogError(_csv_failure(path, header, error)) from None
     if table.num_rows == 0:
         raise ResponseLogError(f"{path}: no data rows")
-    return table, _CsvLocator(path, header, table)
+    return table, CsvLocator(path, header, table)
 
 
 def _csv_table(path: Path, wanted: list[str] | None, types: dict[str, pa.DataType]) -> pa.Table:
     convert = pa_csv.ConvertOptions(
-        column_types=types, include_columns=wanted or [], null_values=_CSV_NULLS
+        column_types=types, include_columns=wanted or [], null_values=CSV_NULLS
     )
     return pa_csv.read_csv(path, convert_options=convert)
 
@@ -91,7 +92,7 @@ def _csv_failure(path: Path, header: list[str], error: Exception) -> str:
     """One line for a CSV pyarrow could not parse: the first line with a wrong field count."""
     try:
         started = False
-        for number, line in _text_lines(path):
+        for number, line in text_lines(path):
             if not line:
                 continue
             fields = next(csv.reader([line]), [])
@@ -103,4 +104,4 @@ def _csv_failure(path: Path, header: list[str], error: Exception) -> str:
             started = True
     except (OSError, EOFError, csv.Error):
         pass
-    return f"{path}: cannot parse as CSV: {_short(error)}"
+    return f"{path}: cannot parse as CSV: {short_message(error)}"

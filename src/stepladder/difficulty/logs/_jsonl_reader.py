@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from stepladder.difficulty.logs._common import (
+    Locator,
     ResponseLogError,
-    _Locator,
-    _require,
-    _short,
-    _TableLocator,
-    _text_lines,
+    TableLocator,
+    require_columns,
+    short_message,
+    text_lines,
 )
 
 
@@ -27,7 +27,7 @@ class _JsonLocator:
 
     def _record(self, row: int) -> tuple[int, str] | None:
         seen = 0
-        for number, line in _text_lines(self.path):
+        for number, line in text_lines(self.path):
             if line.strip():
                 if seen == row:
                     return number, line
@@ -45,20 +45,21 @@ class _JsonLocator:
         except ValueError:
             record = None
         if not isinstance(record, dict):
-            return _TableLocator(self.path, self.data).raw(row, column)
+            return TableLocator(self.path, self.data).raw(row, column)
         return json.dumps(record[column]) if column in record else "missing"
 
 
-def _read_jsonl(path: Path, wanted: list[str] | None) -> tuple[pa.Table, _Locator]:
+def read_jsonl_log(path: Path, wanted: list[str] | None) -> tuple[pa.Table, Locator]:
+    """A JSON Lines log as a table, with its line locator."""
     try:
         table = pa_json.read_json(path)
     except pa.ArrowInvalid:  # mixed types, bad JSON, non-objects: read in Python
         table = _read_jsonl_python(path, wanted)
     except OSError as error:
-        raise ResponseLogError(f"{path}: cannot read: {_short(error)}") from None
+        raise ResponseLogError(f"{path}: cannot read: {short_message(error)}") from None
     if table.num_columns == 0:
         raise ResponseLogError(f"{path}: file is empty")
-    _require(path, table.column_names, wanted)
+    require_columns(path, table.column_names, wanted)
     if table.num_rows == 0:
         raise ResponseLogError(f"{path}: no data rows")
     return table, _JsonLocator(path, table)
@@ -70,7 +71,7 @@ def _read_jsonl_python(path: Path, wanted: list[str] | None) -> pa.Table:
     lines: list[int] = []
     keys: dict[str, None] = {}
     try:
-        for number, line in _text_lines(path):
+        for number, line in text_lines(path):
             if not line.strip():
                 continue
             try:
@@ -85,7 +86,7 @@ def _read_jsonl_python(path: Path, wanted: list[str] | None) -> pa.Table:
             records.append(record if wanted is None else {k: record.get(k) for k in wanted})
             lines.append(number)
     except (OSError, EOFError) as error:
-        raise ResponseLogError(f"{path}: cannot read: {_short(error)}") from None
+        raise ResponseLogError(f"{path}: cannot read: {short_message(error)}") from None
     names = list(keys) if wanted is None else [k for k in wanted if k in keys]
     columns = [_json_column(path, name, [r.get(name) for r in records], lines) for name in names]
     return pa.table(columns, names=names)
@@ -106,4 +107,4 @@ def _json_column(path: Path, name: str, values: list[Any], lines: list[int]) -> 
     try:
         return pa.array(values)
     except (pa.ArrowException, OverflowError) as error:
-        raise ResponseLogError(f"{path}: column {name!r}: {_short(error)}") from None
+        raise ResponseLogError(f"{path}: column {name!r}: {short_message(error)}") from None

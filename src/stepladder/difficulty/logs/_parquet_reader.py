@@ -9,22 +9,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stepladder.difficulty.logs._common import (
-    _SUFFIXES,
+    SUFFIXES,
     ResponseLogError,
-    _names,
-    _require,
-    _short,
+    quoted_names,
+    require_columns,
+    short_message,
 )
 
 
-def _parquet_file(path: Path) -> pq.ParquetFile:
+def parquet_file(path: Path) -> pq.ParquetFile:
+    """The opened Parquet file, or ``ResponseLogError`` when it cannot be read."""
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as error:
-        raise ResponseLogError(f"{path}: not a readable Parquet file: {_short(error)}") from None
+        message = f"{path}: not a readable Parquet file: {short_message(error)}"
+        raise ResponseLogError(message) from None
 
 
-def _parquet_files(path: Path, wanted: list[str] | None) -> list[Path]:
+def parquet_files(path: Path, wanted: list[str] | None) -> list[Path]:
     """The file, or the directory's shards, all with the first one's schema."""
     if path.is_dir():
         files = sorted(
@@ -37,21 +39,21 @@ def _parquet_files(path: Path, wanted: list[str] | None) -> list[Path]:
             for f in path.iterdir()
             if f.is_file()
             and not f.name.startswith((".", "_"))
-            and any(f.name.lower().endswith(s) for s in _SUFFIXES if s != ".parquet")
+            and any(f.name.lower().endswith(s) for s in SUFFIXES if s != ".parquet")
         )
         if others:
             raise ResponseLogError(
-                f"{path}: directory holds {_names(others, 3)} besides .parquet shards; "
+                f"{path}: directory holds {quoted_names(others, 3)} besides .parquet shards; "
                 "only .parquet shards are read: convert or move the others"
             )
     else:
         files = [path]
     first: pa.Schema | None = None
     for shard in files:
-        schema = _parquet_file(shard).schema_arrow
+        schema = parquet_file(shard).schema_arrow
         if first is None:
             first = schema
-            _require(shard, schema.names, wanted)
+            require_columns(shard, schema.names, wanted)
         elif schema.names != first.names or schema.types != first.types:
             raise ResponseLogError(f"{shard}: {_schema_diff(schema, first, files[0].name)}")
     return files
@@ -69,21 +71,23 @@ def _schema_diff(schema: pa.Schema, first: pa.Schema, name: str) -> str:
     return f"schema differs from {name}"  # pragma: no cover - names and types were equal
 
 
-def _read_parquet(path: Path, wanted: list[str] | None) -> pa.Table:
+def read_parquet_table(path: Path, wanted: list[str] | None) -> pa.Table:
+    """The ``wanted`` columns (all when None) of one Parquet file."""
     try:
-        return _parquet_file(path).read(columns=wanted)
+        return parquet_file(path).read(columns=wanted)
     except (pa.ArrowException, OSError) as error:
-        raise ResponseLogError(f"{path}: not a readable Parquet file: {_short(error)}") from None
+        message = f"{path}: not a readable Parquet file: {short_message(error)}"
+        raise ResponseLogError(message) from None
 
 
-def _batches(
+def parquet_batches(
     files: list[Path], wanted: list[str] | None, batch_rows: int
 ) -> Iterator[tuple[Path, int, pa.RecordBatch]]:
     """(shard, offset of the batch's first row in the shard, batch)."""
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be positive, got {batch_rows}")
     for shard in files:
-        batches = _parquet_file(shard).iter_batches(batch_size=batch_rows, columns=wanted)
+        batches = parquet_file(shard).iter_batches(batch_size=batch_rows, columns=wanted)
         offset = 0
         while True:
             try:
@@ -92,7 +96,7 @@ def _batches(
                 break
             except (pa.ArrowException, OSError) as error:
                 raise ResponseLogError(
-                    f"{shard}: not a readable Parquet file: {_short(error)}"
+                    f"{shard}: not a readable Parquet file: {short_message(error)}"
                 ) from None
             yield shard, offset, batch
             offset += batch.num_rows

@@ -9,23 +9,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stepladder.difficulty.logs._common import (
-    _CSV_NULLS,
-    _SCORE,
+    CSV_NULLS,
+    EXPECTED_SCORE,
+    Locator,
     ResponseLogError,
-    _bounded,
-    _first,
-    _ids,
-    _Locator,
-    _names,
-    _numbers,
-    _plain,
-    _plain_ints,
+    bounded_check,
+    checked_ids,
+    checked_numbers,
+    first_true,
+    plain_array,
+    plain_ints,
+    quoted_names,
 )
-from stepladder.difficulty.logs._csv_reader import _CsvLocator
+from stepladder.difficulty.logs._csv_reader import CsvLocator
 from stepladder.difficulty.responses import Responses
 
 
-def _wide_responses(pairs: list[tuple[pa.Table, _Locator]], path: Path) -> Responses:
+def wide_responses(pairs: list[tuple[pa.Table, Locator]], path: Path) -> Responses:
     """Responses of a wide log (one or more tables of rows = items), in matrix order."""
     parts = [_wide_long(table, locator, path) for table, locator in pairs if table.num_rows]
     if not parts:
@@ -37,7 +37,7 @@ def _wide_responses(pairs: list[tuple[pa.Table, _Locator]], path: Path) -> Respo
     if len(first) < len(items):
         repeated = np.ones(len(items), dtype=bool)
         repeated[first] = False
-        row = _first(repeated)
+        row = first_true(repeated)
         part = int(np.searchsorted(sizes, row, side="right"))
         local = row - (int(sizes[part - 1]) if part else 0)
         raise ResponseLogError(
@@ -54,7 +54,7 @@ def _wide_responses(pairs: list[tuple[pa.Table, _Locator]], path: Path) -> Respo
 
 
 def _wide_long(
-    table: pa.Table, locator: _Locator, path: Path
+    table: pa.Table, locator: Locator, path: Path
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array, pa.Array]:
     """(item index, learner index, score) of the present cells, row-major; learner and
     item ids of the table's columns and rows."""
@@ -62,7 +62,7 @@ def _wide_long(
     if len(names) < 2:
         raise ResponseLogError(
             f"{path}: a wide log needs an item id column and learner columns; "
-            f"columns present: {_names(names)}"
+            f"columns present: {quoted_names(names)}"
         )
     learner_names = names[1:]
     for index, name in enumerate(learner_names, 2):
@@ -71,18 +71,18 @@ def _wide_long(
         if learner_names.count(name) > 1:
             raise ResponseLogError(f"{path}: learner column {name!r} appears more than once")
     label = repr(names[0]) if names[0] else "1 (item id)"
-    csv_ids = isinstance(locator, _CsvLocator)
-    items = _ids(table.column(0), names[0], locator, csv_ids=csv_ids, label=label)
+    csv_ids = isinstance(locator, CsvLocator)
+    items = checked_ids(table.column(0), names[0], locator, csv_ids=csv_ids, label=label)
     matrix = np.empty((table.num_rows, len(learner_names)))
-    expected = f"{_SCORE} or empty"
+    expected = f"{EXPECTED_SCORE} or empty"
     for index, name in enumerate(learner_names):
-        column = _plain(table.column(index + 1))
+        column = plain_array(table.column(index + 1))
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            blank = pc.is_in(column, value_set=pa.array(_CSV_NULLS))
+            blank = pc.is_in(column, value_set=pa.array(CSV_NULLS))
             column = pc.if_else(blank, pa.scalar(None, column.type), column)
-        check = _bounded(name, locator, expected, missing_ok=True)
-        matrix[:, index] = _numbers(column, name, locator, expected, check)
+        check = bounded_check(name, locator, expected, missing_ok=True)
+        matrix[:, index] = checked_numbers(column, name, locator, expected, check)
     present = ~np.isnan(matrix)
     item_index, learner_index = np.nonzero(present)
-    learners = _plain_ints(pa.array(learner_names, pa.string()))
+    learners = plain_ints(pa.array(learner_names, pa.string()))
     return item_index, learner_index, matrix[present], learners, items

@@ -9,9 +9,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from stepladder.difficulty.logs._codebook import _Codebook
-from stepladder.difficulty.logs._common import ResponseLogError, _kind, _long_arrays, _TableLocator
-from stepladder.difficulty.logs._parquet_reader import _batches, _parquet_file, _parquet_files
+from stepladder.difficulty.logs._codebook import Codebook
+from stepladder.difficulty.logs._common import (
+    ResponseLogError,
+    TableLocator,
+    file_kind,
+    long_arrays,
+)
+from stepladder.difficulty.logs._parquet_reader import parquet_batches, parquet_file, parquet_files
 from stepladder.difficulty.logs.reading import read_responses
 from stepladder.difficulty.responses import Responses
 
@@ -39,10 +44,10 @@ def iter_response_batches(
         True
     """
     path = Path(path)
-    if _kind(path) != "parquet":
+    if file_kind(path) != "parquet":
         raise ResponseLogError(f"{path}: streaming reads Parquet files or shard directories only")
     wanted = None if columns is None else list(columns)
-    for _, _, batch in _batches(_parquet_files(path, wanted), wanted, batch_rows):
+    for _, _, batch in parquet_batches(parquet_files(path, wanted), wanted, batch_rows):
         yield batch
 
 
@@ -78,7 +83,7 @@ def read_responses_compact(
         columns.append(trials_column)
     if len(set(columns)) < len(columns):
         raise ResponseLogError(f"{path}: the same column is named for two roles: {columns}")
-    if _kind(path) != "parquet":
+    if file_kind(path) != "parquet":
         full = read_responses(
             path,
             learner_column=learner_column,
@@ -94,20 +99,20 @@ def read_responses_compact(
             full.learner_ids,
             full.item_ids,
         )
-    files = _parquet_files(path, columns)
+    files = parquet_files(path, columns)
     total = 0
     for shard in files:
-        total += _parquet_file(shard).metadata.num_rows
+        total += parquet_file(shard).metadata.num_rows
     learner = np.empty(total, dtype=np.int32)
     item = np.empty(total, dtype=np.int32)
     successes = np.empty(total, dtype=np.float32)
     trials = np.ones(total, dtype=np.float32)
     limit = min(max(total, 1 << 22), np.iinfo(np.int32).max)  # id-table cap: 4 bytes a row
-    learner_book, item_book = _Codebook(learner_column, limit), _Codebook(item_column, limit)
+    learner_book, item_book = Codebook(learner_column, limit), Codebook(item_column, limit)
     start = 0
-    for shard, offset, batch in _batches(files, columns, batch_rows):
-        locator = _TableLocator(shard, batch, offset)
-        learners, items, scores, attempts = _long_arrays(batch, columns, locator, csv_ids=False)
+    for shard, offset, batch in parquet_batches(files, columns, batch_rows):
+        locator = TableLocator(shard, batch, offset)
+        learners, items, scores, attempts = long_arrays(batch, columns, locator, csv_ids=False)
         stop = start + len(scores)
         if stop > total:
             raise ResponseLogError(f"{shard}: holds more rows than its metadata says")

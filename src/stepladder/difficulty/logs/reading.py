@@ -8,18 +8,18 @@ from pathlib import Path
 import pyarrow as pa
 
 from stepladder.difficulty.logs._common import (
+    Locator,
     ResponseLogError,
-    _concat,
-    _kind,
-    _Locator,
-    _long_arrays,
-    _short,
-    _TableLocator,
+    TableLocator,
+    concat_parts,
+    file_kind,
+    long_arrays,
+    short_message,
 )
-from stepladder.difficulty.logs._csv_reader import _read_csv
-from stepladder.difficulty.logs._jsonl_reader import _read_jsonl
-from stepladder.difficulty.logs._parquet_reader import _parquet_files, _read_parquet
-from stepladder.difficulty.logs._wide import _wide_responses
+from stepladder.difficulty.logs._csv_reader import read_csv_log
+from stepladder.difficulty.logs._jsonl_reader import read_jsonl_log
+from stepladder.difficulty.logs._parquet_reader import parquet_files, read_parquet_table
+from stepladder.difficulty.logs._wide import wide_responses
 from stepladder.difficulty.responses import Responses
 
 __all__ = ["read_responses"]
@@ -48,7 +48,7 @@ def read_responses(
         (['ann', 'bob'], ['q1', 'q2'], 3)
     """
     path = Path(path)
-    kind = _kind(path)
+    kind = file_kind(path)
     columns = [learner_column, item_column, score_column]
     if trials_column is not None:
         columns.append(trials_column)
@@ -56,21 +56,21 @@ def read_responses(
         raise ResponseLogError(f"{path}: the same column is named for two roles: {columns}")
     wanted = None if wide else columns
     if kind == "parquet":
-        pairs: list[tuple[pa.Table, _Locator]] = []
-        for shard in _parquet_files(path, wanted):
-            table = _read_parquet(shard, wanted)
-            pairs.append((table, _TableLocator(shard, table)))
+        pairs: list[tuple[pa.Table, Locator]] = []
+        for shard in parquet_files(path, wanted):
+            table = read_parquet_table(shard, wanted)
+            pairs.append((table, TableLocator(shard, table)))
     elif kind == "csv":
-        pairs = [_read_csv(path, wanted)]
+        pairs = [read_csv_log(path, wanted)]
     else:
-        pairs = [_read_jsonl(path, wanted)]
+        pairs = [read_jsonl_log(path, wanted)]
     if wide:
-        return _wide_responses(pairs, path)
-    parts = [_long_arrays(t, columns, loc, csv_ids=kind == "csv") for t, loc in pairs]
-    learners, items, scores, trials = (_concat([part[k] for part in parts]) for k in range(4))
+        return wide_responses(pairs, path)
+    parts = [long_arrays(t, columns, loc, csv_ids=kind == "csv") for t, loc in pairs]
+    learners, items, scores, trials = (concat_parts([part[k] for part in parts]) for k in range(4))
     if len(scores) == 0:
         raise ResponseLogError(f"{path}: no data rows")
     try:
         return Responses.from_long(learners, items, scores, trials=trials, source=str(path))
     except ValueError as error:  # not expected after the checks above; keep the type
-        raise ResponseLogError(_short(error)) from None
+        raise ResponseLogError(short_message(error)) from None
