@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Mixture", "fit_mixture", "kmeans_labels"]
+__all__ = ["Mixture", "best_mixture", "fit_mixture", "kmeans_labels"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -196,3 +196,31 @@ def fit_mixture(
         converged, iterations = bool(abs(bound - previous) < tol), iterations + 1
     density, _ = _log_probabilities(x, weights, means, factors)
     return Mixture(weights, means, covariances, float(density.mean()), n, iterations, converged)
+
+
+def best_mixture(
+    x: np.ndarray, components: range, rng: np.random.Generator, *, criterion: str = "aic"
+) -> Mixture | None:
+    """The fit with the lowest AIC (or BIC) over the component counts in ``components``.
+
+    As ALP-GMM and Covar-GMM do every ``fit_every`` episodes. Each count's fit is seeded by
+    one draw from ``rng`` (drawn even when that fit fails), so runs are reproducible; counts
+    whose fit meets a singular covariance are skipped. None if every fit failed.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.r_[rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2))]
+        >>> best_mixture(x, range(1, 5), np.random.default_rng(0)).means.shape
+        (2, 2)
+    """
+    best, best_score = None, math.inf
+    for k in components:
+        seed = int(rng.integers(0, 2**31 - 1))
+        try:
+            fit = fit_mixture(x, k, seed)
+        except np.linalg.LinAlgError:  # a singular covariance: no fit with k components
+            continue
+        score = fit.aic() if criterion == "aic" else fit.bic()
+        if score < best_score:
+            best, best_score = fit, score
+    return best

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from stepladder._checks import choice, number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._gmm import fit_mixture
+from stepladder.strategies._gmm import best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Segments, episode_scores, segments
 from stepladder.strategies.base import Proposal, Strategy
@@ -278,16 +277,8 @@ class ALPGMM(Strategy):
 
     def _fit(self, tasks: np.ndarray, alps: np.ndarray) -> None:
         data = np.column_stack([self._unit[tasks], alps])
-        best, best_score = None, math.inf
-        for k in range(self.min_components, min(self.max_components, len(data)) + 1):
-            seed = int(self.rng.integers(0, 2**31 - 1))
-            try:
-                fit = fit_mixture(data, k, seed)
-            except np.linalg.LinAlgError:  # a singular covariance: no fit with k components
-                continue
-            score = fit.aic() if self.criterion == "aic" else fit.bic()
-            if score < best_score:
-                best, best_score = fit, score
+        counts = range(self.min_components, min(self.max_components, len(data)) + 1)
+        best = best_mixture(data, counts, self.rng, criterion=self.criterion)
         if best is not None:
             self.means = best.means
             self.covariances = best.covariances

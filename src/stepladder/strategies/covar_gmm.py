@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from stepladder._checks import number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._gmm import fit_mixture
+from stepladder.strategies._gmm import best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Snap, episode_scores, unit_features
 from stepladder.strategies.base import Proposal, Strategy
@@ -117,16 +116,8 @@ class CovarGMM(Strategy):
     def _fit(self, data: np.ndarray) -> None:
         """Keep the AIC-best of the mixtures with min..max components (NumPy EM, as
         scikit-learn's ``GaussianMixture``: see :mod:`stepladder.strategies._gmm`)."""
-        best, best_score = None, math.inf
-        for k in range(self.min_components, min(self.max_components, len(data)) + 1):
-            seed = int(self.rng.integers(0, 2**31 - 1))
-            try:
-                fit = fit_mixture(data, k, seed)
-            except np.linalg.LinAlgError:  # a singular covariance: no fit with k components
-                continue
-            score = fit.aic()
-            if score < best_score:
-                best, best_score = fit, score
+        counts = range(self.min_components, min(self.max_components, len(data)) + 1)
+        best = best_mixture(data, counts, self.rng)
         if best is not None:
             self.means = best.means
             self.covariances = best.covariances
