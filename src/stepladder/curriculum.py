@@ -135,7 +135,7 @@ class Curriculum:
         self.step += 1
         self.pending = ()
         if self._journal is not None:
-            self._journal.write("observe", self.step - 1, outcomes=outcomes)
+            self._journal.write("observe", self.step - 1, outcomes=outcomes, metrics=self.metrics())
 
     def keep(self, outcomes: Outcomes) -> np.ndarray:
         """Which generated groups to train on (bool per item), as the strategy decides.

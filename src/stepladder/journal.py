@@ -35,6 +35,8 @@ signals          list<double>            ``observe``: per-item signals
 outcome_step     int64                   ``observe``: ``Outcomes.step``
 state            binary                  ``start``/``load``: the state, as :func:`save_state`
                                          writes it (read it with ``io.state_from_bytes``)
+metrics          map<string, double>     ``observe``: ``Curriculum.metrics()`` after it (the
+                                         strategy's own scalars), for reports
 ===============  ======================  ====================================================
 """
 
@@ -87,6 +89,7 @@ SCHEMA = pa.schema(
         ("signals", _FLOATS),
         ("outcome_step", pa.int64()),
         ("state", pa.binary()),
+        ("metrics", pa.map_(pa.string(), pa.float64())),
     ]
 )
 
@@ -218,8 +221,11 @@ def _record(
     proposal: Proposal | None = None,
     outcomes: Outcomes | None = None,
     state: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
 ) -> pa.RecordBatch:
     columns: dict[str, pa.Array] = {}
+    if metrics is not None:
+        columns["metrics"] = pa.array([list(metrics.items())], pa.map_(pa.string(), pa.float64()))
     if proposal is not None:
         columns["indices"] = _one(proposal.indices, _INTS)
         columns["rollouts"] = _one(proposal.rollouts, _INTS)

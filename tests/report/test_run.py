@@ -57,9 +57,12 @@ def test_summary_matches_a_direct_count(tmp_path):
     assert s.window_edges.tolist() == [0, 3, 6, 9, 12]
     assert s.window_rollouts.sum() == s.rollouts
     assert np.allclose(np.nansum(s.pass_heat, axis=0), 1.0)  # shares of each window
-    assert s.metrics == {}
+    assert sorted(s.metrics) == ["items_seen", "uniform/epoch"]  # journaled by observe
+    assert s.metrics["items_seen"][1].tolist() == [6, 12, 18, 24, 30, 30, 30, 30, 30, 30, 30, 30]
+    assert s.metrics["uniform/epoch"][1][-1] == 2.0
     html = render_run_report(table, pool=pool, source=str(path))
-    assert "Share of proposals per group" in html and "does not record the strategy" in html
+    assert "Share of proposals per group" in html and 'aria-label="uniform/epoch"' in html
+    assert "does not record the strategy" not in html
 
 
 def test_report_escapes_ids_and_groups(tmp_path):
@@ -72,22 +75,17 @@ def test_report_escapes_ids_and_groups(tmp_path):
     assert html.count("<script>") == 1
 
 
-def test_metrics_column_is_drawn_when_present(tmp_path):
+def test_journaled_metrics_are_drawn(tmp_path):
     path = tmp_path / "run.journal"
     _journal(path, steps=5)
     table = read_journal(path)
-    metrics = [
-        None if kind != "observe" else [("uniform/q", float(step)), ("uniform/t", 1.0)]
-        for kind, step in zip(
-            table.column("kind").to_pylist(), table.column("step").to_pylist(), strict=True
-        )
-    ]
-    table = table.append_column("metrics", pa.array(metrics, pa.map_(pa.string(), pa.float64())))
+    observed = table.filter(pa.compute.equal(table.column("kind"), "observe"))
+    assert observed.column("metrics").to_pylist()[0][0] == ("step", 1.0)  # Curriculum.metrics()
     s = summarise_journal(table)
-    assert list(s.metrics) == ["uniform/q", "uniform/t"]
-    assert s.metrics["uniform/q"][1].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert "uniform/epoch" in s.metrics and "step" not in s.metrics
+    assert s.metrics["uniform/epoch"][0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     html = render_run_report(table)
-    assert 'aria-label="uniform/q"' in html and "Not drawn: no pool was given" in html
+    assert 'aria-label="uniform/epoch"' in html and "Not drawn: no pool was given" in html
 
 
 def test_losses_only_journal(tmp_path):

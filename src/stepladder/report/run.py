@@ -129,13 +129,16 @@ def _share(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def _metrics(table: pa.Table, steps: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Strategy metrics journaled in a ``metrics`` column (map or struct of numbers), if any."""
+    """Metrics journaled in a ``metrics`` column (map or struct of numbers), if any; the
+    curriculum's ``step`` counter is the x axis, not a metric."""
     if "metrics" not in table.column_names:
         return {}
     out: dict[str, tuple[list[float], list[float]]] = {}
     for step, value in zip(steps.tolist(), table.column("metrics").to_pylist(), strict=True):
         pairs = value.items() if isinstance(value, dict) else (value or [])
         for name, number in pairs:
+            if name == "step":
+                continue
             if isinstance(number, int | float) and not isinstance(number, bool):
                 xs, ys = out.setdefault(str(name), ([], []))
                 xs.append(float(step))
