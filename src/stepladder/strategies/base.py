@@ -69,8 +69,10 @@ class Strategy(abc.ABC):
     - ``learned`` names the attributes that hold learned state. The base ``state_dict``
       saves them (arrays sized to the pool as the rows that differ from their value at
       ``bind``, so checkpoints grow with the items touched) and ``load_state_dict`` checks
-      every one before assigning any. Attributes with their own ``state_dict`` (the helpers
-      in ``_toolbox``) are saved through it. Override both only for state that is derived.
+      the plain ones before assigning any. Attributes with their own ``state_dict`` (the
+      helpers in ``_toolbox``) are saved and loaded through it. Override both only for state
+      that is derived (call ``super()`` for the rest).
+    - ``keep`` changes no state: the journal does not record it.
       Loading into a fresh object bound to the same pool restores it exactly, so the same
       later feedback gives the same later proposals.
     - ``metrics()`` returns finite floats worth logging.
@@ -154,7 +156,13 @@ class Strategy(abc.ABC):
         return {name: _encode(getattr(self, name), self._fills.get(name)) for name in self.learned}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned; checks every entry before assigning any."""
+        """Restore what :meth:`state_dict` returned.
+
+        Plain entries are all checked before any is assigned; nested helpers (with their own
+        ``load_state_dict``) check their own state and load in place as they are reached.
+        :meth:`Curriculum.load_state_dict <stepladder.Curriculum.load_state_dict>` restores a
+        snapshot when anything fails, so a failed load through it changes nothing.
+        """
         missing = [name for name in self.learned if name not in state]
         if missing:
             raise ValueError(f"strategy {self.name!r} state lacks {', '.join(missing)}")
