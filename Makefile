@@ -51,6 +51,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pcl_cost.py
 	$(MAKE) bench-irt
 	$(BIN)/python benchmarks/evaluation.py --out docs/benchmarks.md
+	$(BIN)/python benchmarks/sim_vs_real.py --out docs/benchmarks.md
 	$(BIN)/python -m pytest -m bench  # timing checks: every strategy's step cost vs pool size
 
 # Supervised curricula on Fashion-MNIST (Debian's dataset-fashion-mnist; no downloads).

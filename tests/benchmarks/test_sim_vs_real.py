@@ -1,0 +1,22 @@
+"""Smoke test of benchmarks/sim_vs_real.py: saved real results against a short simulation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.benchmarks.conftest import load_script
+
+pytest.importorskip("torch")  # benchmarks/_grpo_common.py imports it
+
+
+def test_quick_run_writes_its_section(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    with load_script("sim_vs_real") as script:
+        real = script.real_measures(script.SAVED)
+        assert len(real) == 16 and real["uniform"][0] == pytest.approx(0.843, abs=1e-3)
+        assert script.main(["--quick", "--out", str(out)]) == 0
+        text = out.read_text(encoding="utf-8")
+        assert text.count(script.START) == 1 and text.count(script.END) == 1
+    assert "| final accuracy, same steps |" in text and "| `pcl` |" in text
