@@ -164,6 +164,13 @@ def _line(x1: float, y1: float, x2: float, y2: float, extra: str = f'stroke="{GR
     return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" {extra}/>'
 
 
+def _no_data(frame: Frame) -> str:
+    """The grey "no data" placeholder in the middle of an empty chart."""
+    return _text(
+        frame.left + frame.width / 2, frame.top + frame.height / 2, "no data", extra=' fill="#888"'
+    )
+
+
 def _box(frame: Frame) -> str:
     return (
         f'<rect x="{frame.left:.1f}" y="{frame.top:.1f}" width="{frame.width:.1f}" '
@@ -401,14 +408,7 @@ def line_chart_svg(
     parts.append("</g></g>")
     parts += [_box(frame), *_axis_labels(frame, x_label, y_label)]
     if not series:
-        parts.append(
-            _text(
-                frame.left + frame.width / 2,
-                frame.top + frame.height / 2,
-                "no data",
-                extra=' fill="#888"',
-            )
-        )
+        parts.append(_no_data(frame))
     parts += _legend(entries, height + 4, width, left)
     parts.append("</svg>")
     return "\n".join(parts)
@@ -462,14 +462,7 @@ def stacked_area_svg(
             f"<title>{escape(name)}: mean {share:.3f}</title></polygon>"
         )
     if not keep.any() or not layers:
-        parts.append(
-            _text(
-                frame.left + frame.width / 2,
-                frame.top + frame.height / 2,
-                "no data",
-                extra=' fill="#888"',
-            )
-        )
+        parts.append(_no_data(frame))
     parts += [_box(frame), *_axis_labels(frame, x_label, y_label)]
     parts += _legend(entries, height + 4, width, left)
     parts.append("</svg>")
@@ -534,14 +527,7 @@ def heatmap_svg(
             )
             parts.append(_rect(a, c, b - a + 0.3, d - c + 0.3, _shade(value / peak), tip))
     if not usable or not len(finite):
-        parts.append(
-            _text(
-                frame.left + frame.width / 2,
-                frame.top + frame.height / 2,
-                "no data",
-                extra=' fill="#888"',
-            )
-        )
+        parts.append(_no_data(frame))
     scale_x = frame.right + 24
     for k in range(10):
         y = frame.top + frame.height * (1 - (k + 1) / 10)
