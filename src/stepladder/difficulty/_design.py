@@ -4,6 +4,11 @@ One EM iteration of marginal maximum likelihood reduces to three products betwee
 (learner x item) matrices of successes ``Y`` and attempts ``N`` and an (item x node) or
 (learner x node) matrix. Dense float32 matrices let BLAS run those products on every core;
 when the log is too sparse for that to pay off, SciPy CSR matrices hold only the responses.
+
+When every learner answers every item once, right or wrong, and few items make learners
+share response patterns (20,000 learners x 5 items have at most 32), the rows are the
+distinct patterns with their counts as ``weights`` (as mirt does): the marginal
+log-likelihood is a weighted sum over patterns, so each product costs O(patterns).
 """
 
 from __future__ import annotations
@@ -21,18 +26,78 @@ __all__ = ["ResponseMatrices"]
 DENSE_BYTES_LIMIT = 2 * 1024**3
 #: ... and the log fills at least this share of the learner x item cells.
 DENSE_MIN_FILL = 0.2
+#: Collapse complete 0/1 logs to their response patterns when there are fewer patterns
+#: than this share of the learners.
+PATTERN_SHARE = 0.5
 
 
 @dataclass
 class ResponseMatrices:
     """Successes ``Y`` and attempts ``N`` (learners x items), dense or CSR, float32.
 
-    Missing responses are zero in both, so they drop out of every sum.
+    Missing responses are zero in both, so they drop out of every sum. With ``weights``,
+    each row is a response pattern (float64) shared by ``weights[row]`` learners: the
+    products per row are unchanged and the sums over rows are weighted by the counts.
+
+    Example:
+        >>> responses = Responses.from_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+        >>> matrices, learner_rows = ResponseMatrices.patterns(responses, share=1.0)
+        >>> matrices.successes.tolist(), matrices.weights.tolist(), learner_rows.tolist()
+        ([[0.0, 1.0], [1.0, 0.0]], [1.0, 2.0], [1, 1, 0])
     """
 
     successes: np.ndarray | sp.csr_matrix
     attempts: np.ndarray | sp.csr_matrix
     dense: bool
+    weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.weights is None:  # the matrices sums over learners use
+            self._weighted_successes, self._weighted_attempts = self.successes, self.attempts
+        else:
+            self._weighted_successes = self.successes * self.weights[:, None]
+            self._weighted_attempts = self.attempts * self.weights[:, None]
+
+    @property
+    def n_learners(self) -> float:
+        """Learners the rows stand for (the sum of the weights, when rows are patterns)."""
+        return self.attempts.shape[0] if self.weights is None else float(self.weights.sum())
+
+    def learner_total(self, values: np.ndarray) -> np.ndarray:
+        """Sum over learners of per-row ``values`` (rows first), weighted by the counts."""
+        return values.sum(axis=0) if self.weights is None else self.weights @ values
+
+    @classmethod
+    def patterns(
+        cls, responses: Responses, *, share: float = PATTERN_SHARE
+    ) -> tuple[ResponseMatrices, np.ndarray] | None:
+        """The distinct response patterns and, per learner, its pattern's row; None unless
+        every learner answered every item exactly once (0/1) and the patterns number fewer
+        than ``share`` times the learners."""
+        n_learners, n_items = responses.n_learners, responses.n_items
+        if len(responses) != n_learners * n_items or not np.all(responses.trials == 1):
+            return None
+        flat = responses.learner.astype(np.int64) * n_items + responses.item
+        if np.bincount(flat, minlength=n_learners * n_items).max() > 1:
+            return None
+        correct = np.zeros(n_learners * n_items, dtype=np.uint8)
+        correct[flat] = responses.successes == 1
+        if np.count_nonzero(correct[flat]) != np.count_nonzero(responses.successes):
+            return None  # some response is neither 0 nor 1
+        correct = correct.reshape(n_learners, n_items)
+        if n_items <= 62:  # one integer code per pattern, ordered like the rows below
+            codes = correct.astype(np.int64) @ (1 << np.arange(n_items - 1, -1, -1, dtype=np.int64))
+            _, first, inverse, counts = np.unique(codes, return_index=True, return_inverse=True,
+                                                  return_counts=True)  # fmt: skip
+            rows = correct[first]
+        else:
+            rows, inverse, counts = np.unique(correct, axis=0, return_inverse=True,
+                                              return_counts=True)  # fmt: skip
+        if len(rows) >= share * n_learners:
+            return None
+        successes = rows.astype(np.float64)
+        weights = counts.astype(np.float64)
+        return cls(successes, np.ones_like(successes), True, weights), inverse.ravel()
 
     @classmethod
     def from_responses(cls, responses: Responses, *, dense: bool | None = None) -> ResponseMatrices:
@@ -55,30 +120,36 @@ class ResponseMatrices:
         attempts.sum_duplicates()
         return cls(successes, attempts, False)
 
+    @property
+    def dtype(self) -> type:
+        return np.float64 if self.weights is not None else np.float32
+
     def learner_products(self, successes_table: np.ndarray | None, attempts_table: np.ndarray):
         """``Y @ successes_table + N @ attempts_table`` (learners x nodes), float64.
 
         Either table is (items x nodes); ``successes_table`` may be None (skipped).
         """
-        out = self.attempts @ attempts_table.astype(np.float32)
+        out = self.attempts @ attempts_table.astype(self.dtype)
         if successes_table is not None:
-            out = out + self.successes @ successes_table.astype(np.float32)
+            out = out + self.successes @ successes_table.astype(self.dtype)
         return np.asarray(out, dtype=np.float64)
 
     def item_products(self, posterior: np.ndarray, *, of: str) -> np.ndarray:
-        """Expected successes (``Y.T @ post``) or attempts (``N.T @ post``) per item and node."""
-        matrix = self.successes if of == "successes" else self.attempts
-        return np.asarray(matrix.T @ posterior.astype(np.float32), dtype=np.float64)
+        """Expected successes (``Y.T @ post``) or attempts (``N.T @ post``) per item and node,
+        summed over learners."""
+        matrix = self._weighted_successes if of == "successes" else self._weighted_attempts
+        return np.asarray(matrix.T @ posterior.astype(self.dtype), dtype=np.float64)
 
     def learner_sums(self, item_values: np.ndarray, *, of: str) -> np.ndarray:
-        """``Y @ v`` or ``N @ v`` for an item vector ``v``: one value per learner."""
+        """``Y @ v`` or ``N @ v`` for an item vector ``v``: one value per learner (row)."""
         matrix = self.successes if of == "successes" else self.attempts
-        return np.asarray(matrix @ item_values.astype(np.float32), dtype=np.float64).ravel()
+        return np.asarray(matrix @ item_values.astype(self.dtype), dtype=np.float64).ravel()
 
     def item_sums(self, learner_values: np.ndarray, *, of: str) -> np.ndarray:
-        """``Y.T @ v`` or ``N.T @ v`` for a learner vector ``v``: one value per item."""
-        matrix = self.successes if of == "successes" else self.attempts
-        return np.asarray(matrix.T @ learner_values.astype(np.float32), dtype=np.float64).ravel()
+        """``Y.T @ v`` or ``N.T @ v`` for a per-row vector ``v``, summed over learners: one
+        value per item."""
+        matrix = self._weighted_successes if of == "successes" else self._weighted_attempts
+        return np.asarray(matrix.T @ learner_values.astype(self.dtype), dtype=np.float64).ravel()
 
     def max_attempts_per_learner(self) -> float:
         return float(np.asarray(self.attempts.sum(axis=1)).max())

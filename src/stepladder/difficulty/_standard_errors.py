@@ -96,12 +96,13 @@ def _prior_curvature(model, items, priors) -> np.ndarray:
 
 def _scores_dense(matrices, posterior, tables) -> list[np.ndarray]:
     """Learner x item score matrices, one per free parameter (dense response matrices)."""
-    post = posterior.astype(np.float32)
+    dtype = matrices.dtype
+    post = posterior.astype(dtype)
     scores = []
     for table_a, table_b in tables:
-        score = post @ table_a.T.astype(np.float32)
+        score = post @ table_a.T.astype(dtype)
         score *= matrices.successes
-        with_attempts = post @ table_b.T.astype(np.float32)
+        with_attempts = post @ table_b.T.astype(dtype)
         with_attempts *= matrices.attempts
         score -= with_attempts
         scores.append(score)
@@ -128,14 +129,15 @@ def _scores_pairs(matrices, posterior, tables, chunk: int = 500_000):
 def cross_product_standard_errors(model, items, priors, matrices, posterior, nodes):
     """Standard errors of discrimination, difficulty, guessing and slipping per item.
 
-    ``posterior`` is each learner's posterior over ``nodes`` (learners x nodes). Parameters
+    ``posterior`` is each learner's posterior over ``nodes`` (learners x nodes; one row per
+    pattern when ``matrices`` holds response patterns, whose counts weight the sums). Parameters
     the model does not estimate get NaN; so do ill-determined ones (with a warning). For
     the 1PL, every item reports the shared discrimination's SE.
     """
     tables = _derivative_tables(model, items, nodes)
     n_items, k = len(items), len(tables)
     prior = _prior_curvature(model, items, priors)
-    n_learners = posterior.shape[0]
+    n_rows, n_learners, weights = posterior.shape[0], matrices.n_learners, matrices.weights
     if matrices.dense:
         scores = [s.astype(np.float64) for s in _scores_dense(matrices, posterior, tables)]
     else:
@@ -143,21 +145,23 @@ def cross_product_standard_errors(model, items, priors, matrices, posterior, nod
 
     def item_sums(u: int, v: int) -> np.ndarray:
         """Per item, the sum over learners of score_u * score_v."""
+        if weights is not None:
+            return np.einsum("ij,ij,i->j", scores[u], scores[v], weights)
         if matrices.dense:
             return np.einsum("ij,ij->j", scores[u], scores[v])
         return np.bincount(cols, weights=pair_scores[u] * pair_scores[v], minlength=n_items)
 
     n_free = n_items + 1 if model == "1pl" else n_items * k
-    full = n_free <= FULL_LIMIT and n_free * n_learners <= FULL_CELLS and n_learners > 2 * n_free
+    full = n_free <= FULL_LIMIT and n_free * n_rows <= FULL_CELLS and n_learners > 2 * n_free
     if full:
         # Learner x (item, parameter) score matrix; information = S^T S + prior.
         if matrices.dense:
             stacked = np.stack(scores, axis=2)
         else:
-            stacked = np.zeros((n_learners, n_items, k))
+            stacked = np.zeros((n_rows, n_items, k))
             for u, s in enumerate(pair_scores):
                 np.add.at(stacked[:, :, u], (rows, cols), s)
-        information = _full_information(model, stacked, prior, priors, items)
+        information = _full_information(model, stacked, prior, priors, items, weights)
         variances = _inverse_diagonals(information[None])[0]
         if model == "1pl":  # (a, b_1, ..., b_n) -> items x (a, b)
             variances = np.column_stack([np.full(n_items, variances[0]), variances[1:]])
@@ -190,13 +194,15 @@ def cross_product_standard_errors(model, items, priors, matrices, posterior, nod
     return result
 
 
-def _full_information(model, stacked, prior, priors, items) -> np.ndarray:
-    """S^T S plus the prior curvature, S the learner x parameter score matrix; for the 1PL
-    the parameters are (a, b_1, ..., b_n), a's score summed over items."""
-    n_learners, n_items, k = stacked.shape
+def _full_information(model, stacked, prior, priors, items, weights=None) -> np.ndarray:
+    """S^T S plus the prior curvature, S the learner x parameter score matrix (S^T W S with
+    the pattern counts W); for the 1PL the parameters are (a, b_1, ..., b_n), a's score
+    summed over items."""
+    n_rows, n_items, k = stacked.shape
+    scale = np.ones(n_rows) if weights is None else weights
     if model == "1pl":
         flat = np.column_stack([stacked[:, :, 0].sum(axis=1), stacked[:, :, 1]])
-        information = flat.T @ flat
+        information = flat.T @ (scale[:, None] * flat)
         information[0, 0] += (
             prior[:, 0, 0].sum() + slope_prior(priors, items.discrimination[:1])[2][0]
         )
@@ -204,8 +210,8 @@ def _full_information(model, stacked, prior, priors, items) -> np.ndarray:
         information[1:, 0] += prior[:, 0, 1]
         information[np.arange(1, n_items + 1), np.arange(1, n_items + 1)] += prior[:, 1, 1]
         return information
-    flat = stacked.reshape(n_learners, n_items * k)
-    information = flat.T @ flat
+    flat = stacked.reshape(n_rows, n_items * k)
+    information = flat.T @ (scale[:, None] * flat) if weights is not None else flat.T @ flat
     for i in range(n_items):
         block = slice(i * k, (i + 1) * k)
         information[block, block] += prior[i]
