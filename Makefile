@@ -66,6 +66,7 @@ bench-fashion-mnist: $(VENV)/.installed
 bench-irt: $(VENV)/.installed
 	$(BIN)/python benchmarks/irt_vs_peers.py
 	$(BIN)/python benchmarks/irt_scale.py
+	$(BIN)/python benchmarks/irt_patterns.py
 
 # On a machine with a GPU: the GRPO benchmark sized for one H100 (results saved per seed).
 bench-gpu: $(VENV)/.installed
