@@ -57,6 +57,7 @@ from stepladder.io import load_state, save_state
 from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
 from stepladder.strategies import Proposal, Strategy
+from stepladder.strategies.base import FEEDBACK_FIELDS
 
 __all__ = [
     "CHECKS",
@@ -69,18 +70,33 @@ __all__ = [
     "check_proposal",
     "check_step_cost",
     "check_strategy",
+    "learns_from_rewards",
     "make_feedback",
     "make_pool",
     "play_script",
     "time_steps",
 ]
 
-FEEDBACK_FIELDS = ("rewards", "advantages", "losses", "signals")
 #: Checkpoint bound (see :func:`check_checkpoint_grows_with_items_touched`).
 CHECKPOINT_CONSTANT_BYTES = 32 * 1024
 CHECKPOINT_BYTES_PER_ITEM = 512
 
 PoolFactory = Callable[[int, int], ItemPool]
+
+
+def learns_from_rewards(strategy: Strategy | type[Strategy]) -> bool:
+    """Whether the teacher checks apply: the strategy learns from rewards or from nothing.
+
+    Example:
+        >>> from stepladder import strategies
+        >>> class LossesOnly(strategies.Strategy):
+        ...     feedback = ("losses",)
+        >>> learns_from_rewards(strategies.get("dump")), learns_from_rewards(LossesOnly)
+        (True, False)
+    """
+    return not strategy.feedback or "rewards" in strategy.feedback
+
+
 Target = str | type[Strategy] | Strategy
 
 
@@ -297,10 +313,6 @@ class Subject:
     @property
     def feedback(self) -> tuple[str, ...]:
         return tuple(self.create().feedback)
-
-    @property
-    def learns_from_rewards(self) -> bool:
-        return not self.feedback or "rewards" in self.feedback
 
     def report_fields(self) -> tuple[str, ...]:
         """Rewards plus whatever else the strategy declares (each declared field present)."""
@@ -809,7 +821,7 @@ class Check:
         if self.kind == "allocating":
             return bool(strategy.allocates_rollouts)
         if self.kind == "teacher":
-            return not strategy.feedback or "rewards" in strategy.feedback
+            return learns_from_rewards(strategy)
         return True
 
 

@@ -26,6 +26,7 @@ from stepladder.testing import (
     StrategyTests,
     Subject,
     TeacherStrategyTests,
+    learns_from_rewards,
     play_script,
 )
 
@@ -43,7 +44,7 @@ def bases_for(cls: type[Strategy]) -> tuple[type[StrategyTests], ...]:
         bases.append(FilteringStrategyTests)
     if cls.allocates_rollouts:
         bases.append(AllocatingStrategyTests)
-    if not cls.feedback or "rewards" in cls.feedback:
+    if learns_from_rewards(cls):
         bases.append(TeacherStrategyTests)
     return tuple(bases) or (StrategyTests,)
 

@@ -13,7 +13,10 @@ from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
 from stepladder.stats import ItemStats
 
-__all__ = ["Proposal", "Strategy"]
+__all__ = ["FEEDBACK_FIELDS", "Proposal", "Strategy"]
+
+#: The Outcomes fields a strategy can learn from (what ``Strategy.feedback`` may name).
+FEEDBACK_FIELDS = ("rewards", "advantages", "losses", "signals")
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +143,7 @@ class Strategy(abc.ABC):
             return
         if any(getattr(outcomes, field) is not None for field in self.feedback):
             return
-        carried = [f for f in _FEEDBACK_FIELDS if getattr(outcomes, f) is not None]
+        carried = [f for f in FEEDBACK_FIELDS if getattr(outcomes, f) is not None]
         raise ValueError(
             f"strategy {self.name!r} learns from {' or '.join(self.feedback)}, but the outcomes "
             + (f"carry only {', '.join(carried)}" if carried else "carry no feedback")
@@ -192,7 +195,6 @@ class Strategy(abc.ABC):
         return f"{type(self).__name__}({params})"
 
 
-_FEEDBACK_FIELDS = ("rewards", "advantages", "losses", "signals")
 _LOADED_IN_PLACE = object()
 
 
