@@ -185,7 +185,10 @@ class Benchmark:
 
     def positions(self, item_ids: Sequence[Any], *, what: str = "answers") -> np.ndarray:
         """Row positions of ``item_ids``; ``ValueError`` naming the first unknown id."""
-        index = {item: row for row, item in enumerate(self.item_ids.tolist())}
+        index = self.__dict__.get("_index")
+        if index is None:  # built once: estimates for many models look up the same table
+            index = {item: row for row, item in enumerate(self.item_ids.tolist())}
+            object.__setattr__(self, "_index", index)
         rows = np.empty(len(item_ids), dtype=np.int64)
         for k, item in enumerate(item_ids):
             key = item.item() if isinstance(item, np.generic) else item
