@@ -98,6 +98,20 @@ class Locator(Protocol):
     def raw(self, row: int, column: str) -> str: ...
 
 
+class LineLocator:
+    """Data rows of a text log mapped back to physical lines; subclasses read a row's record."""
+
+    path: Path
+
+    def record(self, row: int) -> tuple[int, Any] | None:
+        """``(line number, the record)`` of data row ``row``, or None past the end."""
+        raise NotImplementedError
+
+    def where(self, row: int) -> str:
+        found = self.record(row)
+        return f"{self.path}: " + (f"line {found[0]}" if found else f"data row {row + 1}")
+
+
 class TableLocator:
     """Rows of a Parquet file (or a batch of one, starting at ``offset``)."""
 

@@ -10,6 +10,7 @@ import pyarrow.csv as pa_csv
 
 from stepladder.difficulty.logs._common import (
     CSV_NULLS,
+    LineLocator,
     Locator,
     ResponseLogError,
     TableLocator,
@@ -19,13 +20,13 @@ from stepladder.difficulty.logs._common import (
 )
 
 
-class CsvLocator:
+class CsvLocator(LineLocator):
     """Data rows of a CSV file mapped back to physical lines (blank lines are skipped)."""
 
     def __init__(self, path: Path, header: list[str], data: pa.Table) -> None:
         self.path, self.header, self.data = path, header, data
 
-    def _record(self, row: int) -> tuple[int, list[str]] | None:
+    def record(self, row: int) -> tuple[int, list[str]] | None:
         seen = -1  # the header is record -1
         for number, line in text_lines(self.path):
             if line:
@@ -34,12 +35,8 @@ class CsvLocator:
                 seen += 1
         return None
 
-    def where(self, row: int) -> str:
-        found = self._record(row)
-        return f"{self.path}: " + (f"line {found[0]}" if found else f"data row {row + 1}")
-
     def raw(self, row: int, column: str) -> str:
-        found = self._record(row)
+        found = self.record(row)
         if found is None or column not in self.header:
             return TableLocator(self.path, self.data).raw(row, column)
         fields = found[1]

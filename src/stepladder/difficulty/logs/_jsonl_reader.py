@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from stepladder.difficulty.logs._common import (
+    LineLocator,
     Locator,
     ResponseLogError,
     TableLocator,
@@ -19,13 +20,13 @@ from stepladder.difficulty.logs._common import (
 )
 
 
-class _JsonLocator:
+class _JsonLocator(LineLocator):
     """Data rows of a JSON Lines file mapped back to physical lines (blank lines skipped)."""
 
     def __init__(self, path: Path, data: pa.Table) -> None:
         self.path, self.data = path, data
 
-    def _record(self, row: int) -> tuple[int, str] | None:
+    def record(self, row: int) -> tuple[int, str] | None:
         seen = 0
         for number, line in text_lines(self.path):
             if line.strip():
@@ -34,12 +35,8 @@ class _JsonLocator:
                 seen += 1
         return None
 
-    def where(self, row: int) -> str:
-        found = self._record(row)
-        return f"{self.path}: " + (f"line {found[0]}" if found else f"data row {row + 1}")
-
     def raw(self, row: int, column: str) -> str:
-        found = self._record(row)
+        found = self.record(row)
         try:
             record = json.loads(found[1]) if found else None
         except ValueError:
