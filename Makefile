@@ -45,7 +45,9 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/hot_path.py
 	$(BIN)/python benchmarks/knapsack_speed.py
 	$(BIN)/python benchmarks/sim_strategies.py
-	$(BIN)/python benchmarks/grpo_cpu.py
+	mkdir -p bench-out
+	$(BIN)/python benchmarks/grpo_cpu.py --save bench-out/grpo_cpu.json
+	$(BIN)/python benchmarks/claims.py --results bench-out/grpo_cpu.json
 	$(BIN)/python benchmarks/gym_teachers.py --out docs/benchmarks.md
 	$(MAKE) bench-fashion-mnist
 	$(BIN)/python benchmarks/pcl_cost.py

@@ -1,0 +1,184 @@
+"""The papers' claims, checked in direction against the real GRPO benchmark.
+
+Each row names a paper, the claim its authors make for their method, the quantity of
+``benchmarks/grpo_cpu.py`` that tests that claim here, what was measured (paired by seed,
+with a 95% t interval) and whether the claim reproduced *in direction*: ``yes`` when the
+interval lies on the claimed side of 0, ``no`` when it lies on the other side, and ``not
+shown`` when it contains 0. A claim about training efficiency is tested at matched rollouts
+(the cost that the papers' GPUs pay), a claim about informative batches on the effective
+ratio (share of groups with mixed rewards). This is one small task, so a ``no`` says the
+claim does not transfer to it, not that the paper is wrong.
+
+The results are the saved runs of ``grpo_cpu.py`` (``--save``), merged as its
+``--render-from`` merges them; the table goes between the ``claims`` markers of
+docs/benchmarks.md.
+
+    .venv/bin/python benchmarks/claims.py [--results a.json b.json ...] [--out docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _grpo_common import load, summarise, t_interval
+from _markdown import markdown_table, reproduce_command, update_section
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "grpo_cpu"
+DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- claims:start -->", "<!-- claims:end -->"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One paper's claim and the measured quantity that tests it (claimed to be > 0)."""
+
+    strategy: str
+    paper: str
+    claim: str
+    test: str  # "matched", "steps", "effective" or "hardest"
+
+
+CLAIMS = [
+    Claim("dynamic_sampling", "DAPO: An Open-Source LLM Reinforcement Learning System at Scale",
+          "dropping all-correct and all-wrong groups and refilling reaches a given accuracy "
+          "in fewer training steps", "steps"),
+    Claim("dynamic_sampling", "DAPO: An Open-Source LLM Reinforcement Learning System at Scale",
+          "the extra generation is paid back: training is not slower overall", "matched"),
+    Claim("balanced_filter",
+          "Online Difficulty Filtering for Reasoning Oriented Reinforcement Learning",
+          "keeping prompts of intermediate pass rate improves accuracy over plain GRPO",
+          "matched"),
+    Claim("knapsack", "Knapsack RL: Unlocking Exploration of LLMs via Optimizing Budget "
+          "Allocation", "allocating the same rollout budget by value raises the share of "
+          "groups with a non-zero gradient", "effective"),
+    Claim("knapsack", "Knapsack RL: Unlocking Exploration of LLMs via Optimizing Budget "
+          "Allocation", "... and improves accuracy at the same budget", "matched"),
+    Claim("pcl", "Prompt Curriculum Learning for Efficient LLM Post-Training",
+          "prompts predicted near p = 0.5 give more informative batches", "effective"),
+    Claim("pcl", "Prompt Curriculum Learning for Efficient LLM Post-Training",
+          "... and train faster than uniform sampling", "matched"),
+    Claim("mopps", "Can Prompt Difficulty be Online Predicted for Accelerating RL Finetuning "
+          "of Reasoning Models?", "Thompson-sampled pass rates select informative prompts "
+          "and accelerate training", "matched"),
+    Claim("cures", "CurES: From Gradient Analysis to Efficient Curriculum Learning for "
+          "Reasoning LLMs", "sampling and budgeting by estimated gradient contribution "
+          "improves accuracy at the same compute", "matched"),
+    Claim("dump", "DUMP: Automated Distribution-Level Curriculum Learning for RL-based LLM "
+          "Post-training", "a UCB schedule over distributions by mean |advantage| improves "
+          "accuracy over uniform mixing", "matched"),
+    Claim("sec", "Self-Evolving Curriculum for LLM Reasoning", "a bandit over categories "
+          "improves accuracy, above all on the hardest problems", "hardest"),
+    Claim("adarft", "Efficient Reinforcement Finetuning via Adaptive Curriculum Learning",
+          "a target difficulty that follows the reward trains faster and better", "matched"),
+    Claim("gain", "Angles Don't Lie: Unlocking Training-Efficient RL Through the Model's Own "
+          "Signals", "ordering data by the model's own signal makes training more efficient",
+          "matched"),
+    Claim("vcrl", "VCRL: Variance-based Curriculum Reinforcement Learning for Large Language "
+          "Models", "variance-based selection with replay beats GRPO", "matched"),
+    Claim("cdas", "Rethinking the Sampling Criteria in Reinforcement Learning for LLM "
+          "Reasoning", "aligning difficulty with competence improves accuracy and efficiency",
+          "matched"),
+]  # fmt: skip
+
+TESTS = {
+    "steps": "held-out accuracy minus uniform's after the same steps",
+    "matched": "held-out accuracy minus a rollout-matched uniform's",
+    "effective": "effective ratio (share of mixed-reward groups) minus uniform's",
+    "hardest": "4-digit held-out accuracy minus uniform's",
+}
+
+
+EXPLAIN = (
+    "Each row names a paper, its authors' claim for their method, the quantity that tests the "
+    "claim here, what was measured (paired by seed, 95% t interval) and whether the claim "
+    "reproduced *in direction*: `yes` when the interval lies on the claimed side of 0, `no` "
+    "when it lies on the other side, `not shown` when it contains 0. Efficiency claims are "
+    "tested at matched rollouts, the cost the papers' GPUs pay; claims about informative "
+    "batches on the effective ratio. This is one small task: a `no` says the claim did not "
+    "transfer to it, not that the paper is wrong."
+)
+
+
+def measure(test: str, name: str, out: dict[str, Any], rows: dict[str, dict[str, Any]]):
+    """The paired per-seed differences (mean, low, high) that test a claim."""
+    runs, base = out["results"][name], out["results"]["uniform"]
+    if test == "steps":
+        return rows[name]["vs_uniform"]
+    if test == "matched":
+        return rows[name]["vs_matched"]
+    if test == "effective":
+        diff = [r["effective_ratio"] - b["effective_ratio"]
+                for r, b in zip(runs, base, strict=True)]  # fmt: skip
+    elif test == "hardest":
+        last = max(runs[0]["curve"]["levels"][-1], key=int)
+        diff = [r["curve"]["levels"][-1][last] - b["curve"]["levels"][-1][last]
+                for r, b in zip(runs, base, strict=True)]  # fmt: skip
+    else:
+        raise ValueError(f"unknown test {test!r}")
+    return t_interval(np.asarray(diff, dtype=float))
+
+
+def reproduced(interval: tuple[float, float, float]) -> str:
+    """``yes``/``no`` only when the 95% interval excludes 0."""
+    _, low, high = interval
+    if math.isnan(low):
+        return "n/a (one seed)"
+    return "yes" if low > 0 else "no" if high < 0 else "not shown"
+
+
+def render(out: dict[str, Any], command: str) -> str:
+    rows = {r["name"]: r for r in summarise(out)}
+    body, tally = [], {"yes": 0, "no": 0, "not shown": 0}
+    for claim in CLAIMS:
+        if claim.strategy not in out["results"]:
+            continue
+        mean, low, high = measure(claim.test, claim.strategy, out, rows)
+        verdict = reproduced((mean, low, high))
+        tally[verdict] = tally.get(verdict, 0) + 1
+        body.append([
+            f"`{claim.strategy}`", f"*{claim.paper}*", claim.claim, TESTS[claim.test],
+            f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]", verdict,
+        ])  # fmt: skip
+    seeds = len(out["warm"])
+    table = markdown_table(
+        ["strategy", "paper", "claim", "tested here as", f"measured ({seeds} seeds, 95% CI)",
+         "reproduced in direction"], body, right_from=4)  # fmt: skip
+    return (
+        "## The papers' claims on the real GRPO benchmark (`benchmarks/claims.py`)\n\n"
+        f"Command: {command}, on the saved runs of `benchmarks/grpo_cpu.py` whose table is "
+        f"above (same seeds, same configuration). {EXPLAIN}\n\n{table}\n\n"
+        f"Of {len(body)} claims: {tally['yes']} reproduced in direction, {tally['no']} went "
+        f"the other way, {tally['not shown']} were not shown either way at this size.\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument(
+        "--results",
+        type=Path,
+        nargs="+",
+        help="saved grpo_cpu.py runs (default: benchmarks/results/grpo_cpu/*.json)",
+    )
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = p.parse_args(argv)
+    paths = args.results or sorted(RESULTS.glob("*.json"))
+    if not paths:
+        raise SystemExit(f"no saved runs in {RESULTS}: run grpo_cpu.py --save first")
+    _, out, _, _, _ = load(paths)
+    words = sys.argv[1:] if argv is None else argv
+    words = [w for i, w in enumerate(words) if w != "--out" and (i == 0 or words[i - 1] != "--out")]
+    command = reproduce_command("claims.py", words)
+    update_section(args.out, render(out, command), START, END)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
