@@ -121,8 +121,8 @@ def three_items(**params):
     return strategy
 
 
-def test_cures_sampling_probabilities_by_hand_at_a_fixed_temperature():
-    strategy = three_items(tau=0.1)
+def test_cures_sampling_probabilities_by_hand():
+    strategy = three_items()  # tau = 0.1
     sd = [math.sqrt(0.5 * 0.5), math.sqrt(0.25 * 0.75), math.sqrt(0.1 * 0.9)]
     weights = [math.exp(s / 0.1) for s in sd]  # e^5 = 148.41, e^4.330 = 75.96, e^3 = 20.09
     expected = [w / sum(weights) for w in weights]
@@ -135,7 +135,7 @@ def test_cures_sampling_probabilities_match_the_authors_code():
     # counter (Accepted/All = 1/4, 2/4, 0/4, 4/4, 3/4) from github.com/ZexuSun/CurES,
     # commit eccf2983feb62ac977e309ea0f5566d892d1b721, epic/epic_sampler.py (their
     # difficulties are float32, hence rtol 1e-6).
-    strategy = bound("cures", 5, seed=0)
+    strategy = bound("cures", 5, seed=0, tau=None)  # tau=None: their per-prompt temperature
     cold = strategy.propose(5)
     assert cold.rollouts.tolist() == [4] * 5  # their num_rollout_min
     solved = [1, 2, 0, 4, 3]
@@ -178,7 +178,7 @@ def test_cures_respects_the_minimum_and_exact_total():
 
 
 def test_cures_draws_follow_rho_without_replacement():
-    strategy = three_items(tau=0.1)
+    strategy = three_items()
     strategy.steps = 10**5
     counts = np.zeros(3)
     for _ in range(6000):

@@ -149,9 +149,10 @@ class CurES(PosteriorStrategy):
 
            rho(x) = exp(sqrt(p (1-p)) / t) / sum_x' exp(sqrt(p' (1-p')) / t')
 
-       with the authors' per-prompt temperature ``t = (k + 1) / 0.01`` (``tau=None``, the
-       default, as in ``EpicSampler.__iter__``; sampling is then close to uniform, with a
-       slight lean to prompts with few successes) or one temperature ``t = tau`` for all.
+       with the paper's one temperature ``t = tau`` for all prompts (default 0.1; the paper
+       leaves it open), or with ``tau=None`` the authors' code: a per-prompt temperature
+       ``t = (k + 1) / 0.01`` (``EpicSampler.__iter__``), which makes sampling close to
+       uniform, with a slight lean to prompts with few successes.
        A batch is ``n`` distinct prompts drawn from ``rho`` without replacement (a batch
        larger than the subset takes several rounds). Its ``n * rollouts`` rollouts (their
        ``num_rollout_max = 8`` per prompt on average) are split in proportion to
@@ -190,8 +191,8 @@ class CurES(PosteriorStrategy):
         >>> cur.observe(Outcomes.from_groups([0, 1, 2], [[1, 0, 0, 0], [1, 1, 0, 0], [0] * 4]))
         >>> cur.strategy.posterior.mean().round(3).tolist()
         [0.333, 0.5, 0.167]
-        >>> cur.strategy.probabilities().round(4).tolist()  # nearly uniform, as theirs
-        [0.3333, 0.333, 0.3337]
+        >>> cur.strategy.probabilities().round(3).tolist()  # exp(sqrt(p (1-p)) / 0.1)
+        [0.37, 0.492, 0.138]
         >>> batch = cur.propose(3)  # 24 rollouts split by sqrt(a (1-a)): .433, .5, 0
         >>> sorted(zip(batch.indices.tolist(), batch.rollouts.tolist()))
         [(0, 10), (1, 12), (2, 2)]
@@ -203,7 +204,7 @@ class CurES(PosteriorStrategy):
     def __init__(
         self,
         *,
-        tau: float | None = None,
+        tau: float | None = 0.1,
         rollouts: int = 8,
         cold_rollouts: int = 4,
         min_rollouts: int = 2,
