@@ -112,17 +112,17 @@ def test_mopps_rejects_bad_parameters(params):
 # --------------------------------------------------------------------------- CurES
 
 
-def three_items():
-    strategy = bound("cures", 3, seed=0)
+def three_items(**params):
+    strategy = bound("cures", 3, seed=0, **params)
     cold = strategy.propose(3)  # the cold start proposes every prompt once
-    assert sorted(cold.indices.tolist()) == [0, 1, 2] and cold.rollouts.tolist() == [8, 8, 8]
+    assert sorted(cold.indices.tolist()) == [0, 1, 2] and cold.rollouts.tolist() == [4, 4, 4]
     # posteriors: item 0 Beta(2, 2) -> p = .5; item 1 Beta(1, 3) -> .25; item 2 Beta(1, 9) -> .1
     strategy.observe(Outcomes.from_groups([0, 1, 2], [[1, 0], [0, 0], [0] * 8]))
     return strategy
 
 
 def test_cures_sampling_probabilities_by_hand():
-    strategy = three_items()
+    strategy = three_items()  # tau = 0.1
     sd = [math.sqrt(0.5 * 0.5), math.sqrt(0.25 * 0.75), math.sqrt(0.1 * 0.9)]
     weights = [math.exp(s / 0.1) for s in sd]  # e^5 = 148.41, e^4.330 = 75.96, e^3 = 20.09
     expected = [w / sum(weights) for w in weights]
@@ -130,14 +130,42 @@ def test_cures_sampling_probabilities_by_hand():
     np.testing.assert_allclose(expected, [0.6071, 0.3107, 0.0822], atol=1e-4)
 
 
+def test_cures_sampling_probabilities_match_the_authors_code():
+    # Expected values: EpicSampler.update_difficulty then __iter__'s `probs`, run on this
+    # counter (Accepted/All = 1/4, 2/4, 0/4, 4/4, 3/4) from github.com/ZexuSun/CurES,
+    # commit eccf2983feb62ac977e309ea0f5566d892d1b721, epic/epic_sampler.py (their
+    # difficulties are float32, hence rtol 1e-6).
+    strategy = bound("cures", 5, seed=0, tau=None)  # tau=None: their per-prompt temperature
+    cold = strategy.propose(5)
+    assert cold.rollouts.tolist() == [4] * 5  # their num_rollout_min
+    solved = [1, 2, 0, 4, 3]
+    strategy.observe(Outcomes(range(5), [[1.0] * k + [0.0] * (4 - k) for k in solved]))
+    authors = [0.20008433985122487, 0.1999462581039987, 0.20035859464182287,
+               0.19976213032172063, 0.19984867708123288]  # fmt: skip
+    np.testing.assert_allclose(strategy.probabilities(), authors, rtol=1e-6)
+
+
+def test_cures_rollout_split_matches_the_authors_code_at_equal_gradient_norms():
+    # Expected values: EPICInitializer.init_sample_size (eq. 127), run with 4 cold-start
+    # rollouts per prompt, 1, 2, 3 and 2 of them correct, every gradient norm 1.0, and a
+    # budget of batch_size * num_rollout_max = 4 * 8, from github.com/ZexuSun/CurES, commit
+    # eccf2983feb62ac977e309ea0f5566d892d1b721, epic/stage_0_init_difficulty_sample_size.py.
+    strategy = bound("cures", 4, seed=0)
+    strategy.propose(4)
+    strategy.observe(Outcomes(range(4), [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 0, 0]]))
+    proposal = strategy.propose(4)  # the whole subset, 4 x 8 rollouts
+    rollouts = dict(zip(proposal.indices.tolist(), proposal.rollouts.tolist(), strict=True))
+    assert [rollouts[i] for i in range(4)] == [7, 9, 7, 9]
+
+
 def test_cures_rollout_allocation_by_hand():
     strategy = three_items()
     proposal = strategy.propose(3)
     rollouts = dict(zip(proposal.indices.tolist(), proposal.rollouts.tolist(), strict=True))
-    # sqrt(p(1-p)) = .5, .4330, .3 (sum 1.2330); 24 rollouts in proportion:
-    # 9.732, 8.428, 5.839 -> floors 9, 8, 5 (22); the 2 left go to the largest
-    # fractional parts, .839 (item 2) and .732 (item 0).
-    assert rollouts == {0: 10, 1: 8, 2: 6}
+    # observed fractions a = 1/2, 0/2, 0/8: weights sqrt(a(1-a)) = .5, 0, 0. The zero
+    # weights get min_rollouts = 2 (the authors' code gives them 0: dropped), the rest 20.
+    assert rollouts == {0: 20, 1: 2, 2: 2}
+    np.testing.assert_allclose(strategy.split_weights([0, 1, 2]), [0.5, 0.0, 0.0])
 
 
 def test_cures_respects_the_minimum_and_exact_total():
@@ -192,7 +220,7 @@ def test_cures_cold_start_then_selection_then_reset():
     fresh = strategy.propose(4).indices  # after `steps` selections: a new subset, reset
     assert not np.isin(fresh, subset).any()
     assert np.isclose(strategy.posterior.mean([subset[0]])[0], 0.2)  # not in the new subset
-    assert strategy.metrics()["mean_rollouts"] == 8.0
+    assert strategy.metrics()["mean_rollouts"] == 4.0  # a cold start: cold_rollouts each
 
 
 def test_cures_whole_pool_iteration_resets_the_estimates():
@@ -214,7 +242,8 @@ def test_cures_cache_survives_resume():
 
 
 @pytest.mark.parametrize(
-    "params", [{"tau": 0}, {"tau": float("nan")}, {"rollouts": 1, "min_rollouts": 2}]
+    "params",
+    [{"tau": 0}, {"tau": float("nan")}, {"rollouts": 1, "min_rollouts": 2}, {"cold_rollouts": 0}],
 )
 def test_cures_rejects_bad_parameters(params):
     with pytest.raises(ValueError):

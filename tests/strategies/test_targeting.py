@@ -318,6 +318,34 @@ def test_gain_moves_mu_once_per_loop_on_the_loop_accuracy():
     assert big.strategy.mu == pytest.approx(500 * math.tanh(1.0))
 
 
+def test_gain_mu_matches_the_authors_code():
+    # Expected values: update_dataset (float32 torch arithmetic) run on loops with mean
+    # accuracy 1.5 of their 2.0/0.0 rewards (pass rate 0.75) and mean angle 0.1, then 2.0
+    # (pass rate 1) and angle 0, then 0.5 (pass rate 0.25), from github.com/wangqinsi1/GAINRL,
+    # commit 20279caf241990c09d24b30dc2f8f2a0d707ca64, trl_gainrl/gainrl_trainer.py.
+    cur = Curriculum(gain_pool(5000), "gain", seed=0)  # subset 256: loops of 4 x 64
+    loops = [([1.0, 1.0, 1.0, 0.0], 0.1, 329.7462463378906),
+             ([1.0, 1.0, 1.0, 1.0], 0.0, 710.5433349609375),
+             ([1.0, 0.0, 0.0, 0.0], 0.0, 710.5433349609375)]  # fmt: skip
+    for rewards, angle, authors_mu in loops:
+        for _ in range(4):
+            batch = cur.propose(64).indices
+            cur.observe(Outcomes(batch, rewards=[rewards] * 64, signals=[angle] * 64))
+        assert cur.strategy.mu == pytest.approx(authors_mu, rel=1e-6)
+
+
+def test_gain_window_matches_the_authors_code():
+    # Expected values: the `probs` of gaussian_sample_list(list(range(6)), 3, 2.5, 2.0), run
+    # from github.com/wangqinsi1/GAINRL, commit 20279caf241990c09d24b30dc2f8f2a0d707ca64,
+    # trl_gainrl/gainrl_trainer.py.
+    cur = Curriculum(gain_pool(6), "gain", seed=0, sigma=2.0, start=2.5, subset=3)
+    authors = [0.10491591300798242, 0.1729770974111849, 0.22210698958083272,
+               0.22210698958083272, 0.1729770974111849, 0.10491591300798242]  # fmt: skip
+    np.testing.assert_allclose(cur.strategy.probabilities(), authors, rtol=1e-12)
+    subset = cur.propose(3).indices  # proposed in rank order, as their sorted draw
+    assert subset.tolist() == sorted(subset.tolist()) and len(set(subset.tolist())) == 3
+
+
 def test_gain_shift_is_clamped_to_max_shift_and_mu_to_the_pool():
     cur = Curriculum(gain_pool(), "gain", seed=0, gain=1000.0)
     cur.observe(Outcomes([0], rewards=[[1.0, 1.0]], signals=[1.0]))  # 2000 tanh(1) > 1000

@@ -10,8 +10,9 @@ reset it), it is a :class:`~stepladder.difficulty.passrate.BetaPassRate` of thei
 - ``mopps``: Thompson-sample a pass rate for a uniformly drawn candidate pool and keep the
   candidates predicted closest to 0.5 (no rollouts spent on evaluation).
 - ``cures``: per subset of prompts, a cold start (every prompt once), then sample prompts
-  with probability ``exp(sqrt(p (1-p)) / tau)`` and split the rollout budget in proportion
-  to ``sqrt(p (1-p))``.
+  with probability ``exp(sqrt(p (1-p)) / t)`` and split the rollout budget in proportion
+  to ``sqrt(a (1-a))``, ``a`` the observed success fraction (the authors' gradient spread
+  when every response's gradient has the same norm).
 
 Both cost O(batch) per step whatever the pool size (``cures`` up to a log factor) and
 checkpoint only the prompts observed so far.
@@ -132,57 +133,69 @@ class CurES(PosteriorStrategy):
     """CurES: sample prompts by gradient informativeness and split rollouts to match.
 
     From "CurES: From Gradient Analysis to Efficient Curriculum Learning for Reasoning LLMs"
-    (Zeng et al., 2025). Training runs in iterations over a *subset* of prompts (the next
-    ``subset`` prompts of a shuffled pass over the pool; ``subset=None``: the whole pool).
-    Each iteration begins as the authors' does:
+    (Zeng et al., 2025), following the authors' code (github.com/ZexuSun/CurES, commit
+    eccf298: ``epic/epic_sampler.py``, ``epic/stage_0_init_difficulty_sample_size.py``,
+    ``runs/scripts/run_epic.sh``). Training runs in iterations over a *subset* of prompts (the
+    next ``subset`` prompts of a shuffled pass over the pool; ``subset=None``: the whole pool;
+    the authors take a fresh data chunk per iteration). Each iteration begins as theirs does:
 
-    1. Reset: the subset's pass-rate estimates return to the prior.
+    1. Reset: the subset's estimates return to the prior.
     2. Cold start: every prompt of the subset is proposed once, in shuffled order, with
-       ``rollouts`` rollouts each (a last short batch is topped up with prompts of the
-       subset drawn uniformly). No prompt is selected on an estimate it does not have yet.
-    3. Selection, for ``steps`` steps: with ``p`` the Beta-posterior mean pass rate (prior
-       ``(1, 1)``) of the subset's prompts, the paper's prompt distribution is::
+       ``cold_rollouts`` rollouts each (their ``num_rollout_min = 4``; a last short batch is
+       topped up with prompts of the subset drawn uniformly).
+    3. Selection, for ``steps`` steps, over the subset prompts observed so far, with ``k`` and
+       ``m`` a prompt's successes and rollouts in this iteration and ``p = (k + 1) / (m + 2)``
+       (the Beta-posterior mean, prior ``(1, 1)``): prompts are drawn with probability ::
 
-           rho(x) = exp(sqrt(p (1-p)) / tau) / sum_x' exp(sqrt(p' (1-p')) / tau)
+           rho(x) = exp(sqrt(p (1-p)) / t) / sum_x' exp(sqrt(p' (1-p')) / t')
 
-       over the subset prompts observed so far; a batch is ``n`` distinct prompts drawn from
-       ``rho`` without replacement (successive draws; a batch larger than the subset takes
-       several rounds). The batch's ``n * rollouts`` rollouts are split in proportion to
-       ``sqrt(p_i (1-p_i))``, with at least ``min_rollouts`` each
-       (:func:`~stepladder.strategies.budget.allocate_proportional`: the total is exact).
+       with the paper's one temperature ``t = tau`` for all prompts (default 0.1; the paper
+       leaves it open), or with ``tau=None`` the authors' code: a per-prompt temperature
+       ``t = (k + 1) / 0.01`` (``EpicSampler.__iter__``), which makes sampling close to
+       uniform, with a slight lean to prompts with few successes.
+       A batch is ``n`` distinct prompts drawn from ``rho`` without replacement (a batch
+       larger than the subset takes several rounds). Its ``n * rollouts`` rollouts (their
+       ``num_rollout_max = 8`` per prompt on average) are split in proportion to
+       ``sqrt(a (1-a))``, ``a = k / m`` the observed success fraction, with at least
+       ``min_rollouts`` each (:func:`~stepladder.strategies.budget.allocate_proportional`:
+       the total is exact).
 
-    Difference from the authors: the paper allocates rollouts in proportion to each prompt's
-    estimated gradient-norm standard deviation ``sigma_i`` (measured from the model's
-    per-rollout gradients); here its first-order proxy ``sqrt(p_i (1-p_i))`` is used, since a
-    curriculum sees rewards, not gradients. ``steps=16`` and ``subset=None`` are this
-    library's defaults (the paper does not fix them for every setting).
+    Differences from the authors' code:
 
-    The weights ``exp((sqrt(p (1-p)) - 0.5) / tau)`` (``rho`` up to a constant) live in a
-    :class:`~stepladder.strategies._toolbox.SumTree` over the subset that starts at zero and
-    changes for observed prompts only, so a step costs O(batch log subset) (plus the O(subset)
-    reset, once per iteration, which spans at least ``subset / n`` steps). Successive draws are
-    made as draws with replacement that skip repeats: the same law as a Gumbel top-k race.
+    - Rollout split. They split in proportion to a per-prompt gradient spread ``sigma_i``
+      (``init_sample_size``) with ``sigma^2 = a b^2 E[g_c^2] + a^2 b E[g_w^2] -
+      a^2 b^2 (E[g_c] - E[g_w])^2``, ``b = 1 - a`` and ``g_c``, ``g_w`` the gradient norms of
+      the correct and wrong responses. When every response has the same norm ``g`` this is
+      ``g sqrt(a (1-a))``, the weight used here: a curriculum sees rewards, not gradients.
+      With unequal norms the splits differ.
+    - They fix the split and the sampling weights from the cold start and, in their run
+      scripts, never update them (the counter update sits in the filter-groups branch, which
+      those runs disable); here both follow every observation of the iteration.
+    - They give ``round(budget * sigma_i / sum sigma)`` over the whole chunk, so a prompt
+      solved by all or none of its cold-start rollouts gets 0 rollouts and is dropped from
+      its batch; here the split is over the batch (exact total), at least ``min_rollouts``.
 
-    ``tau = 0.1`` by default (the paper leaves it open). ``sqrt(p (1-p))`` lies in [0, 0.5],
-    so a prompt at ``p = 0.5`` is ``e^2 ~ 7.4`` times as likely as one at ``p = 0.1``, while
-    ``tau = 1`` would be close to uniform. The authors' code divides by a per-item temperature
-    ``(successes + 1) / 0.01`` instead, which makes sampling almost uniform; that is not
-    reproduced here.
+    ``steps=16`` (they run 10 steps per iteration) and ``subset=None`` are this library's
+    defaults. The weights live in a :class:`~stepladder.strategies._toolbox.SumTree` over the
+    subset that starts at zero and changes for observed prompts only, so a step costs
+    O(batch log subset) (plus the O(subset) reset, once per iteration, which spans at least
+    ``subset / n`` steps). Successive draws are made as draws with replacement that skip
+    repeats: the same law as their ``np.random.choice(..., replace=False, p=rho)``.
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
         >>> cur = Curriculum(3, "cures", seed=0)
-        >>> cold = cur.propose(3)  # cold start: every prompt once, 8 rollouts each
+        >>> cold = cur.propose(3)  # cold start: every prompt once, 4 rollouts each
         >>> sorted(cold.indices.tolist()), cold.rollouts.tolist()
-        ([0, 1, 2], [8, 8, 8])
-        >>> cur.observe(Outcomes.from_groups([0, 1, 2], [[1, 0], [0, 0], [0] * 8]))
-        >>> cur.strategy.posterior.mean().tolist()
-        [0.5, 0.25, 0.1]
-        >>> cur.strategy.probabilities().round(3).tolist()
-        [0.607, 0.311, 0.082]
-        >>> batch = cur.propose(3)
+        ([0, 1, 2], [4, 4, 4])
+        >>> cur.observe(Outcomes.from_groups([0, 1, 2], [[1, 0, 0, 0], [1, 1, 0, 0], [0] * 4]))
+        >>> cur.strategy.posterior.mean().round(3).tolist()
+        [0.333, 0.5, 0.167]
+        >>> cur.strategy.probabilities().round(3).tolist()  # exp(sqrt(p (1-p)) / 0.1)
+        [0.37, 0.492, 0.138]
+        >>> batch = cur.propose(3)  # 24 rollouts split by sqrt(a (1-a)): .433, .5, 0
         >>> sorted(zip(batch.indices.tolist(), batch.rollouts.tolist()))
-        [(0, 10), (1, 8), (2, 6)]
+        [(0, 10), (1, 12), (2, 2)]
     """
 
     learned = ("posterior", *PosteriorStrategy.learned, "_subset", "_warm", "_selected")
@@ -191,15 +204,17 @@ class CurES(PosteriorStrategy):
     def __init__(
         self,
         *,
-        tau: float = 0.1,
+        tau: float | None = 0.1,
         rollouts: int = 8,
+        cold_rollouts: int = 4,
         min_rollouts: int = 2,
         subset: int | None = None,
         steps: int = 16,
         prior: tuple[float, float] = (1.0, 1.0),
     ) -> None:
-        self.tau = number("tau", tau, low=0, open_low=True)
+        self.tau = None if tau is None else number("tau", tau, low=0, open_low=True)
         self.rollouts = positive_int("rollouts", rollouts)
+        self.cold_rollouts = positive_int("cold_rollouts", cold_rollouts)
         self.min_rollouts = positive_int("min_rollouts", min_rollouts)
         check_rollout_bounds(self.rollouts, self.min_rollouts, None)
         self.subset = None if subset is None else positive_int("subset", subset)
@@ -228,7 +243,7 @@ class CurES(PosteriorStrategy):
 
     def _set_weights(self, positions: np.ndarray) -> None:
         self._known += int(np.count_nonzero(self._weights.weights(positions) == 0))
-        self._weights.update(positions, self._weight(self._p(positions)))
+        self._weights.update(positions, self._weight(self._items(positions)))
 
     def _items(self, positions: np.ndarray) -> np.ndarray:
         return positions if self.subset is None else self._subset[positions]
@@ -244,13 +259,28 @@ class CurES(PosteriorStrategy):
         inside = self._subset[positions] == items
         return positions[inside], inside
 
-    def _p(self, positions: np.ndarray) -> np.ndarray:
-        return self.pass_mean(self._items(positions))
+    def _counts(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Successes ``k`` and rollouts ``m`` of ``items`` in this iteration."""
+        alpha, beta = self.beta(items)
+        successes = alpha - self.prior[0]
+        return successes, successes + beta - self.prior[1]
 
-    def _weight(self, p: Any) -> np.ndarray:
-        """``exp((sqrt(p (1-p)) - 0.5) / tau)``: ``rho`` up to a constant, in ``(0, 1]``."""
-        weight = np.exp((np.sqrt(p * (1.0 - p)) - 0.5) / self.tau)
+    def _weight(self, items: np.ndarray) -> np.ndarray:
+        """``rho`` up to a constant, in ``(0, 1]`` (``tau`` given) or ``[1, e^0.005]``."""
+        p = self.pass_mean(items)
+        spread = np.sqrt(p * (1.0 - p))  # in [0, 0.5]
+        if self.tau is None:  # the authors' t = (k + 1) / 0.01 >= 100: no overflow
+            weight = np.exp(spread * 0.01 / (self._counts(items)[0] + 1.0))
+        else:
+            weight = np.exp((spread - 0.5) / self.tau)
         return np.maximum(weight, np.finfo(np.float64).tiny)  # never exactly 0
+
+    def split_weights(self, items: Any) -> np.ndarray:
+        """``sqrt(a (1-a))`` with ``a = k / m`` each prompt's observed success fraction in
+        this iteration (0 where unobserved): the rollout split's weights."""
+        successes, trials = self._counts(np.asarray(items, dtype=np.int64))
+        a = np.divide(successes, trials, out=np.zeros_like(successes), where=trials > 0)
+        return np.sqrt(np.clip(a * (1.0 - a), 0.0, None))
 
     def _begin_iteration(self) -> None:
         size, post = self._size(), self.posterior
@@ -309,7 +339,7 @@ class CurES(PosteriorStrategy):
             positions = warm.take(n, self.rng)
             extra = self.rng.integers(0, warm.size, n - len(positions))
             items = self._items(np.concatenate([positions, extra]))
-            counts = np.full(n, self.rollouts, dtype=np.int64)
+            counts = np.full(n, self.cold_rollouts, dtype=np.int64)
             self._summarise(items, counts, self.pass_mean(items))
             return Proposal(items, rollouts=counts)
         rounds, left = [], n
@@ -322,7 +352,7 @@ class CurES(PosteriorStrategy):
         items = self._items(np.concatenate(rounds))
         p = self.pass_mean(items)
         counts = allocate_proportional(
-            np.sqrt(p * (1.0 - p)), n * self.rollouts, low=self.min_rollouts
+            self.split_weights(items), n * self.rollouts, low=self.min_rollouts
         )
         self._selected += 1
         self._summarise(items, counts, p)

@@ -461,26 +461,39 @@ class GAINRL(Strategy):
     """A Gaussian sampling window over a fixed item ranking, moved forward once per loop.
 
     From "Angles Don't Lie: Unlocking Training-Efficient RL Through the Model's Own Signals"
-    (GAIN-RL, Wang et al., 2025). Items are ranked once by a score, descending (the paper:
-    angle concentration; here ``score`` if given, else the pool's difficulty ascending,
-    easiest first, as a proxy; NaN ranks last). Training runs in loops, as the authors' do:
-    each loop draws a subset of ``max(subset, n)`` items without replacement with weights ::
+    (GAIN-RL, Wang et al., 2025), following the authors' code (github.com/wangqinsi1/GAINRL,
+    commit 20279ca: ``trl_gainrl/gainrl_trainer.py``, ``gaussian_sample_list`` and
+    ``update_dataset``). Items are ranked once by a score, descending (theirs: angle
+    concentration, ``data_processor.py``; here ``score`` if given, else the pool's difficulty
+    ascending, easiest first, as a proxy; NaN ranks last). Training runs in loops: each loop
+    draws a subset of ``max(subset, n)`` items without replacement with weights ::
 
         w(rank) = exp(-((rank - mu) / sigma)^2 / 2)
 
-    and proposes it ``n`` items at a time (a last short batch is completed from the start of
-    the subset). Once the whole subset has been proposed, the next ``observe`` moves the
-    centre, with acc the mean of every reward and s the mean signal observed in the loop ::
+    and proposes it in rank order (as theirs, which sorts the draw), ``n`` items at a time (a
+    last short batch is completed from the start of the subset). Once the whole subset has
+    been proposed, the next ``observe`` moves the centre, with acc the mean of every reward
+    (their rewards are 2 or 0 and they halve the mean: a pass rate, as 0/1 rewards give here)
+    and s the mean signal observed in the loop ::
 
         mu <- mu + clamp(gain * tanh(2 (acc - 0.5)) + gain * tanh(2 s), 0, max_shift)
 
-    where s is 0 when the trainer reports no ``outcomes.signals``. ``subset=None`` moves the
-    centre after every step instead (one loop per batch). The defaults are the paper's, in
-    ranks of a data set of tens of thousands (subset = 256, sigma = 1000, gain = 500,
-    max_shift = 1000); scale them down for small pools. mu starts at ``start`` and is
-    clamped to [0, N - 1]. Weighted sampling without replacement uses Gumbel top-k (the same
-    distribution as successive weighted draws) over ranks within mu +- 6 sigma (wider when
-    the subset needs it): O(sigma + subset) per loop.
+    where s is 0 when the trainer reports no ``outcomes.signals``. The defaults are theirs,
+    in ranks of a data set of tens of thousands (subset = 256, sigma = 1000, gain = 500,
+    max_shift = 1000); scale them down for small pools.
+
+    ``subset=None`` moves the centre after every step (one loop per batch), the cadence of
+    their verl sampler (``verl_gainrl/verl/trainer/ppo/gainrl_sampler.py``, subset = batch);
+    that one halves 0/1 rewards too, so its accuracy term is ``tanh(acc - 1) <= 0``, which
+    is not reproduced.
+
+    Differences from their trl code: they draw each loop's subset at the centre *before* the
+    latest move (``update_dataset`` samples at the old mean and returns the new one), so the
+    window lags one loop; here it does not. mu starts at ``start`` and is clamped to
+    [0, N - 1] (theirs is unbounded). Weighted sampling without replacement uses Gumbel top-k
+    (the law of their ``np.random.choice(..., replace=False, p=w)``) over ranks within
+    mu +- 6 sigma (wider when the subset needs it; the ranks left out have weight < 2e-8):
+    O(sigma + subset) per loop.
 
     Args:
         score: optional per-item score, higher = earlier in the order.
@@ -563,8 +576,7 @@ class GAINRL(Strategy):
         top = np.arange(len(ranks))
         if k < len(ranks):
             top = np.argpartition(-keys, k - 1)[:k]
-        top = top[np.argsort(-keys[top], kind="stable")]  # Gumbel top-k, heaviest key first
-        return self._order[ranks[top]].astype(np.int64)
+        return self._order[ranks[np.sort(top)]].astype(np.int64)  # in rank order
 
     def propose(self, n: int) -> Proposal:
         if n == 0:
@@ -595,6 +607,15 @@ class GAINRL(Strategy):
         shift = min(max(shift, 0.0), self.max_shift)
         self.mu = min(max(self.mu + shift, 0.0), float(self.pool.size - 1))
         self._sums = np.zeros(4)
+
+    def probabilities(self) -> np.ndarray:
+        """Each item's chance to be the first draw of a loop (O(pool): for inspection)."""
+        ranks = np.arange(self.pool.size)
+        weight = np.exp(-0.5 * ((ranks - self.mu) / self.sigma) ** 2)
+        weight[np.abs(ranks - round(self.mu)) > math.ceil(self._reach * self.sigma)] = 0.0
+        rho = np.zeros(self.pool.size)
+        rho[self._order] = weight / weight.sum()
+        return rho
 
     def metrics(self) -> dict[str, float]:
         return {"mu": float(self.mu), "progress": self.mu / max(self.pool.size - 1, 1)}
