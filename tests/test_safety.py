@@ -314,3 +314,17 @@ def test_safety_net_alone():
     net.bind(ItemPool(size=3), np.random.default_rng(0))
     proposal = Proposal(np.array([1, 2]))
     assert net.apply(proposal) is proposal
+
+
+def test_adapters_that_build_a_curriculum_pass_the_settings_through():
+    pytest.importorskip("torch")
+    from stepladder.integrations.torch import CurriculumSampler
+
+    settings = {"uniform_mix": 0.25, "cover_groups": 2}
+    sampler = CurriculumSampler(_levels(), "dump", batch_size=8, seed=0, **settings)
+    assert sampler.curriculum.safety.get_params() == settings
+    pytest.importorskip("ray")
+    from stepladder.integrations.ray import CurriculumHost
+
+    host = CurriculumHost(_levels(), "dump", seed=0, params=settings)
+    assert host.curriculum.safety.get_params() == settings
