@@ -138,7 +138,7 @@ def test_a_failed_load_changes_nothing(strategy, corrupt):
 
 def test_state_records_parameters_and_refuses_others_unless_not_strict():
     state = Curriculum(10, "dump", temperature=0.1).state_dict()
-    assert state["params"]["temperature"] == 0.1 and state["format"] == 2
+    assert state["params"]["temperature"] == 0.1 and state["format"] == 3
     other = Curriculum(10, "dump", temperature=0.5)
     with pytest.raises(
         ValueError,
@@ -180,6 +180,18 @@ def test_format_1_states_load_with_a_warning():
     with pytest.warns(UserWarning, match="format 1 curriculum state"):
         fresh.load_state_dict({**old, "format": 1})
     assert fresh.propose(5).indices.tolist() == cur.propose(5).indices.tolist()
+
+
+def test_format_2_states_load_as_taken_without_a_safety_net():
+    cur = _played("dump", 20, steps=2)
+    old = {k: v for k, v in cur.state_dict().items() if k not in ("safety", "safety_state")}
+    fresh = Curriculum(20, "dump", seed=1)
+    fresh.load_state_dict({**old, "format": 2})
+    assert fresh.propose(5).indices.tolist() == cur.propose(5).indices.tolist()
+    with pytest.raises(ValueError, match=r"state is for a safety net with uniform_mix=0\.0, "):
+        Curriculum(20, "dump", uniform_mix=0.1).load_state_dict({**old, "format": 2})
+    with pytest.raises(ValueError, match="state lacks safety, safety_state"):
+        fresh.load_state_dict({**old, "format": 3})
 
 
 def test_not_a_state_is_named():

@@ -129,6 +129,34 @@ def test_pending_proposals_are_handed_back(tmp_path):
         assert cur.propose(5).indices.tolist() == asked.indices.tolist()
 
 
+def test_recover_rebuilds_the_safety_net_exactly(tmp_path):
+    path, pool = tmp_path / "j", worker.make_pool()
+    settings = {"uniform_mix": 0.3, "cover_groups": 3}
+    cur = Curriculum(pool, "easy_to_hard", seed=6, journal=path, **settings)
+    _loop(cur, 5)
+    save_state(tmp_path / "ckpt.npz", cur.state_dict())
+    _loop(cur, 3)
+    asked = cur.propose(6)  # then the process dies
+    twin = Curriculum(pool, "easy_to_hard", seed=6, **settings)
+    _loop(twin, 8)
+    assert twin.propose(6).indices.tolist() == asked.indices.tolist()
+    for checkpoint in (None, tmp_path / "ckpt.npz"):
+        again = recover(path, pool, checkpoint)
+        assert again.safety.get_params() == settings
+        assert [p.indices.tolist() for p in again.pending] == [asked.indices.tolist()]
+        np.testing.assert_array_equal(again.safety.last_seen, twin.safety.last_seen)
+        assert again.metrics() == twin.metrics()
+        again.close()
+    again = recover(path, pool, tmp_path / "ckpt.npz")
+    rewards = (asked.indices[:, None] + twin.step + np.arange(3)) % 3 == 0
+    for run in (again, twin):
+        run.observe(Outcomes(asked.indices, rewards, losses=asked.indices / 100.0))
+    again.close()
+    again = recover(path, pool)
+    assert _loop(again, 4) == _loop(twin, 4)
+    assert again.metrics() == twin.metrics()
+
+
 def test_a_torn_tail_is_ignored_and_cut_off(tmp_path):
     path = tmp_path / "j"
     cur = Curriculum(30, seed=0, journal=path)

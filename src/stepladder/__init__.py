@@ -14,6 +14,7 @@ from stepladder.io import load_state, save_state
 from stepladder.journal import read_journal, recover
 from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
+from stepladder.safety import SafetyNet
 from stepladder.stats import ItemStats
 from stepladder.strategies import Proposal, Strategy
 
@@ -25,6 +26,7 @@ __all__ = [
     "ItemStats",
     "Outcomes",
     "Proposal",
+    "SafetyNet",
     "Strategy",
     "__version__",
     "grade",

@@ -15,15 +15,18 @@ from stepladder._checks import index_array, positive_int
 from stepladder.journal import JournalWriter
 from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
+from stepladder.safety import SafetyNet
 from stepladder.stats import ItemStats
 from stepladder.strategies import Proposal, Strategy, create
 
 __all__ = ["Curriculum"]
 
 #: Version of :meth:`Curriculum.state_dict`. 2 added ``params``, ``pool_fingerprint`` and
-#: ``journal``; version 1 states still load, with a warning, unchecked.
-_FORMAT = 2
+#: ``journal``; 3 added ``safety`` and ``safety_state`` (a format 2 state loads as one taken
+#: without a safety net); version 1 states still load, with a warning, unchecked.
+_FORMAT = 3
 _KEYS = ("format", "strategy", "pool_size", "step", "rng", "stats", "strategy_state")
+_SAFETY_KEYS = ("safety", "safety_state")
 
 
 class Curriculum:
@@ -39,6 +42,10 @@ class Curriculum:
             can rebuild a crashed run exactly (see :mod:`stepladder.journal`).
         journal_sync: ``"always"`` (fsync every record, the default), ``"every:N"`` or
             ``"never"`` (the OS flushes; survives a killed process, not a power cut).
+        uniform_mix: share of every proposal drawn uniformly from the pool instead of by the
+            strategy, in ``[0, 1)`` (the safety net; 0, the default, is off).
+        cover_groups: ``W``: every group of the pool (it needs groups) is proposed at least once
+            in every ``W`` consecutive proposals; None, the default, is off.
         **params: parameters of the named strategy.
 
     The loop::
@@ -48,6 +55,20 @@ class Curriculum:
 
     Same seed and same feedback give the same proposals; ``state_dict()`` taken at any point
     and loaded into a fresh Curriculum continues exactly.
+
+    The safety net (:class:`~stepladder.safety.SafetyNet`) guards against a strategy that
+    starves part of the pool. It rewrites the strategy's ``n``-item proposal by replacing the
+    items at randomly chosen positions, each position keeping its rollouts and weight, so a
+    budget allocator's total rollouts stay as it decided: ``uniform_mix=p`` replaces
+    ``n * p`` items (rounded stochastically, so the expected share is exactly ``p``) by uniform
+    draws from the pool, and ``cover_groups=W`` adds one uniformly drawn item of each group
+    that has been absent from the last ``W - 1`` proposals (the longest absent first, when more
+    groups are due than ``n``). Draws come from the curriculum's generator; a step costs
+    O(batch + groups). The strategy observes the outcomes of every item, drawn by it or not.
+    ``metrics()`` reports ``safety/mixed_share`` and ``safety/groups_covered`` of the last
+    proposal (and ``safety/max_absence`` with coverage). With both off (the defaults) the
+    proposals are exactly the strategy's. The settings are recorded in ``state_dict`` and
+    checked like the strategy's parameters.
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
@@ -66,8 +87,11 @@ class Curriculum:
         seed: int | None = 0,
         journal: str | os.PathLike[str] | None = None,
         journal_sync: str = "always",
+        uniform_mix: float = 0.0,
+        cover_groups: int | None = None,
         **params: Any,
     ) -> None:
+        safety = SafetyNet(uniform_mix, cover_groups)
         if isinstance(pool, str | bytes):
             raise ValueError(
                 f"pool must be an ItemPool, a number of items or a list of ids, got the "
@@ -96,14 +120,27 @@ class Curriculum:
         self.pending: tuple[Proposal, ...] = ()
         self._journal: JournalWriter | None = None
         strategy.bind(pool, self.stats, self.rng)
+        safety.bind(pool, self.rng)
+        #: The safety net that rewrites every proposal (off unless ``uniform_mix`` or
+        #: ``cover_groups`` is set).
+        self.safety = safety
         if journal is not None:
             self._journal = JournalWriter.create(journal, journal_sync, self._portable_state())
 
     def __repr__(self) -> str:
-        return f"Curriculum({self.pool!r}, {self.strategy!r}, step={self.step})"
+        net = f", {self.safety!r}" if self.safety.enabled else ""
+        return f"Curriculum({self.pool!r}, {self.strategy!r}{net}, step={self.step})"
 
     def propose(self, n: int) -> Proposal:
-        """Choose ``n`` items (indices into the pool) for the next step."""
+        """Choose ``n`` items (indices into the pool) for the next step: the strategy's, as the
+        safety net rewrites them.
+
+        Example:
+            >>> pool = ItemPool(size=1000, groups=[i % 4 for i in range(1000)])
+            >>> cur = Curriculum(pool, "uniform", seed=0, uniform_mix=0.25, cover_groups=2)
+            >>> len(cur.propose(8)), cur.metrics()["safety/mixed_share"]
+            (8, 0.25)
+        """
         n = positive_int("n", n, allow_zero=True)
         proposal = self.strategy.propose(n)
         index_array("proposal indices", proposal.indices, self.pool.size)
@@ -111,6 +148,7 @@ class Curriculum:
             raise RuntimeError(
                 f"strategy {self.strategy.name!r} proposed {len(proposal)} items, asked {n}"
             )
+        proposal = self.safety.apply(proposal)
         if self._journal is not None:
             self._journal.write("propose", self.step, proposal=proposal)
         return proposal
@@ -150,12 +188,16 @@ class Curriculum:
         return mask
 
     def metrics(self) -> dict[str, float]:
-        """Scalars for logging: step, items seen, and the strategy's own metrics (O(1))."""
-        return {
+        """Scalars for logging: step, items seen, the strategy's own metrics and, when the
+        safety net is on, its ``safety/`` metrics (O(groups))."""
+        metrics = {
             "step": float(self.step),
             "items_seen": float(self.stats.items_seen),
             **{f"{self.strategy.name}/{k}": v for k, v in self.strategy.metrics().items()},
         }
+        if self.safety.enabled:
+            metrics.update({f"safety/{k}": v for k, v in self.safety.metrics().items()})
+        return metrics
 
     def close(self) -> None:
         """Sync and close the journal, if any (further state changes then raise)."""
@@ -165,8 +207,9 @@ class Curriculum:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: step, generator, statistics, strategy.
 
-        Also the strategy's parameters and the pool's fingerprint, which
-        :meth:`load_state_dict` checks, and the journal position (records reflected).
+        Also the strategy's parameters, the safety net's settings (``safety``) and the pool's
+        fingerprint, which :meth:`load_state_dict` checks, the safety net's counters
+        (``safety_state``) and the journal position (records reflected).
         """
         return {
             "format": _FORMAT,
@@ -178,6 +221,8 @@ class Curriculum:
             "rng": self.rng.bit_generator.state,
             "stats": self.stats.state_dict(),
             "strategy_state": self.strategy.state_dict(),
+            "safety": self.safety.get_params(),
+            "safety_state": self.safety.state_dict(),
             "journal": None if self._journal is None else self._journal.position(),
         }
 
@@ -185,8 +230,9 @@ class Curriculum:
         """Restore a :meth:`state_dict`; all or nothing.
 
         The state must be for the same strategy and pool size. With ``strict`` (the default)
-        the strategy's parameters and the pool's contents (ids, groups, difficulty,
-        features) must match too; ``strict=False`` allows a deliberate change of them.
+        the strategy's parameters, the safety net's settings and the pool's contents (ids,
+        groups, difficulty, features) must match too; ``strict=False`` allows a deliberate
+        change of them (the curriculum keeps its own settings).
         Any failure raises ``ValueError`` and leaves the curriculum exactly as it was.
         A journaled curriculum journals the load.
 
@@ -214,6 +260,8 @@ temperature=0.5 (load_state_dict(state, strict=False) allows a deliberate change
             self.stats.load_state_dict(state["stats"])
             part = "strategy state"
             self.strategy.load_state_dict(state["strategy_state"])
+            part = "safety state"
+            self.safety.load_state_dict(state.get("safety_state"))
             part = "generator state"
             self.rng.bit_generator.state = state["rng"]
             part = "step"
@@ -230,6 +278,7 @@ temperature=0.5 (load_state_dict(state, strict=False) allows a deliberate change
     def _assign(self, state: dict[str, Any]) -> None:
         self.stats.load_state_dict(state["stats"])
         self.strategy.load_state_dict(state["strategy_state"])
+        self.safety.load_state_dict(state["safety_state"])
         self.rng.bit_generator.state = state["rng"]
         self.step = int(state["step"])
 
@@ -241,9 +290,10 @@ temperature=0.5 (load_state_dict(state, strict=False) allows a deliberate change
         if not isinstance(state, dict):
             raise ValueError(f"state must be a dict from state_dict(), got {type(state).__name__}")
         version = state.get("format")
-        if version not in (1, _FORMAT):
+        if version not in (1, 2, _FORMAT):
             raise ValueError(f"unsupported curriculum state format {version!r}")
-        missing = [key for key in _KEYS if key not in state]
+        keys = _KEYS + _SAFETY_KEYS if version == _FORMAT else _KEYS
+        missing = [key for key in keys if key not in state]
         if missing:
             raise ValueError(f"state lacks {', '.join(missing)}: not a curriculum state_dict")
         if state["strategy"] != self.strategy.name:
@@ -275,6 +325,17 @@ temperature=0.5 (load_state_dict(state, strict=False) allows a deliberate change
                 + ", ".join(f"{k}={theirs.get(k)!r}" for k in changed)
                 + ", this curriculum has "
                 + ", ".join(f"{k}={ours.get(k)!r}" for k in changed)
+                + " (load_state_dict(state, strict=False) allows a deliberate change)"
+            )
+        ours = self.safety.get_params()
+        theirs = state.get("safety") or SafetyNet().get_params()  # format 2: no safety net
+        changed = [k for k in ours if not _equal(ours[k], _plain(theirs.get(k)))]
+        if changed:
+            raise ValueError(
+                "state is for a safety net with "
+                + ", ".join(f"{k}={theirs.get(k)!r}" for k in changed)
+                + ", this curriculum has "
+                + ", ".join(f"{k}={ours[k]!r}" for k in changed)
                 + " (load_state_dict(state, strict=False) allows a deliberate change)"
             )
         mine = self.pool.fingerprint()

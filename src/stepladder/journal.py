@@ -36,7 +36,8 @@ outcome_step     int64                   ``observe``: ``Outcomes.step``
 state            binary                  ``start``/``load``: the state, as :func:`save_state`
                                          writes it (read it with ``io.state_from_bytes``)
 metrics          map<string, double>     ``observe``: ``Curriculum.metrics()`` after it (the
-                                         strategy's own scalars), for reports
+                                         strategy's own scalars and the safety net's), for
+                                         reports
 ===============  ======================  ====================================================
 """
 
@@ -427,9 +428,10 @@ def recover(
     journal's initial state without one, then replays every journaled call after it:
     proposals are recomputed and checked against the journaled ones, outcomes observed again.
     The strategy is rebuilt from the journaled name and parameters (pass ``strategy`` for one
-    that is not registered). The returned curriculum appends to the same journal; a torn last
-    record is cut off. Proposals journaled after the last observe (asked for, never reported)
-    are in ``cur.pending``: observe their outcomes to continue exactly as an uninterrupted run.
+    that is not registered), the safety net from the journaled settings. The returned
+    curriculum appends to the same journal; a torn last record is cut off. Proposals journaled
+    after the last observe (asked for, never reported) are in ``cur.pending``: observe their
+    outcomes to continue exactly as an uninterrupted run.
 
     Example:
         >>> import tempfile, pathlib
@@ -461,7 +463,14 @@ def recover(
                     f"cannot rebuild strategy {start['strategy']!r} from journal {scan.path} "
                     f"({error}); pass strategy="
                 ) from None
-        cur = Curriculum(pool, strategy, seed=0)
+        safety = start.get("safety") or {}  # none before state format 3
+        cur = Curriculum(
+            pool,
+            strategy,
+            seed=0,
+            uniform_mix=safety.get("uniform_mix", 0.0),
+            cover_groups=safety.get("cover_groups"),
+        )
         position = 0
         if checkpoint is not None:
             state = checkpoint if isinstance(checkpoint, dict) else load_state(checkpoint)

@@ -231,7 +231,8 @@ class CurriculumTrainerMixin:
         curriculum: a :class:`~stepladder.Curriculum` over the training set (its pool has
             ``len(train_dataset)`` items), or a strategy name or instance to build one over a
             plain pool, seeded with ``args.seed``.
-        curriculum_params: parameters of the named strategy.
+        curriculum_params: parameters of the named strategy, and the safety net's
+            ``uniform_mix`` (see :class:`~stepladder.Curriculum`).
 
     Override :meth:`per_example_feedback` for models whose outputs the default does not
     understand.

@@ -92,7 +92,8 @@ class CurriculumHost:
         pool: an :class:`~stepladder.ItemPool`, a number of items, or a sequence of ids.
         strategy: a registered strategy name or a :class:`~stepladder.Strategy`.
         seed: the curriculum's seed.
-        params: parameters of the named strategy.
+        params: parameters of the named strategy, and the safety net's ``uniform_mix`` and
+            ``cover_groups`` (see :class:`~stepladder.Curriculum`).
 
     Example:
         >>> host = CurriculumHost(10, "uniform", seed=0)

@@ -180,7 +180,8 @@ class CurriculumSampler(Sampler[int]):
         rank: this process's rank (default: the ``torch.distributed`` rank, or 0).
         drop_last: like ``DistributedSampler``: when ``num_samples`` does not divide evenly,
             drop the tail (True) or propose extra items so every rank gets the same count.
-        **params: parameters of the named strategy.
+        **params: parameters of the named strategy, and the safety net's ``uniform_mix`` and
+            ``cover_groups`` (see :class:`~stepladder.Curriculum`).
 
     Feedback: call :meth:`observe` after each step. Every rank must observe the same global
     feedback in the same order, or the ranks' curricula (and so their proposals) diverge; with

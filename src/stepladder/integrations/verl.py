@@ -317,8 +317,9 @@ class CurriculumReplayBuffer(_CurriculumBufferMixin, ReplayBuffer):
 
     verl builds it from ``trainer.v1.sampler``; the curriculum's settings are the
     ``sampler_kwargs``: ``strategy`` (default ``"uniform"``), ``params`` (the strategy's
-    parameters), ``seed`` (default ``data.seed``, else 0), ``reward_range`` (the total reward's
-    ``[low, high]``, mapped to ``[0, 1]``; default ``[0, 1]``), ``difficulty_key`` (a dataset
+    parameters, and the safety net's ``uniform_mix`` and ``cover_groups``), ``seed`` (default
+    ``data.seed``, else 0), ``reward_range`` (the total reward's ``[low, high]``, mapped to
+    ``[0, 1]``; default ``[0, 1]``), ``difficulty_key`` (a dataset
     column with prior difficulties), ``group_key`` (a dataset column naming each row's source,
     such as verl's ``data_source``: the pool's groups, for strategies that use them and for
     per-source metrics), ``filtering`` (``"evict"``: groups a filtering strategy
