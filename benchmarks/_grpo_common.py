@@ -1442,6 +1442,10 @@ def load(paths: list[Path]) -> tuple[Config, dict[str, Any], float, str, bool]:
     same seeds (each with its own ``uniform``, which must agree: runs are deterministic).
     A run stopped early saved the seeds it finished. The wall time is the longest run's."""
     saved = [json.loads(path.read_text()) for path in paths]
+    for key, default in (("regime", "a"), ("uniform_mix", 0.0), ("cover_groups", None)):
+        values = {json.dumps(entry["cfg"].get(key, default)) for entry in saved}
+        if len(values) > 1:
+            raise ValueError(f"the saved runs differ in {key} ({', '.join(sorted(values))})")
     runs: dict[str, dict[int, dict[str, Any]]] = {}
     matched: dict[str, dict[int, str | None]] = {}
     controls: dict[int, dict[str, Any]] = {}

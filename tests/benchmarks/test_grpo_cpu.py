@@ -362,3 +362,9 @@ def test_results_saved_before_the_diagnostics_still_render(
     assert "<!-- grpo_cpu:start -->" in text and "on seeds 0, 1, 2." in text
     assert "| `pcl` |" in text and "| `vcrl` |" in text
     assert "Diagnosis" not in text and "regime (b)" not in text
+    other = tmp_path / "b.json"
+    raw = json.loads(Path(saved[0]).read_text())
+    raw["cfg"]["regime"] = "b"
+    other.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="differ in regime"):
+        grpo.main(["--render-from", saved[1], str(other), "--out", str(out)])
