@@ -1043,13 +1043,22 @@ def _share(part: float, whole: float) -> float:
 
 def diagnosis(out: dict[str, Any], rows: list[dict[str, Any]], cfg: Config) -> str:
     """A compact diagnosis of every strategy whose mean rollout-matched difference is below
-    uniform's, from the diagnostics saved with each run ('' for files saved before them)."""
+    uniform's, from the diagnostics saved with each run ('' when no run saved them; runs
+    saved before they existed are left out of the diagnostics, not of the accuracies)."""
     results = out["results"]
-    if not all("diagnostics" in r for runs in results.values() for r in runs):
+    recorded = [s for s, r in zip(out["seeds"], results["uniform"], strict=True)
+                if "diagnostics" in r]  # fmt: skip
+    if not recorded:
         return ""
-    losing = [r["name"] for r in rows if r["name"] != "uniform" and r["vs_matched"][0] < 0]
-    diags = {name: [r["diagnostics"] for r in results[name]] for name in ["uniform", *losing]}
+    behind = [r["name"] for r in rows if r["name"] != "uniform" and r["vs_matched"][0] < 0]
+    losing = [n for n in behind if any("diagnostics" in r for r in results[n])]
+    diags = {name: [r["diagnostics"] for r in results[name] if "diagnostics" in r]
+             for name in ["uniform", *losing]}  # fmt: skip
     first = diags["uniform"][0]
+    if len(recorded) < len(out["seeds"]):
+        seeds_note = f" Diagnostics exist for seeds {', '.join(map(str, recorded))} only."
+    else:
+        seeds_note = ""
     levels, window = first["levels"], first["window"]
     names = [_level_name(cfg, lv) for lv in levels]
     phases = _phases(len(first["groups"]))
@@ -1062,7 +1071,7 @@ def diagnosis(out: dict[str, Any], rows: list[dict[str, Any]], cfg: Config) -> s
         f"during the runs in windows of {window} steps and shown over the run's phases (steps "
         f"up to {', '.join(map(str, ends))}; a → b means phase 1, then phase 2), pooled or "
         "averaged over seeds. Selection = generated groups (filters' regenerated ones "
-        "included); effective ratio = share of them with mixed rewards.",
+        "included); effective ratio = share of them with mixed rewards." + seeds_note,
         "",
     ]
     if not losing:

@@ -349,6 +349,12 @@ def test_quick_regime_b_saves_diagnostics_and_renders_the_diagnosis(
     assert "`pcl`'s value model" in text and "`vcrl`'s replay bank" in text
     assert "Bandit arm probabilities" in text and "| `sec` |" in text and "| `dump` |" in text
     assert "top-1% share" in text and "| 0.5-0.6 |" in text  # pcl's first, untrained batch
+    assert "Diagnostics exist for seeds" not in text
+    for runs in raw["out"]["results"].values():  # as if seed 0 came from an older file
+        del runs[0]["diagnostics"]
+    saved.write_text(json.dumps(raw))
+    grpo.main(["--render-from", str(saved), "--out", str(out)])
+    assert "Diagnostics exist for seeds 1 only." in out.read_text()
 
 
 def test_results_saved_before_the_diagnostics_still_render(
