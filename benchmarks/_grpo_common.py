@@ -7,6 +7,11 @@ of additions, where a curriculum strategy chooses the prompts of every step (and
 budget allocators, how many rollouts each gets). Every strategy goes through ``fill_batch``,
 so filters regenerate for dropped groups and pay for every rollout they generate.
 
+Two pools (``--regime``): (a) the additions of levels 1 to ``width``; (b) the same pool padded
+with items the warmed-up policy never solves (see :data:`REGIME_B`), so that most GRPO groups
+have all-equal rewards, as in LLM RL pools. Both regimes share the warm-up checkpoint of a
+seed and the held-out test (levels 1 to ``width``), so they measure the same skill.
+
 The comparison is paired: every strategy of one seed starts from the same warm-up checkpoint,
 and each is compared with ``uniform`` of the same seed, at the same number of steps and, when
 it generates more or fewer rollouts, with a *rollout-matched* ``uniform`` that takes more (or
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import json
 import math
 import os
@@ -83,6 +89,29 @@ WHICH = (
     "`sequential`), which pick tasks for one episode each and are compared in "
     "`gym_teachers.py` (they run here too with `--strategies`)."
 )
+REGIME_B = (
+    "Regime (b) pads the pool of regime (a) with {ratio:g} times as many items that the "
+    "warmed-up policy never solves: three-operand sums `a+b+c=` laid out in the same "
+    "{prompt_len} prompt positions ({widths} digits; answer = the sum, {answer_len} digits "
+    "least significant first), a level beyond the warm-up, which never sees a second `+`. "
+    "Their exact probability of being solved by one rollout of a seed-0 checkpoint averaged "
+    "2e-5 (3,000 items, largest 0.02; greedy exact match 0; measured "
+    "on the CPU configuration), so their groups are all wrong "
+    "and stay so (a group never holds a lucky success to learn from). Items the policy "
+    "always solves could not be built for this policy: at temperature 1 even the easiest "
+    "items, 1-digit sums, came out right in all 8 rollouts of a group only 77% of the time, "
+    "and `x+0` in 3% (per-item probabilities from the same checkpoint), because the warm-up "
+    "stops at 0.6 accuracy, before the policy is sharp; the all-correct groups of regime (b) "
+    "are those of regime (a)'s pool. The padded items form one more `ItemPool` group (the "
+    "bandits' arm `3 operands`) with features digit counts, level {pad_level} and carries, "
+    "and prior difficulty {pad_level} plus carries, the hardest, as a grader would mark "
+    "them. The held-out test is regime (a)'s (levels 1-{width}); the padded level's own "
+    "held-out accuracy ({pad_test} fresh three-operand items) is reported apart. The real "
+    "LLM response matrix in `shared/data/irt-on-bench` (22 models, 2,854 questions) does "
+    "not calibrate this share: it holds one answer per model, and the share of questions "
+    "that every model or no model answered is 5%, a spread across models rather than the "
+    "rollout-to-rollout spread of one policy."
+)
 PLUS, EQUALS = 10, 11  # tokens 0-9 are digits
 VOCAB = 12
 MATCH_TOLERANCE = 0.05  # a strategy whose rollouts differ more from uniform's gets a control
@@ -118,6 +147,20 @@ class Config:
     device: str = "cpu"
     strategies: list[str] = field(default_factory=lambda: list(RL_STRATEGIES))
     matched: bool = True  # run rollout-matched uniform controls
+    regime: str = "a"  # "a": the pool above; "b": padded with never-solved items (REGIME_B)
+    pad_ratio: float = 2.0  # regime b: padded items per item of the regime-a pool
+    uniform_mix: float = 0.0  # the Curriculum safety net, for every strategy but uniform
+    cover_groups: int | None = None
+    window: int = 50  # steps per diagnostics window
+
+    @property
+    def pad_level(self) -> int:
+        """The level of the padded (three-operand) items of regime (b)."""
+        return self.width + 1
+
+    @property
+    def pad_widths(self) -> tuple[int, int, int]:
+        return pad_widths(self.width)
 
     @property
     def levels(self) -> tuple[int, ...]:
@@ -133,6 +176,13 @@ class Config:
 
 
 # ----------------------------------------------------------------------------- the task
+
+
+def pad_widths(width: int) -> tuple[int, int, int]:
+    """Digits of the three operands of a padded prompt: ``2 * width - 1`` in all, so that
+    ``a+b+c=`` fills the prompt positions of ``a+b=``."""
+    half = (width + 1) // 2
+    return width - 1, half, width - half
 
 
 def random_operands(rng: np.random.Generator, level: int, n: int) -> np.ndarray:
@@ -179,13 +229,38 @@ def encode_prompts(pairs: np.ndarray, width: int) -> torch.Tensor:
 
 
 def encode_answers(pairs: np.ndarray, width: int) -> torch.Tensor:
-    """The sum as ``width + 1`` digits, least significant first ("95300" for 359)."""
+    """The sum as ``width + 1`` digits, least significant first ("95300" for 359); also
+    of three operands, shape (n, 3)."""
     return torch.as_tensor(digits(pairs.sum(axis=1), width + 1, reverse=True), dtype=torch.long)
+
+
+def random_triples(rng: np.random.Generator, widths: tuple[int, int, int], n: int) -> np.ndarray:
+    """``n`` distinct three-operand items, operand i below ``10 ** widths[i]``, shape (n, 3)."""
+    found = np.zeros((0, 3), dtype=np.int64)
+    while len(found) < n:
+        more = np.stack([rng.integers(0, 10**w, 2 * n) for w in widths], axis=1)
+        found = np.unique(np.concatenate([found, more]), axis=0)
+    return found[rng.permutation(len(found))[:n]]
+
+
+def encode_triples(triples: np.ndarray, widths: tuple[int, int, int]) -> torch.Tensor:
+    """``a+b+c=`` with operand i zero-padded to ``widths[i]`` digits."""
+    n = len(triples)
+    parts = []
+    for i, w in enumerate(widths):
+        sign = PLUS if i < 2 else EQUALS
+        parts += [digits(triples[:, i], w, reverse=False), np.full((n, 1), sign)]
+    return torch.as_tensor(np.concatenate(parts, axis=1), dtype=torch.long)
 
 
 @dataclass
 class Task:
-    """The training pool (levels, features), a validation sample of it and the test set."""
+    """The training pool (levels, features), a validation sample of it and the test set.
+
+    The pool is ``pairs`` (levels 1 to ``width``) followed, in regime (b), by ``pad``
+    (three-operand items of level ``width + 1``); ``levels`` covers both, ``prompts`` and
+    ``answers`` hold every pool item's tokens. ``pad_test`` are held-out padded items.
+    """
 
     width: int
     pairs: np.ndarray
@@ -193,6 +268,27 @@ class Task:
     test_pairs: np.ndarray
     test_levels: np.ndarray
     validation: np.ndarray  # pool rows used to stop the warm-up
+    pad: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+    pad_test: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+    prompts: torch.Tensor = field(init=False)
+    answers: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        widths = pad_widths(self.width)
+        self.prompts = torch.cat([encode_prompts(self.pairs, self.width),
+                                  encode_triples(self.pad, widths)])  # fmt: skip
+        self.answers = torch.cat([encode_answers(self.pairs, self.width),
+                                  encode_answers(self.pad, self.width)])  # fmt: skip
+        if len(self.levels) == len(self.pairs) and len(self.pad):
+            self.levels = np.concatenate([self.levels, np.full(len(self.pad), self.pad_level)])
+
+    @property
+    def pad_level(self) -> int:
+        return self.width + 1
+
+    def label(self, level: int) -> str:
+        """The ``ItemPool`` group of a level."""
+        return "3 operands" if level == self.pad_level else f"{level} digits"
 
     @classmethod
     def build(cls, cfg: Config, seed: int = 0) -> Task:
@@ -213,19 +309,29 @@ class Task:
             rng.permutation(np.flatnonzero(levels == level))[: cfg.validation_per_level]
             for level in cfg.levels
         ])  # fmt: skip
-        return cls(cfg.width, np.concatenate(pool), levels, np.concatenate(test),
-                   np.array(test_levels), validation)  # fmt: skip
+        base = np.concatenate(pool)
+        pad = pad_test = np.zeros((0, 3), dtype=np.int64)
+        if cfg.regime == "b":  # drawn after regime (a)'s pool, from a generator of its own
+            n_pad = round(cfg.pad_ratio * len(base))
+            triples = random_triples(np.random.default_rng([seed, 2]), pad_widths(cfg.width),
+                                     n_pad + cfg.test_per_level)  # fmt: skip
+            pad, pad_test = triples[:n_pad], triples[n_pad:]
+        return cls(cfg.width, base, levels, np.concatenate(test), np.array(test_levels),
+                   validation, pad, pad_test)  # fmt: skip
 
     def item_pool(self) -> ItemPool:
         """Groups = levels (the bandits' arms); features (``pcl``) = digit counts of both
         operands, level and carries; prior difficulty (``adarft``, ``gain``, ``cdas``'s
-        start) = level plus a fraction for the carries."""
-        count = [np.char.str_len(self.pairs[:, i].astype(str)) for i in (0, 1)]
-        carry = carries(self.pairs)
+        start) = level plus a fraction for the carries. A padded item a+b+c counts as the
+        pair (a, b + c) for its digit counts and carries."""
+        pad_pairs = np.stack([self.pad[:, 0], self.pad[:, 1] + self.pad[:, 2]], axis=1)
+        pairs = np.concatenate([self.pairs, pad_pairs])
+        count = [np.char.str_len(pairs[:, i].astype(str)) for i in (0, 1)]
+        carry = carries(pairs)
         features = np.stack([count[0], count[1], self.levels, carry], axis=1).astype(float)
         difficulty = self.levels + carry / (self.width + 2)
-        groups = [f"{level} digits" for level in self.levels]
-        return ItemPool(size=len(self.pairs), groups=groups, features=features,
+        groups = [self.label(level) for level in self.levels]
+        return ItemPool(size=len(self.levels), groups=groups, features=features,
                         difficulty=difficulty.astype(np.float32))  # fmt: skip
 
 
@@ -317,6 +423,44 @@ def exact(policy: Policy, pairs: np.ndarray, width: int, device: str) -> np.ndar
     return (answers.cpu() == encode_answers(pairs, width)).all(dim=1).numpy()
 
 
+def solve_probability(
+    policy: Policy, prompts: torch.Tensor, answers: torch.Tensor, cfg: Config, chunk: int = 4096
+) -> np.ndarray:
+    """Exact probability that one rollout at ``cfg.temperature`` answers each prompt right:
+    the product of the teacher-forced probabilities of the right digits."""
+    policy.eval()
+    out = []
+    with torch.no_grad():
+        for lo in range(0, len(prompts), chunk):
+            p, a = prompts[lo : lo + chunk].to(cfg.device), answers[lo : lo + chunk].to(cfg.device)
+            logits = policy.answer_logits(p, a) / cfg.temperature
+            logp = torch.log_softmax(logits, dim=-1).gather(2, a[..., None]).squeeze(2)
+            out.append(logp.sum(dim=1).exp().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def start_profile(policy: Policy, task: Task, cfg: Config) -> dict[str, Any]:
+    """The pool as the warmed-up policy sees it: per level, the mean probability of solving
+    an item in one rollout and the expected share of all-equal groups of ``cfg.rollouts``
+    rollouts (E[p^G + (1 - p)^G]), and the share over the whole pool (uniform's at step 0)."""
+    p = solve_probability(policy, task.prompts, task.answers, cfg)
+    equal = p**cfg.rollouts + (1 - p) ** cfg.rollouts
+    levels = sorted({int(lv) for lv in task.levels})
+    return {
+        "all_equal": float(equal.mean()),
+        "levels": {lv: {"p": float(p[task.levels == lv].mean()),
+                        "all_equal": float(equal[task.levels == lv].mean())} for lv in levels},
+    }  # fmt: skip
+
+
+def padded_accuracy(policy: Policy, task: Task, cfg: Config) -> float:
+    """Greedy exact match on the held-out padded items of regime (b)."""
+    policy.eval()
+    prompts = encode_triples(task.pad_test, pad_widths(cfg.width)).to(cfg.device)
+    answers = policy.sample(prompts, 0.0, None).cpu()
+    return float((answers == encode_answers(task.pad_test, cfg.width)).all(dim=1).float().mean())
+
+
 def accuracy_by_level(
     policy: Policy, pairs: np.ndarray, levels: np.ndarray, cfg: Config
 ) -> dict[int, float]:
@@ -359,20 +503,133 @@ class KeepRecorder:
     """Stands in for the curriculum inside ``fill_batch`` and remembers each round's keep
     mask, so the trainer knows which generated groups were kept without tagging them."""
 
-    def __init__(self, curriculum: Curriculum) -> None:
+    def __init__(self, curriculum: Curriculum, diagnostics: Diagnostics | None = None) -> None:
         self.curriculum = curriculum
+        self.diagnostics = diagnostics
         self.masks: list[np.ndarray] = []
 
     def propose(self, n: int) -> Proposal:
         return self.curriculum.propose(n)
 
     def observe(self, outcomes: Outcomes) -> None:
+        if self.diagnostics is not None:  # before the strategy learns from them
+            self.diagnostics.observe(outcomes)
         self.curriculum.observe(outcomes)
 
     def keep(self, outcomes: Outcomes) -> np.ndarray:
         mask = np.asarray(self.curriculum.keep(outcomes), dtype=bool)
         self.masks.append(mask)
         return mask
+
+
+CALIBRATION_BINS = 10  # of pcl's predicted pass rate, over [0, 1]
+
+
+class Diagnostics:
+    """What one run's strategy did, per window of ``cfg.window`` steps, read from the
+    generated groups and the strategy's public methods only:
+
+    - ``selection``: generated groups per level (``levels``), ``groups`` and ``mixed``
+      (mixed-reward groups: the effective ratio), ``distinct`` items per window;
+    - ``top1_share``: share of all picks that went to the 1% most picked pool items;
+    - ``calibration`` (strategies with ``predict(indices)``, i.e. ``pcl``): per window and
+      bin of the predicted pass rate, [groups, sum of predicted, sum of observed], the
+      prediction taken just before the strategy observes the group;
+    - ``arms`` (strategies with ``arm_probabilities()``, i.e. ``dump``, ``sec``): the arm
+      probabilities per level at the end of each window;
+    - ``bank`` (``vcrl``): at the end of each window, the replay bank's size, its items per
+      level and their observed pass rate so far (from ``state_dict()['bank_items']`` and
+      the curriculum's item statistics).
+    """
+
+    def __init__(self, curriculum: Curriculum, task: Task, window: int) -> None:
+        self.cur, self.window = curriculum, window
+        self.levels = levels = sorted({int(lv) for lv in task.levels})
+        self.position = np.searchsorted(levels, task.levels)  # item -> level column
+        strategy = curriculum.strategy
+        self.predict = getattr(strategy, "predict", None)
+        self.arm_probabilities = getattr(strategy, "arm_probabilities", None)
+        self.vcrl = strategy.name == "vcrl"
+        column = {task.label(lv): i for i, lv in enumerate(levels)}
+        self.arm_columns = [column[name] for name in curriculum.pool.group_names]
+        self.picks = np.zeros(curriculum.pool.size, dtype=np.int64)
+        self.record: dict[str, list] = {"selection": [], "groups": [], "mixed": [],
+                                        "distinct": []}  # fmt: skip
+        if self.predict is not None:
+            self.record["calibration"] = []
+        if self.arm_probabilities is not None:
+            self.record["arms"] = []
+        if self.vcrl:
+            self.record["bank"] = []
+        self._open()
+
+    def _open(self) -> None:
+        self._selection = np.zeros(len(self.levels), dtype=np.int64)
+        self._groups = self._mixed = 0
+        self._items: set[int] = set()
+        self._bins = np.zeros((CALIBRATION_BINS, 3))
+
+    def observe(self, outcomes: Outcomes) -> None:
+        idx = outcomes.indices
+        self._selection += np.bincount(self.position[idx], minlength=len(self.levels))
+        self._groups += len(idx)
+        self._mixed += int(np.count_nonzero(outcomes.mixed))
+        self._items.update(idx.tolist())
+        np.add.at(self.picks, idx, 1)
+        if self.predict is not None and len(idx):
+            predicted, observed = np.asarray(self.predict(idx), float), outcomes.pass_rate
+            ok = ~np.isnan(observed)
+            bins = np.minimum((predicted * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
+            np.add.at(self._bins, bins[ok], np.stack([np.ones(ok.sum()), predicted[ok],
+                                                      observed[ok]], axis=1))  # fmt: skip
+
+    def end_step(self, step: int, last: bool) -> None:
+        if step % self.window and not last:
+            return
+        if self._groups == 0 and not last:
+            return
+        self.record["selection"].append(self._selection.tolist())
+        self.record["groups"].append(self._groups)
+        self.record["mixed"].append(self._mixed)
+        self.record["distinct"].append(len(self._items))
+        if self.predict is not None:
+            self.record["calibration"].append(self._bins.round(6).tolist())
+        if self.arm_probabilities is not None:
+            by_level = np.zeros(len(self.levels))
+            np.add.at(by_level, self.arm_columns, np.asarray(self.arm_probabilities(), float))
+            self.record["arms"].append(by_level.round(6).tolist())
+        if self.vcrl:
+            items = np.asarray(self.cur.strategy.state_dict()["bank_items"], dtype=np.int64)
+            rate = self.cur.stats.mean_reward(items) if len(items) else np.zeros(0)
+            self.record["bank"].append({
+                "size": len(items),
+                "levels": np.bincount(self.position[items], minlength=len(self.levels)).tolist(),
+                "pass_rate": float(np.nanmean(rate)) if np.any(~np.isnan(rate)) else None,
+            })  # fmt: skip
+        self._open()
+
+    def result(self) -> dict[str, Any]:
+        top = max(1, math.ceil(0.01 * len(self.picks)))
+        total = int(self.picks.sum())
+        share = float(np.sort(self.picks)[::-1][:top].sum() / total) if total else math.nan
+        return {"window": self.window, "levels": self.levels, "top1_share": share,
+                "items_picked": int(np.count_nonzero(self.picks)), **self.record}  # fmt: skip
+
+
+def safety_net(cfg: Config) -> dict[str, Any]:
+    """The ``Curriculum`` keywords of the generic safety net, when not at their defaults; a
+    clear error if this stepladder's ``Curriculum`` does not take them yet."""
+    wanted = {}
+    if cfg.uniform_mix != 0.0:
+        wanted["uniform_mix"] = cfg.uniform_mix
+    if cfg.cover_groups is not None:
+        wanted["cover_groups"] = cfg.cover_groups
+    missing = [k for k in wanted if k not in inspect.signature(Curriculum).parameters]
+    if missing:
+        flags = ", ".join("--" + k.replace("_", "-") for k in missing)
+        raise ValueError(f"{flags}: this stepladder's Curriculum has no {', '.join(missing)} "
+                         "parameter yet (the safety net is not merged)")  # fmt: skip
+    return wanted
 
 
 class Generator:
@@ -391,11 +648,11 @@ class Generator:
             if proposal.rollouts is None
             else np.asarray(proposal.rollouts, dtype=np.int64)
         )
-        pairs = np.repeat(self.task.pairs[items], sizes, axis=0)
-        prompts = encode_prompts(pairs, self.cfg.width).to(self.cfg.device)
+        rows = torch.as_tensor(np.repeat(items, sizes))
+        prompts = self.task.prompts[rows].to(self.cfg.device)
         self.policy.eval()
         answers = self.policy.sample(prompts, self.cfg.temperature, self.gen)
-        truth = encode_answers(pairs, self.cfg.width).to(self.cfg.device)
+        truth = self.task.answers[rows].to(self.cfg.device)
         rewards = (answers == truth).all(dim=1).float().cpu().numpy()
         self.rounds.append((items, sizes, prompts, answers, rewards))
         if np.all(sizes == sizes[0]):
@@ -442,10 +699,14 @@ def grpo_run(
     torch.manual_seed(seed)
     policy = copy.deepcopy(warm)
     optimiser = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
-    curriculum = Curriculum(pool, name, seed=seed, **strategy_params(name, cfg))
+    net = {} if name == "uniform" else safety_net(cfg)  # not for uniform and its controls
+    curriculum = Curriculum(pool, name, seed=seed, **strategy_params(name, cfg), **net)
     gen = torch.Generator(device=cfg.device).manual_seed(1_000 + seed)
     generate = Generator(policy, task, cfg, gen)
+    diagnostics = Diagnostics(curriculum, task, cfg.window)
     curve: dict[str, list] = {"step": [], "rollouts": [], "accuracy": [], "levels": []}
+    if len(task.pad_test):
+        curve["padded"] = []
     rollouts = groups = mixed = 0
 
     def evaluate(step: int) -> None:
@@ -454,10 +715,12 @@ def grpo_run(
         curve["rollouts"].append(rollouts)
         curve["accuracy"].append(float(np.mean(list(by_level.values()))))
         curve["levels"].append(by_level)
+        if "padded" in curve:
+            curve["padded"].append(padded_accuracy(policy, task, cfg))
 
     evaluate(0)
     for step in range(1, cfg.steps + 1):
-        recorder = KeepRecorder(curriculum)
+        recorder = KeepRecorder(curriculum, diagnostics)
         filled = fill_batch(recorder, generate, batch, max_rounds=cfg.max_rounds)  # type: ignore[arg-type]
         rollouts += filled.rollouts
         groups += filled.generated_groups
@@ -476,6 +739,7 @@ def grpo_run(
             optimiser.step()
         else:
             generate.rounds.clear()
+        diagnostics.end_step(step, last=step == cfg.steps)
         if step % cfg.eval_every == 0 or step == cfg.steps:
             evaluate(step)
     return {
@@ -486,6 +750,7 @@ def grpo_run(
         "effective_ratio": mixed / max(groups, 1),
         "final": curve["accuracy"][-1],
         "seconds": time.perf_counter() - started,
+        "diagnostics": diagnostics.result(),
     }
 
 
@@ -511,7 +776,7 @@ def run(
     controls: list[dict[str, dict[str, Any]]] = []  # per seed: control name -> run
     matched: dict[str, list[str | None]] = {name: [] for name in names}
     warm_info: list[dict[str, Any]] = []
-    per_level = {lv: int(np.sum(task.levels == lv)) for lv in cfg.levels}
+    per_level = {lv: int(np.sum(task.levels == lv)) for lv in sorted(set(task.levels.tolist()))}
     out = {"results": results, "controls": controls, "matched": matched, "warm": warm_info,
            "pool_size": pool.size, "test_size": len(task.test_pairs),
            "pool_per_level": per_level, "seeds": []}  # fmt: skip
@@ -520,9 +785,11 @@ def run(
         warm, warm_steps = warm_up(cfg, task, seed)
         test = accuracy_by_level(warm, task.test_pairs, task.test_levels, cfg)
         warm_info.append({"steps": warm_steps, "test": test,
-                          "seconds": time.perf_counter() - started})  # fmt: skip
+                          "seconds": time.perf_counter() - started,
+                          "start": start_profile(warm, task, cfg)})  # fmt: skip
         print(f"seed {seed}: warm-up {warm_steps} steps, {warm_info[-1]['seconds']:.0f} s, "
-              f"test accuracy by level {test}", file=log, flush=True)  # fmt: skip
+              f"test accuracy by level {test}, expected all-equal groups at the start "
+              f"{warm_info[-1]['start']['all_equal']:.3f}", file=log, flush=True)  # fmt: skip
         by_seed: dict[str, dict[str, Any]] = {}
         for name in names:
             result = grpo_run(name, warm, task, pool, cfg, seed, cfg.batch)
@@ -761,6 +1028,160 @@ def step_curve_table(out: dict[str, Any], columns: int = 7) -> str:
     return markdown_table(["strategy", *[f"step {steps[i]}" for i in shown]], body)
 
 
+def _phases(windows: int, parts: int = 4) -> list[np.ndarray]:
+    """The window indices split into at most ``parts`` consecutive, nearly equal phases."""
+    return [c for c in np.array_split(np.arange(windows), min(parts, windows)) if len(c)]
+
+
+def _arrow(values: list[float], spec: str = ".2f") -> str:
+    return " → ".join(_f(v, spec) for v in values)
+
+
+def _share(part: float, whole: float) -> float:
+    return part / whole if whole else math.nan
+
+
+def diagnosis(out: dict[str, Any], rows: list[dict[str, Any]], cfg: Config) -> str:
+    """A compact diagnosis of every strategy whose mean rollout-matched difference is below
+    uniform's, from the diagnostics saved with each run ('' when no run saved them; runs
+    saved before they existed are left out of the diagnostics, not of the accuracies)."""
+    results = out["results"]
+    recorded = [s for s, r in zip(out["seeds"], results["uniform"], strict=True)
+                if "diagnostics" in r]  # fmt: skip
+    if not recorded:
+        return ""
+    behind = [r["name"] for r in rows if r["name"] != "uniform" and r["vs_matched"][0] < 0]
+    losing = [n for n in behind if any("diagnostics" in r for r in results[n])]
+    diags = {name: [r["diagnostics"] for r in results[name] if "diagnostics" in r]
+             for name in ["uniform", *losing]}  # fmt: skip
+    first = diags["uniform"][0]
+    if len(recorded) < len(out["seeds"]):
+        seeds_note = f" Diagnostics exist for seeds {', '.join(map(str, recorded))} only."
+    else:
+        seeds_note = ""
+    levels, window = first["levels"], first["window"]
+    names = [_level_name(cfg, lv) for lv in levels]
+    phases = _phases(len(first["groups"]))
+    ends = [min(window * (c[-1] + 1), cfg.steps) for c in phases]
+    parts = [
+        "### Diagnosis of the strategies behind uniform",
+        "",
+        "For every strategy whose mean final accuracy is below its rollout-matched `uniform` "
+        "(whether or not the interval excludes 0), with `uniform` as the reference, recorded "
+        f"during the runs in windows of {window} steps and shown over the run's phases (steps "
+        f"up to {', '.join(map(str, ends))}; a → b means phase 1, then phase 2), pooled or "
+        "averaged over seeds. Selection = generated groups (filters' regenerated ones "
+        "included); effective ratio = share of them with mixed rewards." + seeds_note,
+        "",
+    ]
+    if not losing:
+        return "\n".join([*parts, "No strategy is behind uniform on this table."])
+    body = []
+    for name, runs in diags.items():
+        sel = np.sum([d["selection"] for d in runs], axis=0)
+        groups = np.sum([d["groups"] for d in runs], axis=0)
+        mixed = np.sum([d["mixed"] for d in runs], axis=0)
+        distinct = np.mean([d["distinct"] for d in runs], axis=0)
+        cells = [_arrow([_share(sel[c, j].sum(), sel[c].sum()) for c in phases])
+                 for j in range(len(levels))]  # fmt: skip
+        body.append([f"`{name}`", *cells,
+                     _arrow([_share(mixed[c].sum(), groups[c].sum()) for c in phases]),
+                     _arrow([float(distinct[c].mean()) for c in phases], ".0f"),
+                     f"{np.mean([d['top1_share'] for d in runs]):.3f}"])  # fmt: skip
+    parts += [
+        "Selection share per level, effective ratio, distinct items per window and the share "
+        "of all picks that went to the 1% most picked items:",
+        "",
+        markdown_table(
+            [
+                "strategy",
+                *names,
+                "effective ratio",
+                f"distinct items / {window} steps",
+                "top-1% share",
+            ],
+            body,
+        ),
+        "",
+    ]
+    parts += [_accuracy_over_time(out, ["uniform", *losing], cfg), ""]
+    if "pcl" in losing and "calibration" in diags["pcl"][0]:
+        parts += [_calibration(diags["pcl"], phases), ""]
+    if "vcrl" in losing and "bank" in diags["vcrl"][0]:
+        parts += [_bank(diags["vcrl"], phases, names), ""]
+    bandits = [n for n in losing if "arms" in diags[n][0]]
+    if bandits:
+        body = []
+        for name in bandits:
+            arms = np.mean([d["arms"] for d in diags[name]], axis=0)
+            body.append([f"`{name}`", *[_arrow([arms[c[-1], j] for c in phases])
+                                        for j in range(len(levels))]])  # fmt: skip
+        parts += ["Bandit arm probabilities per level at the end of each phase (mean over "
+                  "seeds):", "", markdown_table(["strategy", *names], body), ""]  # fmt: skip
+    return "\n".join(parts).rstrip()
+
+
+def _accuracy_over_time(out: dict[str, Any], names: list[str], cfg: Config) -> str:
+    """Held-out accuracy per level at four evaluations (mean over seeds)."""
+    steps = out["results"]["uniform"][0]["curve"]["step"]
+    shown = sorted({round(i * (len(steps) - 1) / 3) for i in range(4)})
+    levels = list(out["results"]["uniform"][0]["curve"]["levels"][0])
+    padded = "padded" in out["results"]["uniform"][0]["curve"]
+    body = []
+    for name in names:
+        runs = out["results"][name]
+        cells = [_arrow([np.mean([list(r["curve"]["levels"][i].values())[j] for r in runs])
+                         for i in shown]) for j in range(len(levels))]  # fmt: skip
+        if padded:
+            cells.append(_arrow([np.mean([r["curve"]["padded"][i] for r in runs]) for i in shown]))
+        body.append([f"`{name}`", *cells])
+    header = [_level_name(cfg, lv) for lv in levels] + (["3-operand (padded)"] if padded else [])
+    return "\n".join([
+        f"Held-out accuracy per level at steps {', '.join(str(steps[i]) for i in shown)} "
+        "(mean over seeds):", "", markdown_table(["strategy", *header], body),
+    ])  # fmt: skip
+
+
+def _calibration(runs: list[dict[str, Any]], phases: list[np.ndarray]) -> str:
+    """``pcl``'s value model: predicted against observed pass rate, binned by prediction."""
+    bins = np.sum([d["calibration"] for d in runs], axis=0)  # windows x bins x 3
+    whole = bins.sum(axis=0)
+    body = []
+    for b, (n, predicted, observed) in enumerate(whole):
+        if n == 0:
+            continue
+        share = _arrow([_share(bins[c, b, 0].sum(), bins[c, :, 0].sum()) for c in phases])
+        body.append([f"{b / CALIBRATION_BINS:.1f}-{(b + 1) / CALIBRATION_BINS:.1f}", f"{n:,.0f}",
+                     f"{predicted / n:.2f}", f"{observed / n:.2f}", share])  # fmt: skip
+    return "\n".join([
+        "`pcl`'s value model, predicted pass rate (just before observing a group) against the "
+        "group's observed pass rate, binned by prediction, all seeds pooled:", "",
+        markdown_table(["predicted", "groups", "mean predicted", "mean observed",
+                        "share of groups per phase"], body),
+    ])  # fmt: skip
+
+
+def _mean_known(values: list[float | None]) -> float:
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known else math.nan
+
+
+def _bank(runs: list[dict[str, Any]], phases: list[np.ndarray], names: list[str]) -> str:
+    """``vcrl``'s replay bank at the end of each phase (mean over seeds)."""
+    body = []
+    for c in phases:
+        snaps = [d["bank"][c[-1]] for d in runs]
+        counts = np.sum([s["levels"] for s in snaps], axis=0)
+        body.append([f"{c[-1] + 1}", f"{np.mean([s['size'] for s in snaps]):.0f}",
+                     *[_f(_share(k, counts.sum()), ".2f") for k in counts],
+                     _f(_mean_known([s["pass_rate"] for s in snaps]), ".2f")])  # fmt: skip
+    return "\n".join([
+        "`vcrl`'s replay bank at the end of each phase (mean over seeds): its size, the share "
+        "of its prompts per level and their observed pass rate so far:", "",
+        markdown_table(["after window", "prompts", *names, "pass rate"], body),
+    ])  # fmt: skip
+
+
 def uniform_seeds(out: dict[str, Any]) -> str:
     """Uniform's start and end per seed."""
     parts = []
@@ -814,13 +1235,15 @@ def quick(cfg: Config) -> Config:
     cfg.seeds, cfg.steps, cfg.batch, cfg.rollouts, cfg.eval_every = 2, 2, 4, 4, 1
     cfg.per_level, cfg.test_per_level, cfg.validation_per_level = 40, 10, 10
     cfg.warmup_max_steps, cfg.warmup_check, cfg.d_model, cfg.layers = 3, 1, 16, 1
+    cfg.window = 1
     return cfg
 
 
 def describe(cfg: Config, out: dict[str, Any], label: str) -> str:
     """The configuration paragraph of a section."""
     warm_steps = [w["steps"] for w in out["warm"]]
-    per_level = ", ".join(f"{lv}-digit {n:,}" for lv, n in out["pool_per_level"].items())
+    per_level = ", ".join(f"{_level_name(cfg, lv)} {n:,}"
+                          for lv, n in out["pool_per_level"].items())  # fmt: skip
     return (
         f"**{label}.** Task: `a+b=` with both operands zero-padded to {cfg.width} digits, answer "
         f"as {cfg.width + 1} digits least significant first; level = digits of the larger "
@@ -847,7 +1270,52 @@ def describe(cfg: Config, out: dict[str, Any], label: str) -> str:
         f"`fill_batch(max_rounds={cfg.max_rounds})` and every generated rollout is counted. "
         f"Default strategy parameters otherwise. Seeds: {cfg.seeds} (seed = warm-up "
         f"initialisation, sampling and curriculum seed; the task is the same). Held-out "
-        f"accuracy every {cfg.eval_every} steps."
+        f"accuracy every {cfg.eval_every} steps." + regime_text(cfg, out) + net_text(cfg)
+    )
+
+
+def _level_name(cfg: Config, level: int | str) -> str:
+    return "3-operand (padded)" if int(level) == cfg.pad_level else f"{level}-digit"
+
+
+def uninformative_start(out: dict[str, Any]) -> str:
+    """Uniform's share of all-equal groups at the start: expected at step 0 from the
+    checkpoint's exact solve probabilities, and measured in its first diagnostics window."""
+    parts = []
+    expected = [w["start"]["all_equal"] for w in out["warm"] if "start" in w]
+    if expected:
+        parts.append(f"expected over the pool at step 0 (E[p^G + (1 - p)^G], p = the warm-up "
+                     f"checkpoint's exact probability of solving an item in one rollout) "
+                     f"{np.mean(expected):.2f}")  # fmt: skip
+    first = [r["diagnostics"] for r in out["results"]["uniform"] if "diagnostics" in r]
+    if first:
+        share = np.mean([1 - d["mixed"][0] / max(d["groups"][0], 1) for d in first])
+        parts.append(f"measured in `uniform`'s first {first[0]['window']} steps {share:.2f}")
+    if not parts:
+        return ""
+    return " Share of all-equal groups under `uniform` at the start (mean over seeds): " + (
+        "; ".join(parts) + "."
+    )
+
+
+def regime_text(cfg: Config, out: dict[str, Any]) -> str:
+    start = uninformative_start(out)
+    if cfg.regime == "a":
+        return start
+    return " " + REGIME_B.format(
+        ratio=cfg.pad_ratio, prompt_len=cfg.prompt_len, answer_len=cfg.answer_len,
+        widths="+".join(map(str, cfg.pad_widths)), pad_level=cfg.pad_level, width=cfg.width,
+        pad_test=cfg.test_per_level,
+    ) + start  # fmt: skip
+
+
+def net_text(cfg: Config) -> str:
+    if not cfg.uniform_mix and cfg.cover_groups is None:
+        return ""
+    return (
+        f" Safety net: every strategy but `uniform` (and its rollout-matched controls) runs "
+        f"as `Curriculum(..., uniform_mix={cfg.uniform_mix:g}, "
+        f"cover_groups={cfg.cover_groups})`."
     )
 
 
@@ -911,6 +1379,7 @@ def render(
         levels_table(rows, out),
         "",
         "**Reading** (generated from the numbers above): " + interpret(rows),
+        *(["", text] if (text := diagnosis(out, rows, cfg)) else []),
     ])  # fmt: skip
 
 
@@ -937,6 +1406,12 @@ def parser(defaults: Config, doc: str) -> argparse.ArgumentParser:
         help="rewrite the section from saved JSON (several: their seeds merged)",
     )
     p.add_argument("--note", default="", help="a sentence added to the section's first line")
+    p.add_argument("--regime", choices=("a", "b"), default=defaults.regime,
+                   help="a: the addition pool; b: padded with never-solved items")  # fmt: skip
+    p.add_argument("--uniform-mix", type=float, default=defaults.uniform_mix,
+                   help="Curriculum(uniform_mix=...) for every strategy but uniform")  # fmt: skip
+    p.add_argument("--cover-groups", type=int, default=defaults.cover_groups,
+                   help="Curriculum(cover_groups=...) for every strategy but uniform")  # fmt: skip
     return p
 
 
@@ -952,6 +1427,8 @@ def configure(args: argparse.Namespace, defaults: Config) -> Config:
     cfg.lr, cfg.eval_every, cfg.threads = args.lr, args.eval_every, args.threads
     cfg.first_seed = args.first_seed
     cfg.strategies, cfg.matched = args.strategies.split(","), not args.no_matched
+    cfg.regime, cfg.uniform_mix, cfg.cover_groups = args.regime, args.uniform_mix, args.cover_groups
+    safety_net(cfg)  # fail now, not after the first warm-up
     return quick(cfg) if args.quick else cfg
 
 
@@ -974,6 +1451,10 @@ def load(paths: list[Path]) -> tuple[Config, dict[str, Any], float, str, bool]:
     same seeds (each with its own ``uniform``, which must agree: runs are deterministic).
     A run stopped early saved the seeds it finished. The wall time is the longest run's."""
     saved = [json.loads(path.read_text()) for path in paths]
+    for key, default in (("regime", "a"), ("uniform_mix", 0.0), ("cover_groups", None)):
+        values = {json.dumps(entry["cfg"].get(key, default)) for entry in saved}
+        if len(values) > 1:
+            raise ValueError(f"the saved runs differ in {key} ({', '.join(sorted(values))})")
     runs: dict[str, dict[int, dict[str, Any]]] = {}
     matched: dict[str, dict[int, str | None]] = {}
     controls: dict[int, dict[str, Any]] = {}
@@ -1008,6 +1489,18 @@ def load(paths: list[Path]) -> tuple[Config, dict[str, Any], float, str, bool]:
     commands = list(dict.fromkeys(s["command"] for s in saved))
     elapsed = max(s["elapsed"] for s in saved)
     return cfg, out, elapsed, " and ".join(commands), saved[0]["quick"]
+
+
+def variant(cfg: Config, title: str) -> tuple[str, str]:
+    """The section's marker suffix and title: regime (a) without the safety net keeps the
+    original section; regime (b) and the safety net get sections of their own."""
+    suffix = "" if cfg.regime == "a" else f"_{cfg.regime}"
+    if cfg.regime != "a":
+        title += f", regime ({cfg.regime}): pool padded with never-solved items"
+    if cfg.uniform_mix or cfg.cover_groups is not None:
+        suffix += "_net"
+        title += f", safety net (uniform_mix {cfg.uniform_mix:g}, cover_groups {cfg.cover_groups})"
+    return suffix, title
 
 
 def main_for(
@@ -1047,6 +1540,8 @@ def main_for(
             f" The 1-minute load average at the end was {loadavg:.1f} on {os.cpu_count()} CPUs: "
             "other jobs shared the machine, so the run time is an upper bound."
         )
+    suffix, title = variant(cfg, title)
+    start, end = (marker.replace(":", f"{suffix}:", 1) for marker in (start, end))
     section = render(out, cfg, elapsed, command, quick_run=quick_run, note=note,
                      title=title)  # fmt: skip
     update_section(args.out, section, start, end)

@@ -8,7 +8,16 @@ steps and, when its rollouts differ, with a rollout-matched ``uniform`` (more pr
 step). The shared machinery is in ``_grpo_common.py``; the results are written between the
 ``grpo_cpu`` markers of docs/benchmarks.md.
 
+``--regime b`` pads the pool with items the warmed-up policy never solves (three-operand
+sums), so that most GRPO groups are all-equal, as in LLM RL pools; its section is
+``grpo_cpu_b``. ``--uniform-mix X`` and ``--cover-groups W`` pass the generic safety net to
+every strategy's ``Curriculum`` (not to ``uniform`` or its controls); such runs get sections
+of their own (``grpo_cpu_net``, ``grpo_cpu_b_net``). Every run saves diagnostics (selection
+per level over time, per-level accuracy, effective ratio, and ``pcl``'s calibration,
+``vcrl``'s bank, the bandits' arm probabilities), rendered for the strategies behind uniform.
+
     .venv/bin/python benchmarks/grpo_cpu.py [--seeds 5] [--steps 600] [--threads 2] [--quick]
+        [--regime {a,b}] [--uniform-mix X] [--cover-groups W] [--save raw.json]
     .venv/bin/python benchmarks/grpo_cpu.py --render-from raw.json   # rewrite from saved results
 """
 

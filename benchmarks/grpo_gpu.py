@@ -7,6 +7,9 @@ after every seed (``--save``), so a run cut short still leaves the seeds it fini
 written between the ``grpo_gpu`` markers of docs/benchmarks.md. ``--quick`` runs a
 seconds-long smoke configuration on whatever device is there (the CPU in ``make test``).
 
+The options of ``grpo_cpu.py`` (``--regime b``, ``--uniform-mix``, ``--cover-groups``) work
+here too; the padded items of regime (b) are then sums of a 5-, a 3- and a 3-digit operand.
+
     .venv/bin/python benchmarks/grpo_gpu.py [--seeds 3] [--steps 300] [--save raw.json] [--quick]
 """
 

@@ -210,3 +210,167 @@ def test_runs_of_different_strategies_merge_on_shared_seeds(
     text = out.read_text()
     assert "covers the strategies `uniform`, `dynamic_sampling`, `sec` on seeds 0, 1." in text
     assert "| `uniform@12` |" in text or "`uniform@" in text
+
+
+def test_regime_b_pads_the_pool_with_three_operand_sums(common: ModuleType) -> None:
+    plain = common.Task.build(small_config(common))
+    task = common.Task.build(small_config(common, regime="b"))
+    assert np.array_equal(task.pairs, plain.pairs)  # regime (a)'s pool, then the padding
+    assert np.array_equal(task.test_pairs, plain.test_pairs)
+    assert np.array_equal(task.validation, plain.validation)
+    assert np.bincount(task.levels).tolist() == [0, 20, 20, 20, 20, 160]
+    assert task.pad.shape == (160, 3) and task.pad_test.shape == (5, 3)
+    assert not {tuple(t) for t in task.pad.tolist()} & {tuple(t) for t in task.pad_test.tolist()}
+    tokens = common.encode_triples(np.array([[123, 45, 6]]), common.pad_widths(4))
+    assert tokens.tolist() == [[1, 2, 3, 10, 4, 5, 10, 0, 6, 11]]
+    assert common.pad_widths(6) == (5, 3, 3)
+    first = task.pad[0]
+    assert task.answers[80].tolist() == common.encode_answers(first[None], 4)[0].tolist()
+    assert task.prompts[80].tolist() == common.encode_triples(first[None], (3, 2, 2))[0].tolist()
+    assert task.prompts[:80].tolist() == common.encode_prompts(plain.pairs, 4).tolist()
+    pool = task.item_pool()
+    assert pool.size == 240 and pool.group_sizes().tolist() == [20, 20, 20, 20, 160]
+    assert pool.group_names[4] == "3 operands" and np.all(pool.features[80:, 2] == 5)
+    assert np.all(pool.difficulty[80:] >= 5) and np.all(pool.difficulty[:80] < 5)
+
+
+def test_solve_probability_matches_sampling(common: ModuleType) -> None:
+    torch.manual_seed(3)
+    cfg = small_config(common, width=1, layers=1)
+    policy = common.Policy(cfg)
+    pair = np.array([[7, 8]])
+    prompts, answers = common.encode_prompts(pair, 1), common.encode_answers(pair, 1)
+    exact = common.solve_probability(policy, prompts, answers, cfg)[0]
+    draws = 40_000
+    sampled = policy.sample(prompts.repeat(draws, 1), 1.0, torch.Generator().manual_seed(0))
+    rate = float((sampled == answers).all(dim=1).float().mean())
+    assert abs(rate - exact) < 4 * np.sqrt(exact * (1 - exact) / draws)
+    profile = common.start_profile(policy, common.Task.build(small_config(common, width=1)), cfg)
+    assert 0 < profile["all_equal"] <= 1 and list(profile["levels"]) == [1]
+
+
+def test_safety_net_is_passed_only_when_set(common: ModuleType, grpo: ModuleType) -> None:
+    import inspect
+
+    assert common.safety_net(small_config(common)) == {}
+    cfg = small_config(common, uniform_mix=0.1, cover_groups=50)
+    if "uniform_mix" in inspect.signature(common.Curriculum).parameters:
+        assert common.safety_net(cfg) == {"uniform_mix": 0.1, "cover_groups": 50}
+    else:  # before the safety net is merged: a clear error, before any work
+        with pytest.raises(ValueError, match="--uniform-mix, --cover-groups: this stepladder"):
+            common.safety_net(cfg)
+        with pytest.raises(ValueError, match="--uniform-mix"):
+            grpo.main(["--quick", "--uniform-mix", "0.1", "--out", "/nonexistent/b.md"])
+    assert common.variant(cfg, "T") == ("_net", "T, safety net (uniform_mix 0.1, cover_groups 50)")
+    assert common.variant(small_config(common, regime="b"), "T")[0] == "_b"
+
+
+def _outcomes(common: ModuleType, indices: list[int], rewards: list[list[int]]) -> object:
+    return common.Outcomes(np.array(indices), np.array(rewards, dtype=float))
+
+
+def test_diagnostics_record_selection_calibration_bank_and_arms(common: ModuleType) -> None:
+    task = common.Task.build(small_config(common, regime="b"))
+    pool = task.item_pool()
+    # items 0 (level 1), 20 (level 2), 80 and 81 (padded, level 5)
+    batch = ([0, 20, 80, 81], [[1, 0, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0]])
+    records = {}
+    for name in ("pcl", "vcrl", "sec"):
+        cur = common.Curriculum(pool, name, seed=0)
+        diag = common.Diagnostics(cur, task, window=2)
+        recorder = common.KeepRecorder(cur, diag)
+        recorder.observe(_outcomes(common, *batch))
+        diag.end_step(1, last=False)  # mid-window: nothing closed
+        recorder.observe(_outcomes(common, [0], [[1, 1, 1, 1]]))
+        diag.end_step(2, last=False)
+        records[name] = (cur, diag.result())
+    _, pcl = records["pcl"]
+    assert pcl["levels"] == [1, 2, 3, 4, 5] and pcl["window"] == 2
+    assert pcl["selection"] == [[2, 1, 0, 0, 2]]
+    assert pcl["groups"] == [5] and pcl["mixed"] == [1] and pcl["distinct"] == [4]
+    assert pcl["items_picked"] == 4
+    assert pcl["top1_share"] == pytest.approx(4 / 5)  # the top 3 of 240 items: 2 + 1 + 1
+    bins = np.array(pcl["calibration"][0])
+    assert bins[5].tolist()[:2] == [4.0, 2.0]  # first batch: nothing learned, every v = 0.5
+    assert bins[5][2] == pytest.approx(0.75 + 1.0)  # observed pass rates 0.75, 1, 0, 0
+    assert bins[:, 0].sum() == 5
+    cur, vcrl = records["vcrl"]
+    # item 0 scored 4 * 0.75 * 0.25 = 0.75 >= 0.5 and was banked, then left it on 4 of 4
+    assert vcrl["bank"] == [{"size": 0, "levels": [0, 0, 0, 0, 0], "pass_rate": None}]
+    cur, sec = records["sec"]
+    arms = np.array(sec["arms"][0])
+    assert arms.sum() == pytest.approx(1.0)
+    expected = cur.strategy.arm_probabilities()  # groups in level order here
+    assert arms.tolist() == pytest.approx(expected, abs=1e-6)
+    assert arms[0] > arms[1] == pytest.approx(arms[2])  # only level 1 had |advantage| > 0
+
+
+def test_vcrl_bank_snapshot(common: ModuleType) -> None:
+    task = common.Task.build(small_config(common))
+    cur = common.Curriculum(task.item_pool(), "vcrl", seed=0)
+    diag = common.Diagnostics(cur, task, window=1)
+    recorder = common.KeepRecorder(cur, diag)
+    recorder.observe(_outcomes(common, [0, 21, 45], [[1, 0, 1, 0], [1, 1, 0, 1], [0, 0, 0, 0]]))
+    diag.end_step(1, last=False)
+    assert diag.result()["bank"] == [{"size": 2, "levels": [1, 1, 0, 0], "pass_rate": 0.625}]
+
+
+def test_quick_regime_b_saves_diagnostics_and_renders_the_diagnosis(
+    grpo: ModuleType, tmp_path: Path
+) -> None:
+    out, saved = tmp_path / "b.md", tmp_path / "b.json"
+    grpo.main(["--quick", "--threads", "1", "--regime", "b", "--strategies",
+               "uniform,pcl,vcrl,sec,dump", "--out", str(out), "--save", str(saved)])  # fmt: skip
+    text = out.read_text()
+    assert "<!-- grpo_cpu_b:start -->" in text and "<!-- grpo_cpu:start -->" not in text
+    assert "regime (b)" in text and "3-operand (padded)" in text
+    raw = json.loads(saved.read_text())
+    assert raw["cfg"]["regime"] == "b" and raw["out"]["pool_per_level"]["5"] > 0
+    assert 0 <= raw["out"]["warm"][0]["start"]["all_equal"] <= 1
+    for runs in raw["out"]["results"].values():
+        diag, curve = runs[0]["diagnostics"], runs[0]["curve"]
+        assert len(diag["selection"]) == 2 and len(diag["selection"][0]) == 5
+        assert sum(map(sum, diag["selection"])) == sum(diag["groups"])
+        assert len(curve["padded"]) == len(curve["step"]) == 3
+    assert len(raw["out"]["results"]["pcl"][0]["diagnostics"]["calibration"]) == 2
+    assert len(raw["out"]["results"]["dump"][0]["diagnostics"]["arms"][0]) == 5
+    assert "size" in raw["out"]["results"]["vcrl"][0]["diagnostics"]["bank"][0]
+    # make every strategy lose to its rollout-matched uniform: the diagnosis lists them
+    for row, controls in enumerate(raw["out"]["controls"]):
+        base = raw["out"]["results"]["uniform"][row]["final"]
+        for name, runs in raw["out"]["results"].items():
+            key = raw["out"]["matched"][name][row]
+            if name != "uniform":
+                runs[row]["final"] = (controls[key]["final"] if key else base) - 0.1
+    saved.write_text(json.dumps(raw))
+    grpo.main(["--render-from", str(saved), "--out", str(out)])
+    text = out.read_text()
+    assert "### Diagnosis of the strategies behind uniform" in text
+    assert "`pcl`'s value model" in text and "`vcrl`'s replay bank" in text
+    assert "Bandit arm probabilities" in text and "| `sec` |" in text and "| `dump` |" in text
+    assert "top-1% share" in text and "| 0.5-0.6 |" in text  # pcl's first, untrained batch
+    assert "Diagnostics exist for seeds" not in text
+    for runs in raw["out"]["results"].values():  # as if seed 0 came from an older file
+        del runs[0]["diagnostics"]
+    saved.write_text(json.dumps(raw))
+    grpo.main(["--render-from", str(saved), "--out", str(out)])
+    assert "Diagnostics exist for seeds 1 only." in out.read_text()
+
+
+def test_results_saved_before_the_diagnostics_still_render(
+    grpo: ModuleType, tmp_path: Path
+) -> None:
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "grpo_cpu"
+    out = tmp_path / "b.md"
+    saved = [str(results / name) for name in ("reduced.json", "rest01.json", "rest2.json")]
+    grpo.main(["--render-from", *saved, "--out", str(out)])
+    text = out.read_text()
+    assert "<!-- grpo_cpu:start -->" in text and "on seeds 0, 1, 2." in text
+    assert "| `pcl` |" in text and "| `vcrl` |" in text
+    assert "Diagnosis" not in text and "regime (b)" not in text
+    other = tmp_path / "b.json"
+    raw = json.loads(Path(saved[0]).read_text())
+    raw["cfg"]["regime"] = "b"
+    other.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="differ in regime"):
+        grpo.main(["--render-from", saved[1], str(other), "--out", str(out)])
