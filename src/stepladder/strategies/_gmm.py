@@ -142,7 +142,9 @@ def _kmeans(
     far = np.where(used, 0.0, np.inf).reshape(-1)
     tolerance = np.var(x, axis=0).mean() * 1e-4
     flat_offsets = (slots * np.arange(count))[:, None]
-    tiled = np.tile(x.T, (1, count))  # (d, count n): each coordinate, once per candidate
+    # each point's coordinates and a 1, once per candidate: summed per cluster by bincount
+    weighted = np.tile(np.column_stack([x, np.ones(n)]), (count, 1)).reshape(-1)
+    columns = np.arange(d + 1)
     work = np.empty((n, count * slots))  # reused: a fresh array this size costs page faults
     labels = np.full((count, n), -1)
     settled = np.zeros(count, dtype=bool)  # labels final
@@ -155,9 +157,10 @@ def _kmeans(
         if settled.all():
             return labels
         flat = (labels + flat_offsets).reshape(-1)
-        counts = np.bincount(flat, minlength=count * slots).reshape(count, slots).astype(float)
-        sums = np.stack([np.bincount(flat, w, count * slots) for w in tiled], axis=1)
-        sums = sums.reshape(count, slots, d)
+        bins = (flat[:, None] * (d + 1) + columns).reshape(-1)
+        totals = np.bincount(bins, weighted, count * slots * (d + 1))
+        totals = totals.reshape(count, slots, d + 1)
+        sums, counts = totals[..., :d], totals[..., d]  # in point order, as scikit-learn
         for c in np.flatnonzero(~settled & ((counts == 0) & used).any(axis=1)):
             empty = np.flatnonzero(counts[c, : ks[c]] == 0)
             gaps = ((x - centroids[c, labels[c]]) ** 2).sum(axis=1)
@@ -224,38 +227,41 @@ def _coefficients(
     halves: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(coefficients (count slots, f) with ``coefficients @ features`` the log of ``weight x
-    density`` of each component at each point, -inf in unused slots; which candidates have
-    a covariance that is not positive definite). The log density is expanded in the
+    density`` of each component at each point, -1e300 in unused slots; which candidates
+    have a covariance that is not positive definite). The log density is expanded in the
     features of :func:`_moments`: ``-1/2 (d log 2 pi + log det S + (x - mu)^T S^-1 (x -
-    mu))``."""
+    mu))``. Only the used slots are factorised."""
     count, slots = weights.shape
     d = means.shape[1]
+    at = np.flatnonzero(used)
+    means, covariances = means[at], covariances[at]
+    failing = np.zeros(len(at), dtype=bool)
     try:
         lower = np.linalg.cholesky(covariances)
-        failed = np.zeros(count, dtype=bool)
-    except np.linalg.LinAlgError:  # rare: find the candidates that fail, one by one
-        failing = np.zeros(len(covariances), dtype=bool)
+    except np.linalg.LinAlgError:  # rare: find the components that fail, one by one
         for row, matrix in enumerate(covariances):
             try:
                 np.linalg.cholesky(matrix)
             except np.linalg.LinAlgError:
                 failing[row] = True
-        failed = (failing.reshape(count, slots) & used).any(axis=1)  # unused: reg_covar I
         lower = np.linalg.cholesky(np.where(failing[:, None, None], np.eye(d), covariances))
+    failed = np.zeros(count * slots, dtype=bool)
+    failed[at] = failing
     inverse = np.linalg.inv(lower)
     precision = inverse.swapaxes(1, 2) @ inverse
     pulled = (precision @ means[:, :, None])[:, :, 0]  # S^-1 mu
     rows, columns = np.triu_indices(d)
     log_det = np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
-    coefficients = np.empty((len(means), 1 + d + len(rows)))
-    coefficients[:, 0] = (
-        np.where(used, np.log(weights), -1e300).reshape(-1)
+    coefficients = np.zeros((count * slots, 1 + d + len(rows)))
+    coefficients[:, 0] = -1e300  # exp(-1e300 - top) = 0: an unused slot adds nothing
+    coefficients[at, 0] = (
+        np.log(weights.reshape(-1)[at])
         - log_det
         - 0.5 * (d * _LOG_2PI + (pulled * means).sum(axis=1))
     )
-    coefficients[:, 1 : d + 1] = pulled
-    coefficients[:, d + 1 :] = precision[:, rows, columns] * halves
-    return coefficients, failed
+    coefficients[at, 1 : d + 1] = pulled
+    coefficients[at, d + 1 :] = precision[:, rows, columns] * halves
+    return coefficients, failed.reshape(count, slots).any(axis=1)
 
 
 def _e_step(
