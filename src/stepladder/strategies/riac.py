@@ -90,7 +90,7 @@ class RIAC(Strategy):
     gives what its episodes fed one by one would, with the random draws in another order.
 
     Cost: O(batch x depth) per step plus, per split, ``nb_split_attempts`` partitions of
-    ``max_region_size`` pairs (vectorised, about 0.5 ms), and O(regions x max_region_size)
+    ``max_region_size`` pairs (vectorised, about 0.3 ms), and O(regions x max_region_size)
     for the ALPs at each proposal. Regions hold task indices, so checkpoints grow with the
     regions (at most about ``2 / min_dims_range_ratio^d``), not with the pool.
 
