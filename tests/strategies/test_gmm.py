@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from stepladder.strategies._gmm import fit_mixture, kmeans_labels
+from stepladder.strategies._gmm import best_mixture, fit_mixture, fit_mixtures, kmeans_labels
 
 
 def _alp_like(seed: int, n: int = 250) -> np.ndarray:
@@ -79,3 +79,46 @@ def test_mixture_counts_parameters_and_scores() -> None:
 def test_fit_stops_at_max_iter_unconverged() -> None:
     fit = fit_mixture(_alp_like(1), 6, seed=0, max_iter=2)
     assert fit.iterations == 2 and not fit.converged
+
+
+def _covar_like(seed: int, n: int = 250) -> np.ndarray:
+    """Points like Covar-GMM's: task parameters, time and a reward that grows with time."""
+    rng = np.random.default_rng(seed)
+    tasks, times = rng.random((n, 2)), np.arange(n) / n
+    rewards = np.clip(times * (tasks[:, 0] < 0.5) + rng.normal(0, 0.1, n), 0, 1)
+    return np.column_stack([tasks, times, rewards])
+
+
+@pytest.mark.parametrize("data", [_alp_like, _covar_like])
+def test_fits_run_side_by_side_match_scikit_learn(data) -> None:
+    # all nine candidates in one stacked run, each as scikit-learn fits it alone
+    x = data(5)
+    seeds = [11 * k + 3 for k in range(2, 11)]
+    for k, fit in zip(range(2, 11), fit_mixtures(x, range(2, 11), seeds), strict=True):
+        reference = _sklearn_fit(x, k, 11 * k + 3)
+        assert fit.iterations == reference.n_iter_ and fit.converged == reference.converged_
+        assert fit.log_likelihood == pytest.approx(reference.score(x), abs=1e-9)
+        np.testing.assert_allclose(fit.weights, reference.weights_, atol=1e-9)
+        np.testing.assert_allclose(fit.means, reference.means_, atol=1e-9)
+        np.testing.assert_allclose(fit.covariances, reference.covariances_, atol=1e-9)
+
+
+def test_best_mixture_picks_scikit_learns_lowest_aic() -> None:
+    x = _covar_like(2)
+    rng = np.random.default_rng(4)
+    seeds = np.random.default_rng(4).integers(0, 2**31 - 1, size=9)  # as best_mixture draws
+    scores = [_sklearn_fit(x, k, int(s)).aic(x) for k, s in zip(range(2, 11), seeds, strict=True)]
+    best = best_mixture(x, range(2, 11), rng)
+    assert len(best.weights) == 2 + int(np.argmin(scores))
+    assert best.aic() == pytest.approx(min(scores), abs=1e-6)
+
+
+def test_a_singular_fit_is_skipped_and_the_others_kept() -> None:
+    # 3 distinct points: a 4-component fit has a covariance of rank 0 plus reg_covar
+    # (positive definite), but with reg_covar=0 a cluster of one point is singular
+    x = np.r_[np.zeros((5, 2)), np.ones((3, 2)), [[0.5, 0.2], [0.5, 0.9]]]
+    fits = fit_mixtures(x, [1, 4], [0, 0], reg_covar=0.0)
+    assert fits[0] is not None and fits[1] is None
+    np.testing.assert_allclose(fits[0].means, [x.mean(axis=0)])
+    with pytest.raises(np.linalg.LinAlgError):
+        fit_mixture(x, 4, seed=0, reg_covar=0.0)

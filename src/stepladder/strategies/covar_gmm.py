@@ -38,7 +38,7 @@ class CovarGMM(Strategy):
 
     Decisions: the mixture's ``random_state`` comes from the curriculum's generator; the
     uniform draws cover the pool's tasks (as ``alp_gmm``). Cost: O(batch log tasks) per step
-    plus, every ``fit_every`` episodes, one fit (9 mixtures on 250 points, about 25 ms with
+    plus, every ``fit_every`` episodes, one fit (9 mixtures on 250 points, about 12 ms with
     the NumPy EM of :mod:`~stepladder.strategies._gmm`, which needs no scikit-learn).
 
     Example:

@@ -41,6 +41,22 @@ def window_alp(rewards: np.ndarray, held: np.ndarray, window: int) -> np.ndarray
     return np.where(n > 2, np.abs(mean_first - mean_second), 0.0)
 
 
+class _RegionRows:
+    """A per-region array kept with spare rows (``obj._rows[name]``), of which the first
+    ``obj._regions`` are in use: a split appends two rows without copying every region's
+    ring. Assigning an array (as loading a state does) stores it as it is."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> np.ndarray:
+        return obj._rows[self.name][: obj._regions]
+
+    def __set__(self, obj: Any, value: np.ndarray) -> None:
+        obj._rows[self.name] = np.asarray(value)
+        obj._regions = len(value)
+
+
 @register("riac")
 class RIAC(Strategy):
     """Split the task space into regions of different learning progress; sample by ALP.
@@ -74,7 +90,7 @@ class RIAC(Strategy):
     gives what its episodes fed one by one would, with the random draws in another order.
 
     Cost: O(batch x depth) per step plus, per split, ``nb_split_attempts`` partitions of
-    ``max_region_size`` pairs (vectorised, about 0.5 ms), and O(regions x max_region_size)
+    ``max_region_size`` pairs (vectorised, about 0.3 ms), and O(regions x max_region_size)
     for the ALPs at each proposal. Regions hold task indices, so checkpoints grow with the
     regions (at most about ``2 / min_dims_range_ratio^d``), not with the pool.
 
@@ -123,20 +139,32 @@ class RIAC(Strategy):
         )
         self.discard_ratio = number("discard_ratio", discard_ratio, low=0.0, high=1.0)
 
+    low = _RegionRows()  # (regions, d) lower corner of each region's box
+    high = _RegionRows()  # (regions, d) upper corner
+    child = _RegionRows()  # first child (the lower half), -1: leaf
+    split_dim = _RegionRows()
+    split_at = _RegionRows()
+    tasks = _RegionRows()  # (regions, max_region_size + 1) rings of (task, score) per region
+    scores = _RegionRows()
+    count = _RegionRows()  # pairs ever added (ring position)
+    held = _RegionRows()  # pairs held, at most max_region_size + 1
+
     def _setup(self) -> None:
+        self._rows: dict[str, np.ndarray] = {}
+        self._regions = 0
         self._unit = unit_features(self.pool, self.name)
         self._snap = Snap(self._unit)
         d = self._unit.shape[1]
         width = self.max_region_size + 1
         self.low = np.zeros((1, d))
         self.high = np.ones((1, d))
-        self.child = np.full(1, -1, dtype=np.int64)  # first child (the lower half), -1: leaf
+        self.child = np.full(1, -1, dtype=np.int64)
         self.split_dim = np.zeros(1, dtype=np.int64)
         self.split_at = np.zeros(1)
-        self.tasks = np.zeros((1, width), dtype=np.int64)  # rings of (task, score) per region
+        self.tasks = np.zeros((1, width), dtype=np.int64)
         self.scores = np.zeros((1, width))
-        self.count = np.zeros(1, dtype=np.int64)  # pairs ever added (ring position)
-        self.held = np.zeros(1, dtype=np.int64)  # pairs held, at most width
+        self.count = np.zeros(1, dtype=np.int64)
+        self.held = np.zeros(1, dtype=np.int64)
 
     @property
     def _window(self) -> int:
@@ -151,7 +179,7 @@ class RIAC(Strategy):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         regions = len(self.low)
-        sizes = {len(getattr(self, name)) for name in self.learned}
+        sizes = {len(self._rows[name]) for name in self.learned}
         if sizes != {regions} or (self.child >= regions).any():
             raise ValueError("riac: region arrays of different lengths")
 
@@ -203,19 +231,29 @@ class RIAC(Strategy):
     def observe(self, outcomes: Outcomes) -> None:
         tasks, scores = episode_scores(outcomes)
         width = self.tasks.shape[1]
-        while len(tasks):
-            points = self._unit[tasks]
-            regions, episodes, leaf = self._leaf_paths(points)
-            s = segments(leaf)
-            occurrence = np.empty(len(leaf), dtype=np.int64)
+        points = self._unit[tasks]
+        regions, episodes, leaf = self._leaf_paths(points)  # once: a split moves few tasks
+        start = 0
+        while start < len(tasks):
+            rest = leaf[start:]
+            s = segments(rest)
+            occurrence = np.empty(len(rest), dtype=np.int64)
             occurrence[s.order] = s.within + 1
-            full = np.flatnonzero(self.held[leaf] + occurrence >= width)
-            end = int(full[0]) + 1 if len(full) else len(tasks)  # episodes up to a full leaf
-            upto = episodes < end
-            self._push(regions[upto], tasks[episodes[upto]], scores[episodes[upto]])
-            if len(full):
-                self._split(int(leaf[end - 1]))
-            tasks, scores = tasks[end:], scores[end:]
+            full = np.flatnonzero(self.held[rest] + occurrence >= width)
+            end = start + int(full[0]) + 1 if len(full) else len(tasks)  # up to a full leaf
+            chunk = (episodes >= start) & (episodes < end)
+            self._push(regions[chunk], tasks[episodes[chunk]], scores[episodes[chunk]])
+            if not len(full):
+                return
+            region = int(leaf[end - 1])
+            self._split(region)
+            if self.child[region] >= 0:  # later episodes in it go down to a new child
+                moved = end + np.flatnonzero(leaf[end:] == region)
+                upper = points[moved, self.split_dim[region]] > self.split_at[region]
+                leaf[moved] = self.child[region] + upper
+                regions = np.concatenate([regions, leaf[moved]])
+                episodes = np.concatenate([episodes, moved])
+            start = end
 
     def _split(self, region: int) -> None:
         """Split a full leaf into two children, or drop its oldest pairs."""
@@ -243,12 +281,9 @@ class RIAC(Strategy):
         if not valid.any():
             self.held[region] -= int(self.max_region_size * self.discard_ratio)
             return
-        held = np.broadcast_to(np.ones(len(tasks), dtype=bool), lower.shape)
-        gap = np.abs(
-            window_alp(np.broadcast_to(scores, lower.shape), held & lower, self._window)
-            - window_alp(np.broadcast_to(scores, lower.shape), held & ~lower, self._window)
-        )
-        gap = np.where(valid, gap, -np.inf)
+        halves = np.concatenate([lower, ~lower])  # both children of every attempt at once
+        alps = window_alp(np.broadcast_to(scores, halves.shape), halves, self._window)
+        gap = np.where(valid, np.abs(alps[:attempts] - alps[attempts:]), -np.inf)
         best = attempts - 1 - int(np.argmax(gap[::-1]))  # the last of the best, as theirs
         dim, threshold, mask = int(dims[best]), float(at[best]), lower[best]
         first = len(self.low)
@@ -256,18 +291,22 @@ class RIAC(Strategy):
         self.split_dim[region], self.split_at[region] = dim, threshold
         lows, highs = np.repeat(low[None], 2, axis=0), np.repeat(high[None], 2, axis=0)
         highs[0, dim], lows[1, dim] = threshold, threshold
-        width = self.tasks.shape[1]
-        self.low = np.concatenate([self.low, lows])
-        self.high = np.concatenate([self.high, highs])
-        self.child = np.concatenate([self.child, [-1, -1]])
-        self.split_dim = np.concatenate([self.split_dim, [0, 0]])
-        self.split_at = np.concatenate([self.split_at, [0.0, 0.0]])
-        self.tasks = np.concatenate([self.tasks, np.zeros((2, width), dtype=np.int64)])
-        self.scores = np.concatenate([self.scores, np.zeros((2, width))])
-        self.count = np.concatenate([self.count, [0, 0]])
-        self.held = np.concatenate([self.held, [0, 0]])
+        self._add_regions(2)
+        self.low[first:], self.high[first:] = lows, highs
         side = np.where(mask, first, first + 1)
         self._push(side, tasks, scores)
+
+    def _add_regions(self, added: int) -> None:
+        """Append ``added`` empty leaves (rows zeroed, ``child`` -1), doubling the spare rows
+        when they run out."""
+        used = self._regions
+        for name, rows in self._rows.items():
+            if len(rows) < used + added:
+                spare = np.zeros((max(2 * used, used + added), *rows.shape[1:]), rows.dtype)
+                spare[:used] = rows[:used]
+                self._rows[name] = rows = spare
+            rows[used : used + added] = -1 if name == "child" else 0
+        self._regions = used + added
 
     def propose(self, n: int) -> Proposal:
         if n == 0:
