@@ -35,7 +35,7 @@ from stepladder.difficulty._priors import location_prior, slope_prior
 from stepladder.difficulty._quadrature import Quadrature
 from stepladder.difficulty._standard_errors import cross_product_standard_errors
 from stepladder.difficulty.base import Grader, item_table, learner_table
-from stepladder.difficulty.responses import Responses
+from stepladder.difficulty.responses import CHUNK_ROWS, Responses
 
 __all__ = ["IRT", "ItemParameters", "Priors"]
 
@@ -271,6 +271,7 @@ class IRT(Grader):
         _check_fittable(responses)
         started = time.perf_counter()
         self.responses_ = responses
+        self._item_fit = None
         self.constant_ = _constant_items(responses)
         self.fitted_ = responses.item_attempts() > 0
         if self.constant_items == "exclude":
@@ -339,21 +340,12 @@ class IRT(Grader):
 
         outfit = mean over responses of z^2 with z = (y - nP) / sqrt(nP(1 - P));
         infit = sum (y - nP)^2 / sum nP(1 - P) (information-weighted). Both ~1 under fit.
+        Computed once per fit (the item table and the diagnostics both use them).
         """
         responses = self._require_fit()
-        p = _response_probabilities(self.items_, self.abilities_, responses)
-        expected = responses.trials * p
-        variance = np.maximum(responses.trials * p * (1.0 - p), _EPS)
-        squared = (responses.successes - expected) ** 2
-        n_items = responses.n_items
-        counts = np.bincount(responses.item, minlength=n_items)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            outfit = np.bincount(responses.item, weights=squared / variance, minlength=n_items)
-            outfit /= counts
-            infit = np.bincount(responses.item, weights=squared, minlength=n_items) / np.bincount(
-                responses.item, weights=variance, minlength=n_items
-            )
-        return {"infit": infit, "outfit": outfit}
+        if getattr(self, "_item_fit", None) is None:
+            self._item_fit = _item_fit_statistics(self.items_, self.abilities_, responses)
+        return {name: values.copy() for name, values in self._item_fit.items()}
 
     def item_table(self) -> pa.Table:
         """item_id, difficulty, n_responses, p_correct, se_difficulty, discrimination (+ se),
@@ -484,8 +476,7 @@ def _check_fittable(responses: Responses, excluded: int = 0) -> None:
 
 def _constant_items(responses: Responses) -> np.ndarray:
     """Answered items every learner answered right, or every learner wrong (per item)."""
-    attempts = responses.item_attempts()
-    successes = np.bincount(responses.item, weights=responses.successes, minlength=len(attempts))
+    attempts, successes = responses.item_attempts(), responses.item_successes()
     constant = (successes <= 1e-9 * attempts) | (successes >= attempts * (1 - 1e-9))
     return constant & (attempts > 0)
 
@@ -572,8 +563,7 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
 def _initial_state(responses: Responses, model: str) -> _State:
     """Start from the logit of each item's smoothed pass rate, a = 1."""
     n = responses.n_items
-    attempts = responses.item_attempts()
-    total = np.bincount(responses.item, weights=responses.successes, minlength=n)
+    attempts, total = responses.item_attempts(), responses.item_successes()
     p = (total + 0.5) / (attempts + 1.0)
     delta = np.log(p / (1 - p)) * 1.2  # rough inflation for the ability spread
     c = np.full(n, 0.1 if model in ("3pl", "4pl") else 0.0)
@@ -876,6 +866,28 @@ def _response_probabilities(items: ItemParameters, theta: np.ndarray, responses:
     i, j = responses.item, responses.learner
     f = expit(items.discrimination[i] * (theta[j] - items.difficulty[i]))
     return items.guessing[i] + (1 - items.slipping[i] - items.guessing[i]) * f
+
+
+def _item_fit_statistics(items: ItemParameters, abilities: np.ndarray, responses: Responses,
+                         chunk: int = CHUNK_ROWS) -> dict[str, np.ndarray]:  # fmt: skip
+    """Infit and outfit (see :meth:`IRT.item_fit`), summed over blocks of ``chunk`` rows so
+    that no float64 array the length of the log is ever made."""
+    n_items = responses.n_items
+    squared_sum, ratio_sum, variance_sum, counts = (np.zeros(n_items) for _ in range(4))
+    for start in range(0, len(responses), chunk):
+        part = slice(start, start + chunk)
+        item, trials = responses.item[part], responses.trials[part]
+        i, j = item, responses.learner[part]
+        f = expit(items.discrimination[i] * (abilities[j] - items.difficulty[i]))
+        p = items.guessing[i] + (1 - items.slipping[i] - items.guessing[i]) * f
+        variance = np.maximum(trials * p * (1.0 - p), _EPS)
+        squared = (responses.successes[part] - trials * p) ** 2
+        squared_sum += np.bincount(item, weights=squared, minlength=n_items)
+        ratio_sum += np.bincount(item, weights=squared / variance, minlength=n_items)
+        variance_sum += np.bincount(item, weights=variance, minlength=n_items)
+        counts += np.bincount(item, minlength=n_items)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"infit": squared_sum / variance_sum, "outfit": ratio_sum / counts}
 
 
 def _ability_se(posterior, quadrature, abilities, state, responses) -> np.ndarray:
