@@ -26,6 +26,8 @@ __all__ = ["ResponseMatrices"]
 DENSE_BYTES_LIMIT = 2 * 1024**3
 #: ... and the log fills at least this share of the learner x item cells.
 DENSE_MIN_FILL = 0.2
+#: Rows (learners) per block of the products summed over learners (see _column_products).
+BLOCK_ROWS = 128
 #: Collapse complete 0/1 logs to their response patterns when there are fewer patterns
 #: than this share of the learners.
 PATTERN_SHARE = 0.5
@@ -65,7 +67,10 @@ class ResponseMatrices:
 
     def learner_total(self, values: np.ndarray) -> np.ndarray:
         """Sum over learners of per-row ``values`` (rows first), weighted by the counts."""
-        return values.sum(axis=0) if self.weights is None else self.weights @ values
+        if self.weights is None:
+            return values.sum(axis=0)
+        # For one value per row, not a BLAS dot (whose sum order varies with the threads).
+        return self.weights @ values if values.ndim > 1 else np.sum(self.weights * values)
 
     @classmethod
     def patterns(
@@ -136,7 +141,7 @@ class ResponseMatrices:
         """Expected successes (``Y.T @ post``) or attempts (``N.T @ post``) per item and node,
         summed over learners."""
         matrix = self._weighted_successes if of == "successes" else self._weighted_attempts
-        return np.asarray(matrix.T @ posterior.astype(self.dtype), dtype=np.float64)
+        return _column_products(matrix, posterior.astype(self.dtype))
 
     def learner_sums(self, item_values: np.ndarray, *, of: str) -> np.ndarray:
         """``Y @ v`` or ``N @ v`` for an item vector ``v``: one value per learner (row)."""
@@ -151,6 +156,20 @@ class ResponseMatrices:
 
     def max_attempts_per_learner(self) -> float:
         return float(np.asarray(self.attempts.sum(axis=1)).max())
+
+
+def _column_products(matrix, table: np.ndarray, rows: int = BLOCK_ROWS) -> np.ndarray:
+    """``matrix.T @ table`` (items x nodes, float64), summed over blocks of ``rows`` rows.
+
+    BLAS splits a long inner dimension (here the learners) between threads, which changes
+    the order of float32 additions, and so the result, with the number of threads. Blocks
+    short enough never to be split, added in float64, give the same result on any number
+    of threads (and a more accurate one)."""
+    total = None
+    for start in range(0, matrix.shape[0], rows):
+        part = np.asarray(matrix[start : start + rows].T @ table[start : start + rows])
+        total = part.astype(np.float64) if total is None else total + part
+    return total
 
 
 def _dense_matrices(responses: Responses, shape: tuple[int, int],
