@@ -614,6 +614,9 @@ def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_Sta
     """
     success_totals = matrices.item_sums(np.ones(matrices.successes.shape[0]), of="successes")
     expand = True
+    fine_m_step = _fine_m_step(irt.model, matrices, quadrature)
+    exact_counts = fine_m_step or quadrature.refine == 1
+    class_steps = LATENT_CLASS_STEPS if exact_counts else 1
 
     def em_step(current: _State) -> tuple[_State, float]:
         """One EM step, and the penalised log-likelihood at ``current``."""
@@ -626,11 +629,13 @@ def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_Sta
                 mean, sd = _expansion_with_priors(current, priors, irt.model, mean, sd,
                                                   matrices.n_learners)  # fmt: skip
         expanded = _State(current.a * sd, current.delta + current.a * mean, current.c, current.d)
-        updated = _m_step(
-            irt.model, expanded, matrices, quadrature.fold(posterior),
-            quadrature.variance_added(posterior) / sd**2, (quadrature.nodes - mean) / sd,
-            priors, success_totals,
-        )  # fmt: skip
+        if fine_m_step:  # exact expected counts on the fine grid: no folding to correct
+            folded, excess, nodes = posterior, np.zeros(len(posterior)), quadrature.fine_nodes
+        else:
+            folded, excess = quadrature.fold(posterior), quadrature.variance_added(posterior)
+            nodes = quadrature.nodes
+        updated = _m_step(irt.model, expanded, matrices, folded, excess / sd**2,
+                          (nodes - mean) / sd, priors, success_totals, class_steps)  # fmt: skip
         objective = float(matrices.learner_total(marginal))
         return updated, objective + _log_prior(current, priors, irt.model)
 
@@ -791,7 +796,8 @@ def _ability_moments(posterior: np.ndarray, nodes: np.ndarray,
     return mean, float(np.sqrt(max(second - mean**2, 1e-12)))
 
 
-def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_totals) -> _State:
+def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_totals,
+            class_steps: int = 1) -> _State:  # fmt: skip
     """One ECM step on the expected complete-data log-likelihood, independently per item.
 
     ``posterior`` is on the coarse nodes; ``excess`` is the variance folding added per
@@ -810,6 +816,45 @@ def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_to
                                     attempts, nodes, priors, curvature)  # fmt: skip
         return _State(a, delta, c, d)
     successes = matrices.item_products(posterior, of="successes")
+    for _ in range(class_steps):
+        updated = _latent_class_step(model, state, successes, attempts, nodes, priors, curvature)
+        moved = np.max(np.abs(updated.vector() - state.vector()))
+        state = updated
+        if moved < LATENT_CLASS_TOL:
+            break
+    return state
+
+
+def _fine_m_step(model: str, matrices: ResponseMatrices, quadrature: Quadrature) -> bool:
+    """Whether the 3PL/4PL M-step runs on the fine grid (learners x items x fine nodes within
+    ``FINE_M_STEP_CELLS``): its repeated ECM steps (:func:`_latent_class_step`) then
+    maximise the exact expected log-likelihood. On the folded coarse counts, whose
+    correction is second order for the logistic part only, repeating them drifts away from
+    the optimum, so they run once per E-step there (the slow rate of the guessing classes)."""
+    if model not in ("3pl", "4pl") or quadrature.refine == 1:
+        return False
+    rows, items = matrices.attempts.shape
+    return rows * items * len(quadrature.fine_nodes) <= FINE_M_STEP_CELLS
+
+
+#: Largest learners x items x fine nodes for the fine-grid 3PL/4PL M-step (~1 s a product).
+FINE_M_STEP_CELLS = 1e9
+
+#: ECM steps on the expected counts of one E-step, at most (3PL/4PL), and their tolerance.
+LATENT_CLASS_STEPS = 50
+LATENT_CLASS_TOL = 1e-7
+
+
+def _latent_class_step(model, state, successes, attempts, nodes, priors, curvature) -> _State:
+    """One ECM step of the 3PL/4PL M-step on fixed expected counts per item and node.
+
+    Latent classes "knew it / guessed / slipped" give c (and d) in closed form and (a, delta)
+    by the logistic Newton step. Repeating it on the same counts (cheap: items x nodes)
+    maximises the expected complete-data log-likelihood of the E-step, as the Bock-Aitkin
+    M-step does; one step alone leaves the outer EM to converge at the slow rate of the
+    guessing classes' missing information (hundreds of E-steps).
+    """
+    c, d = state.c, state.d
     f = expit(state.logits(nodes))
     p = np.clip(c[:, None] + (d - c)[:, None] * f, _EPS, 1 - _EPS)
     knew_if_right = f * d[:, None] / p  # P(knew | correct)
