@@ -550,7 +550,11 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
         log_p, log_q = _log_probabilities(state, nodes[part], model)
         for first in range(0, n_learners, row_step):
             rows = slice(first, first + row_step)
-            loglik = successes[rows].astype(np.float64) @ (log_p - log_q)
+            block = successes[rows].astype(np.float64)
+            if model in ("1pl", "2pl"):  # Y @ (log P - log Q) = (Y a) theta + Y delta
+                loglik = np.outer(block @ state.a, nodes[part]) + (block @ state.delta)[:, None]
+            else:
+                loglik = block @ (log_p - log_q)
             loglik = np.asarray(loglik + attempts[rows].astype(np.float64) @ log_q)
             if exact:
                 joint = logsumexp(loglik + quadrature.log_weights[part], axis=1)
