@@ -92,13 +92,15 @@ def child(log_dir: Path, truth_file: Path, out: Path) -> int:
     from stepladder.difficulty import IRT, read_responses_compact
 
     baseline = peak_rss()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     responses = read_responses_compact(log_dir)
     read_seconds = time.perf_counter() - started
+    read_cpu = time.process_time() - cpu
     after_read = {"rss": current_rss(), "peak": peak_rss()}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     model = IRT("2pl").fit(responses)
     fit_seconds = time.perf_counter() - started
+    fit_cpu = time.process_time() - cpu
     with np.load(truth_file) as truth:
         b, a, theta = truth["b"], truth["a"], truth["theta"]
     items = responses.item_ids.to_numpy()
@@ -113,6 +115,8 @@ def child(log_dir: Path, truth_file: Path, out: Path) -> int:
         ),
         "read_seconds": read_seconds,
         "fit_seconds": fit_seconds,
+        "read_cpu_seconds": read_cpu,
+        "fit_cpu_seconds": fit_cpu,
         "report_seconds": model.report_.seconds,
         "iterations": model.report_.iterations,
         "converged": bool(model.report_.converged),
@@ -400,6 +404,8 @@ def render(res: Results, command: str) -> str:
         rows += [
             ["read (`read_responses_compact`) s", _s(c["read_seconds"])],
             ["fit (`IRT('2pl').fit`) s", _s(c["fit_seconds"])],
+            ["read CPU s (all threads)", _s(c.get("read_cpu_seconds"))],
+            ["fit CPU s (all threads)", _s(c.get("fit_cpu_seconds"))],
             [
                 "EM iterations",
                 f"{c['iterations']} ({'converged' if c['converged'] else 'not converged'})",
@@ -431,7 +437,8 @@ def render(res: Results, command: str) -> str:
         "b ~ N(0, 1), a ~ LogNormal(0, 0.3)), written as Parquet shards of contiguous "
         "learner blocks; a fresh process then streams it with `read_responses_compact` "
         "and fits `IRT('2pl')` with its defaults. Peak RSS is that process's own (`VmHWM`), "
-        "including the interpreter and libraries. Times on a shared machine are noisy.",
+        "including the interpreter and libraries. Times on a shared machine are noisy: "
+        "the CPU times (user + system, all threads) are the steadier measure.",
         table,
         "### Reading",
         " ".join(interpretation(res)),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from stepladder.difficulty.responses import Responses
+from stepladder.difficulty.responses import CHUNK_ROWS, Responses
 
 __all__ = ["ResponseMatrices"]
 
@@ -26,6 +26,8 @@ __all__ = ["ResponseMatrices"]
 DENSE_BYTES_LIMIT = 2 * 1024**3
 #: ... and the log fills at least this share of the learner x item cells.
 DENSE_MIN_FILL = 0.2
+#: Rows (learners) per block of the products summed over learners (see _column_products).
+BLOCK_ROWS = 128
 #: Collapse complete 0/1 logs to their response patterns when there are fewer patterns
 #: than this share of the learners.
 PATTERN_SHARE = 0.5
@@ -65,7 +67,10 @@ class ResponseMatrices:
 
     def learner_total(self, values: np.ndarray) -> np.ndarray:
         """Sum over learners of per-row ``values`` (rows first), weighted by the counts."""
-        return values.sum(axis=0) if self.weights is None else self.weights @ values
+        if self.weights is None:
+            return values.sum(axis=0)
+        # For one value per row, not a BLAS dot (whose sum order varies with the threads).
+        return self.weights @ values if values.ndim > 1 else np.sum(self.weights * values)
 
     @classmethod
     def patterns(
@@ -106,10 +111,8 @@ class ResponseMatrices:
         if dense is None:
             fill = len(responses) / cells
             dense = 2 * 4 * cells <= DENSE_BYTES_LIMIT and fill >= DENSE_MIN_FILL
-        flat = responses.learner.astype(np.int64) * shape[1] + responses.item
         if dense:
-            successes = _accumulate(flat, responses.successes, cells).reshape(shape)
-            attempts = _accumulate(flat, responses.trials, cells).reshape(shape)
+            successes, attempts = _dense_matrices(responses, shape)
             return cls(successes, attempts, True)
         rows, cols = responses.learner, responses.item
         successes = sp.csr_matrix(
@@ -138,7 +141,7 @@ class ResponseMatrices:
         """Expected successes (``Y.T @ post``) or attempts (``N.T @ post``) per item and node,
         summed over learners."""
         matrix = self._weighted_successes if of == "successes" else self._weighted_attempts
-        return np.asarray(matrix.T @ posterior.astype(self.dtype), dtype=np.float64)
+        return _column_products(matrix, posterior.astype(self.dtype))
 
     def learner_sums(self, item_values: np.ndarray, *, of: str) -> np.ndarray:
         """``Y @ v`` or ``N @ v`` for an item vector ``v``: one value per learner (row)."""
@@ -155,9 +158,38 @@ class ResponseMatrices:
         return float(np.asarray(self.attempts.sum(axis=1)).max())
 
 
-def _accumulate(flat: np.ndarray, values: np.ndarray, cells: int) -> np.ndarray:
-    """Sum ``values`` into a float32 array of ``cells`` at positions ``flat`` (repeats add).
+def _column_products(matrix, table: np.ndarray, rows: int = BLOCK_ROWS) -> np.ndarray:
+    """``matrix.T @ table`` (items x nodes, float64), summed over blocks of ``rows`` rows.
 
-    ``np.bincount`` is several times faster than ``np.add.at`` for this scatter-add.
+    BLAS splits a long inner dimension (here the learners) between threads, which changes
+    the order of float32 additions, and so the result, with the number of threads. Blocks
+    short enough never to be split, added in float64, give the same result on any number
+    of threads (and a more accurate one)."""
+    total = None
+    for start in range(0, matrix.shape[0], rows):
+        part = np.asarray(matrix[start : start + rows].T @ table[start : start + rows])
+        total = part.astype(np.float64) if total is None else total + part
+    return total
+
+
+def _dense_matrices(responses: Responses, shape: tuple[int, int],
+                    chunk: int = CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Dense float32 successes and attempts (learners x items), filled a block of rows at a
+    time: repeated (learner, item) rows add up. Only the two float32 matrices are ever
+    full-sized (no float64 or int64 copy of all the cells or rows); sums of repeats are
+    exact for integer scores, and within float32 rounding of the float64 sum otherwise.
+
+    Example:
+        >>> r = Responses.from_long([0, 0, 1], ["a", "a", "b"], [1.0, 0.0, 1.0])
+        >>> y, n = _dense_matrices(r, (2, 2), chunk=2)
+        >>> y.tolist(), n.tolist()
+        ([[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.0], [0.0, 1.0]])
     """
-    return np.bincount(flat, weights=values, minlength=cells).astype(np.float32)
+    successes = np.zeros(shape[0] * shape[1], dtype=np.float32)
+    attempts = np.zeros(shape[0] * shape[1], dtype=np.float32)
+    for start in range(0, len(responses), chunk):
+        part = slice(start, start + chunk)
+        flat = responses.learner[part].astype(np.int64) * shape[1] + responses.item[part]
+        np.add.at(successes, flat, responses.successes[part].astype(np.float32))
+        np.add.at(attempts, flat, responses.trials[part].astype(np.float32))
+    return successes.reshape(shape), attempts.reshape(shape)

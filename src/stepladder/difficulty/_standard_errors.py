@@ -31,6 +31,8 @@ from stepladder.difficulty._priors import slope_prior
 
 __all__ = ["cross_product_standard_errors"]
 
+#: Learner x item cells whose scores are held at once (per free parameter, float64).
+CHUNK_CELLS = 1 << 21
 #: Invert the full information matrix up to this many free parameters.
 FULL_LIMIT = 400
 #: ... and this many learner x parameter cells.
@@ -96,17 +98,57 @@ def _prior_curvature(model, items, priors) -> np.ndarray:
 
 def _scores_dense(matrices, posterior, tables) -> list[np.ndarray]:
     """Learner x item score matrices, one per free parameter (dense response matrices)."""
-    dtype = matrices.dtype
-    post = posterior.astype(dtype)
+    return _dense_block_scores(matrices.successes, matrices.attempts, posterior, tables)
+
+
+def _dense_block_scores(successes, attempts, posterior, tables) -> list[np.ndarray]:
+    """Score matrices (rows x items, float64) of a block of rows of dense matrices."""
+    post = posterior.astype(np.float64)
     scores = []
     for table_a, table_b in tables:
-        score = post @ table_a.T.astype(dtype)
-        score *= matrices.successes
-        with_attempts = post @ table_b.T.astype(dtype)
-        with_attempts *= matrices.attempts
+        score = post @ table_a.T
+        score *= successes
+        with_attempts = post @ table_b.T
+        with_attempts *= attempts
         score -= with_attempts
         scores.append(score)
     return scores
+
+
+def _item_score_products(matrices, posterior, tables, chunk_cells: int = CHUNK_CELLS):
+    """Per item, the sum over learners of score_u * score_v for every u <= v (weighted by
+    the pattern counts), accumulated over blocks of about ``chunk_cells`` answered cells:
+    memory stays at a block's scores whatever the size of the log."""
+    n_items, k = matrices.attempts.shape[1], len(tables)
+    sums = {(u, v): np.zeros(n_items) for u in range(k) for v in range(u, k)}
+    weights = matrices.weights
+    step = max(1, chunk_cells // n_items)  # rows per block
+    if matrices.dense:
+        for start in range(0, posterior.shape[0], step):
+            rows = slice(start, start + step)
+            scores = _dense_block_scores(matrices.successes[rows], matrices.attempts[rows],
+                                         posterior[rows], tables)  # fmt: skip
+            if weights is not None:
+                weighted = [s * weights[rows, None] for s in scores]
+            for (u, v), total in sums.items():
+                left = scores[u] if weights is None else weighted[u]
+                total += np.einsum("ij,ij->j", left, scores[v])
+        return sums
+    attempts, successes = matrices.attempts, matrices.successes
+    for start in range(0, attempts.shape[0], step):
+        block = slice(start, start + step)
+        block_attempts, block_successes = attempts[block], successes[block]
+        rows = np.repeat(np.arange(block_attempts.shape[0]), np.diff(block_attempts.indptr))
+        cols = block_attempts.indices
+        y = block_successes.data.astype(np.float64)
+        n = block_attempts.data.astype(np.float64)
+        post = posterior[block][rows]
+        scores = [y * np.einsum("pq,pq->p", post, table_a[cols])
+                  - n * np.einsum("pq,pq->p", post, table_b[cols])
+                  for table_a, table_b in tables]  # fmt: skip
+        for (u, v), total in sums.items():
+            total += np.bincount(cols, weights=scores[u] * scores[v], minlength=n_items)
+    return sums
 
 
 def _scores_pairs(matrices, posterior, tables, chunk: int = 500_000):
@@ -138,26 +180,21 @@ def cross_product_standard_errors(model, items, priors, matrices, posterior, nod
     n_items, k = len(items), len(tables)
     prior = _prior_curvature(model, items, priors)
     n_rows, n_learners, weights = posterior.shape[0], matrices.n_learners, matrices.weights
-    if matrices.dense:
-        scores = [s.astype(np.float64) for s in _scores_dense(matrices, posterior, tables)]
-    else:
-        rows, cols, pair_scores = _scores_pairs(matrices, posterior, tables)
-
-    def item_sums(u: int, v: int) -> np.ndarray:
-        """Per item, the sum over learners of score_u * score_v."""
-        if weights is not None:
-            return np.einsum("ij,ij,i->j", scores[u], scores[v], weights)
-        if matrices.dense:
-            return np.einsum("ij,ij->j", scores[u], scores[v])
-        return np.bincount(cols, weights=pair_scores[u] * pair_scores[v], minlength=n_items)
-
     n_free = n_items + 1 if model == "1pl" else n_items * k
     full = n_free <= FULL_LIMIT and n_free * n_rows <= FULL_CELLS and n_learners > 2 * n_free
+    if not full:
+        products = _item_score_products(matrices, posterior, tables)
+
+        def item_sums(u: int, v: int) -> np.ndarray:
+            """Per item, the sum over learners of score_u * score_v."""
+            return products[min(u, v), max(u, v)]
+
     if full:
         # Learner x (item, parameter) score matrix; information = S^T S + prior.
         if matrices.dense:
-            stacked = np.stack(scores, axis=2)
+            stacked = np.stack(_scores_dense(matrices, posterior, tables), axis=2)
         else:
+            rows, cols, pair_scores = _scores_pairs(matrices, posterior, tables)
             stacked = np.zeros((n_rows, n_items, k))
             for u, s in enumerate(pair_scores):
                 np.add.at(stacked[:, :, u], (rows, cols), s)

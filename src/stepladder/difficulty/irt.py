@@ -35,7 +35,7 @@ from stepladder.difficulty._priors import location_prior, slope_prior
 from stepladder.difficulty._quadrature import Quadrature
 from stepladder.difficulty._standard_errors import cross_product_standard_errors
 from stepladder.difficulty.base import Grader, item_table, learner_table
-from stepladder.difficulty.responses import Responses
+from stepladder.difficulty.responses import CHUNK_ROWS, Responses
 
 __all__ = ["IRT", "ItemParameters", "Priors"]
 
@@ -271,6 +271,7 @@ class IRT(Grader):
         _check_fittable(responses)
         started = time.perf_counter()
         self.responses_ = responses
+        self._item_fit = None
         self.constant_ = _constant_items(responses)
         self.fitted_ = responses.item_attempts() > 0
         if self.constant_items == "exclude":
@@ -339,21 +340,12 @@ class IRT(Grader):
 
         outfit = mean over responses of z^2 with z = (y - nP) / sqrt(nP(1 - P));
         infit = sum (y - nP)^2 / sum nP(1 - P) (information-weighted). Both ~1 under fit.
+        Computed once per fit (the item table and the diagnostics both use them).
         """
         responses = self._require_fit()
-        p = _response_probabilities(self.items_, self.abilities_, responses)
-        expected = responses.trials * p
-        variance = np.maximum(responses.trials * p * (1.0 - p), _EPS)
-        squared = (responses.successes - expected) ** 2
-        n_items = responses.n_items
-        counts = np.bincount(responses.item, minlength=n_items)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            outfit = np.bincount(responses.item, weights=squared / variance, minlength=n_items)
-            outfit /= counts
-            infit = np.bincount(responses.item, weights=squared, minlength=n_items) / np.bincount(
-                responses.item, weights=variance, minlength=n_items
-            )
-        return {"infit": infit, "outfit": outfit}
+        if getattr(self, "_item_fit", None) is None:
+            self._item_fit = _item_fit_statistics(self.items_, self.abilities_, responses)
+        return {name: values.copy() for name, values in self._item_fit.items()}
 
     def item_table(self) -> pa.Table:
         """item_id, difficulty, n_responses, p_correct, se_difficulty, discrimination (+ se),
@@ -484,8 +476,7 @@ def _check_fittable(responses: Responses, excluded: int = 0) -> None:
 
 def _constant_items(responses: Responses) -> np.ndarray:
     """Answered items every learner answered right, or every learner wrong (per item)."""
-    attempts = responses.item_attempts()
-    successes = np.bincount(responses.item, weights=responses.successes, minlength=len(attempts))
+    attempts, successes = responses.item_attempts(), responses.item_successes()
     constant = (successes <= 1e-9 * attempts) | (successes >= attempts * (1 - 1e-9))
     return constant & (attempts > 0)
 
@@ -559,7 +550,11 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
         log_p, log_q = _log_probabilities(state, nodes[part], model)
         for first in range(0, n_learners, row_step):
             rows = slice(first, first + row_step)
-            loglik = successes[rows].astype(np.float64) @ (log_p - log_q)
+            block = successes[rows].astype(np.float64)
+            if model in ("1pl", "2pl"):  # Y @ (log P - log Q) = (Y a) theta + Y delta
+                loglik = np.outer(block @ state.a, nodes[part]) + (block @ state.delta)[:, None]
+            else:
+                loglik = block @ (log_p - log_q)
             loglik = np.asarray(loglik + attempts[rows].astype(np.float64) @ log_q)
             if exact:
                 joint = logsumexp(loglik + quadrature.log_weights[part], axis=1)
@@ -572,8 +567,7 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
 def _initial_state(responses: Responses, model: str) -> _State:
     """Start from the logit of each item's smoothed pass rate, a = 1."""
     n = responses.n_items
-    attempts = responses.item_attempts()
-    total = np.bincount(responses.item, weights=responses.successes, minlength=n)
+    attempts, total = responses.item_attempts(), responses.item_successes()
     p = (total + 0.5) / (attempts + 1.0)
     delta = np.log(p / (1 - p)) * 1.2  # rough inflation for the ability spread
     c = np.full(n, 0.1 if model in ("3pl", "4pl") else 0.0)
@@ -624,6 +618,9 @@ def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_Sta
     """
     success_totals = matrices.item_sums(np.ones(matrices.successes.shape[0]), of="successes")
     expand = True
+    fine_m_step = _fine_m_step(irt.model, matrices, quadrature)
+    exact_counts = fine_m_step or quadrature.refine == 1
+    class_steps = LATENT_CLASS_STEPS if exact_counts else 1
 
     def em_step(current: _State) -> tuple[_State, float]:
         """One EM step, and the penalised log-likelihood at ``current``."""
@@ -636,11 +633,13 @@ def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_Sta
                 mean, sd = _expansion_with_priors(current, priors, irt.model, mean, sd,
                                                   matrices.n_learners)  # fmt: skip
         expanded = _State(current.a * sd, current.delta + current.a * mean, current.c, current.d)
-        updated = _m_step(
-            irt.model, expanded, matrices, quadrature.fold(posterior),
-            quadrature.variance_added(posterior) / sd**2, (quadrature.nodes - mean) / sd,
-            priors, success_totals,
-        )  # fmt: skip
+        if fine_m_step:  # exact expected counts on the fine grid: no folding to correct
+            folded, excess, nodes = posterior, np.zeros(len(posterior)), quadrature.fine_nodes
+        else:
+            folded, excess = quadrature.fold(posterior), quadrature.variance_added(posterior)
+            nodes = quadrature.nodes
+        updated = _m_step(irt.model, expanded, matrices, folded, excess / sd**2,
+                          (nodes - mean) / sd, priors, success_totals, class_steps)  # fmt: skip
         objective = float(matrices.learner_total(marginal))
         return updated, objective + _log_prior(current, priors, irt.model)
 
@@ -676,8 +675,8 @@ def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_Sta
                 state = second
                 break
             v = second.vector() - first.vector() - r
-            norm_v = float(np.linalg.norm(v))
-            step = min(-float(np.linalg.norm(r)) / norm_v, -1.0) if norm_v > 0 else -1.0
+            norm_v = float(np.sqrt(np.sum(v * v)))  # not BLAS: the same on any number of threads
+            step = min(-float(np.sqrt(np.sum(r * r))) / norm_v, -1.0) if norm_v > 0 else -1.0
             jumped = _State.from_vector(x0 - 2 * step * r + step**2 * v)
             if not np.isfinite(_log_prior(jumped, priors, irt.model)):
                 state = second  # outside the prior's support (a slope <= 0 under a lognormal)
@@ -706,22 +705,63 @@ def _expansion_with_priors(state, priors, model, mean, sd, n_learners) -> tuple[
     of the abilities plus the log prior of the items re-expressed on the standardised scale
     (a sd, delta + a mean), searched from the posterior moments (the maximiser without
     priors). Taking the moments alone ignores the priors, and the fit then stops short of
-    the penalised optimum (103 below it on the 22 x 2,854 LLM matrix)."""
-    from scipy.optimize import minimize
+    the penalised optimum (103 below it on the 22 x 2,854 LLM matrix).
 
+    Newton's method in (m, log s) with the analytic gradient (:func:`_log_prior_gradient`)
+    and its finite-difference Jacobian, each step halved until the objective does not fall:
+    a few dozen passes over the items where Nelder-Mead needed about a thousand.
+    """
     spread = sd**2
 
-    def minus(x: np.ndarray) -> float:
-        m, log_s = x
-        s = np.exp(log_s)
-        ability = -n_learners * (log_s + (spread + (mean - m) ** 2) / (2 * s**2))
+    def value(x: np.ndarray) -> float:
+        m, s = x[0], np.exp(x[1])
+        ability = -n_learners * (x[1] + (spread + (mean - m) ** 2) / (2 * s**2))
         moved = _State(state.a * s, state.delta + state.a * m, state.c, state.d)
-        value = ability + _log_prior(moved, priors, model)
-        return -value if np.isfinite(value) else np.inf
+        total = ability + _log_prior(moved, priors, model)
+        return total if np.isfinite(total) else -np.inf
 
-    best = minimize(minus, np.array([mean, np.log(sd)]), method="Nelder-Mead",
-                    options={"xatol": 1e-8, "fatol": 1e-10})  # fmt: skip
-    return float(best.x[0]), float(np.exp(best.x[1]))
+    def gradient(x: np.ndarray) -> np.ndarray:
+        m, s = x[0], np.exp(x[1])
+        moved = _State(state.a * s, state.delta + state.a * m, state.c, state.d)
+        g_a, g_delta = _log_prior_gradient(moved, priors, model)
+        spread_m = spread + (mean - m) ** 2
+        # Elementwise sums, not BLAS dot products: the same result on any number of threads.
+        d_mean = n_learners * (mean - m) / s**2 + np.sum(g_delta * state.a)
+        d_log_sd = -n_learners * (1 - spread_m / s**2) + np.sum(g_a * state.a) * s
+        return np.array([d_mean, d_log_sd])
+
+    x = np.array([mean, np.log(sd)])
+    current = value(x)
+    for _ in range(100):
+        g = gradient(x)
+        h = 1e-6
+        jacobian = np.column_stack([(gradient(x + h * e) - g) / h for e in np.eye(2)])
+        hessian = 0.5 * (jacobian + jacobian.T)
+        damping = 0.0
+        while np.linalg.eigvalsh(hessian - damping * np.eye(2))[-1] >= 0:
+            damping = max(2 * damping, 1.0)
+        step = -np.linalg.solve(hessian - damping * np.eye(2), g)
+        if np.max(np.abs(step)) < 1e-10:
+            break  # converged: the objective is flat to rounding here
+        for _ in range(30):
+            trial = value(x + step)
+            if trial >= current:
+                break
+            step /= 2
+        else:
+            break
+        x, current = x + step, trial
+    return float(x[0]), float(np.exp(x[1]))
+
+
+def _log_prior_gradient(state: _State, priors: Priors, model: str) -> tuple[np.ndarray, ...]:
+    """Gradient of :func:`_log_prior` in each item's (a, delta); the 1PL's shared slope
+    carries the slope prior once (on the first item)."""
+    _, g_slope, _ = slope_prior(priors, state.a)
+    if model == "1pl":
+        g_slope = np.where(np.arange(len(state.a)) == 0, g_slope, 0.0)
+    _, g_a, g_delta, *_ = location_prior(priors, state.a, state.delta)
+    return g_a + g_slope, g_delta
 
 
 def _log_prior(state: _State, priors: Priors, model: str) -> float:
@@ -760,7 +800,8 @@ def _ability_moments(posterior: np.ndarray, nodes: np.ndarray,
     return mean, float(np.sqrt(max(second - mean**2, 1e-12)))
 
 
-def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_totals) -> _State:
+def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_totals,
+            class_steps: int = 1) -> _State:  # fmt: skip
     """One ECM step on the expected complete-data log-likelihood, independently per item.
 
     ``posterior`` is on the coarse nodes; ``excess`` is the variance folding added per
@@ -779,6 +820,45 @@ def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_to
                                     attempts, nodes, priors, curvature)  # fmt: skip
         return _State(a, delta, c, d)
     successes = matrices.item_products(posterior, of="successes")
+    for _ in range(class_steps):
+        updated = _latent_class_step(model, state, successes, attempts, nodes, priors, curvature)
+        moved = np.max(np.abs(updated.vector() - state.vector()))
+        state = updated
+        if moved < LATENT_CLASS_TOL:
+            break
+    return state
+
+
+def _fine_m_step(model: str, matrices: ResponseMatrices, quadrature: Quadrature) -> bool:
+    """Whether the 3PL/4PL M-step runs on the fine grid (learners x items x fine nodes within
+    ``FINE_M_STEP_CELLS``): its repeated ECM steps (:func:`_latent_class_step`) then
+    maximise the exact expected log-likelihood. On the folded coarse counts, whose
+    correction is second order for the logistic part only, repeating them drifts away from
+    the optimum, so they run once per E-step there (the slow rate of the guessing classes)."""
+    if model not in ("3pl", "4pl") or quadrature.refine == 1:
+        return False
+    rows, items = matrices.attempts.shape
+    return rows * items * len(quadrature.fine_nodes) <= FINE_M_STEP_CELLS
+
+
+#: Largest learners x items x fine nodes for the fine-grid 3PL/4PL M-step (~1 s a product).
+FINE_M_STEP_CELLS = 1e9
+
+#: ECM steps on the expected counts of one E-step, at most (3PL/4PL), and their tolerance.
+LATENT_CLASS_STEPS = 50
+LATENT_CLASS_TOL = 1e-7
+
+
+def _latent_class_step(model, state, successes, attempts, nodes, priors, curvature) -> _State:
+    """One ECM step of the 3PL/4PL M-step on fixed expected counts per item and node.
+
+    Latent classes "knew it / guessed / slipped" give c (and d) in closed form and (a, delta)
+    by the logistic Newton step. Repeating it on the same counts (cheap: items x nodes)
+    maximises the expected complete-data log-likelihood of the E-step, as the Bock-Aitkin
+    M-step does; one step alone leaves the outer EM to converge at the slow rate of the
+    guessing classes' missing information (hundreds of E-steps).
+    """
+    c, d = state.c, state.d
     f = expit(state.logits(nodes))
     p = np.clip(c[:, None] + (d - c)[:, None] * f, _EPS, 1 - _EPS)
     knew_if_right = f * d[:, None] / p  # P(knew | correct)
@@ -876,6 +956,28 @@ def _response_probabilities(items: ItemParameters, theta: np.ndarray, responses:
     i, j = responses.item, responses.learner
     f = expit(items.discrimination[i] * (theta[j] - items.difficulty[i]))
     return items.guessing[i] + (1 - items.slipping[i] - items.guessing[i]) * f
+
+
+def _item_fit_statistics(items: ItemParameters, abilities: np.ndarray, responses: Responses,
+                         chunk: int = CHUNK_ROWS) -> dict[str, np.ndarray]:  # fmt: skip
+    """Infit and outfit (see :meth:`IRT.item_fit`), summed over blocks of ``chunk`` rows so
+    that no float64 array the length of the log is ever made."""
+    n_items = responses.n_items
+    squared_sum, ratio_sum, variance_sum, counts = (np.zeros(n_items) for _ in range(4))
+    for start in range(0, len(responses), chunk):
+        part = slice(start, start + chunk)
+        item, trials = responses.item[part], responses.trials[part]
+        i, j = item, responses.learner[part]
+        f = expit(items.discrimination[i] * (abilities[j] - items.difficulty[i]))
+        p = items.guessing[i] + (1 - items.slipping[i] - items.guessing[i]) * f
+        variance = np.maximum(trials * p * (1.0 - p), _EPS)
+        squared = (responses.successes[part] - trials * p) ** 2
+        squared_sum += np.bincount(item, weights=squared, minlength=n_items)
+        ratio_sum += np.bincount(item, weights=squared / variance, minlength=n_items)
+        variance_sum += np.bincount(item, weights=variance, minlength=n_items)
+        counts += np.bincount(item, minlength=n_items)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"infit": squared_sum / variance_sum, "outfit": ratio_sum / counts}
 
 
 def _ability_se(posterior, quadrature, abilities, state, responses) -> np.ndarray:

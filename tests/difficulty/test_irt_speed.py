@@ -1,0 +1,145 @@
+"""The speed and memory work on IRT keeps results: blocks equal whole passes, any number of
+BLAS threads gives the same fit, the Newton PX-EM scale search finds Nelder-Mead's optimum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from stepladder.difficulty import IRT, Responses
+from stepladder.difficulty import _standard_errors as se_module
+from stepladder.difficulty._design import ResponseMatrices, _column_products, _dense_matrices
+from stepladder.difficulty.irt import (
+    Priors,
+    _expansion_with_priors,
+    _item_fit_statistics,
+    _log_prior,
+    _State,
+)
+from stepladder.difficulty.responses import chunked_bincount
+
+
+def _simulate(n_learners: int, n_items: int, missing: float = 0.3, seed: int = 0) -> Responses:
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(size=n_learners)
+    a, b = rng.lognormal(0, 0.3, n_items), rng.normal(size=n_items)
+    p = 1 / (1 + np.exp(-a[:, None] * (theta - b[:, None])))
+    y = (rng.random((n_items, n_learners)) < p).astype(float)
+    y[rng.random(y.shape) < missing] = np.nan
+    return Responses.from_matrix(y)
+
+
+@pytest.fixture(scope="module")
+def responses() -> Responses:
+    return _simulate(600, 300)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+@pytest.mark.parametrize("model", ["1pl", "2pl", "3pl"])
+def test_blocked_standard_errors_equal_one_block(monkeypatch, responses, dense, model):
+    """Standard errors accumulated over blocks of 7 rows equal those of a single block (the
+    default block holds all 600 learners x 300 items here)."""
+    whole = IRT(model, dense=dense, max_iter=30).fit(responses).se_
+    monkeypatch.setattr(se_module._item_score_products, "__defaults__", (7 * 300,))
+    blocked = IRT(model, dense=dense, max_iter=30).fit(responses).se_
+    for name in ("discrimination", "difficulty", "guessing"):
+        np.testing.assert_allclose(blocked[name], whole[name], rtol=1e-10, atol=0)
+
+
+def test_blocked_item_fit_equals_one_block(responses):
+    model = IRT("2pl").fit(responses)
+    whole = _item_fit_statistics(model.items_, model.abilities_, responses, chunk=10**9)
+    blocked = _item_fit_statistics(model.items_, model.abilities_, responses, chunk=1_000)
+    for name in ("infit", "outfit"):
+        np.testing.assert_allclose(blocked[name], whole[name], rtol=1e-12)
+    # and the direct formula, response by response
+    items, theta = model.items_, model.abilities_
+    p = items.probability(theta)[responses.learner, responses.item]
+    z2 = (responses.successes - p) ** 2 / (p * (1 - p))
+    outfit = np.bincount(responses.item, weights=z2) / np.bincount(responses.item)
+    np.testing.assert_allclose(whole["outfit"], outfit, rtol=1e-12)
+
+
+def test_blocked_dense_matrices_and_totals(responses):
+    cells = (responses.n_learners, responses.n_items)
+    y, n = _dense_matrices(responses, cells, chunk=997)
+    flat = responses.learner * responses.n_items + responses.item
+    expected = np.bincount(flat, weights=responses.successes, minlength=cells[0] * cells[1])
+    np.testing.assert_array_equal(y.ravel(), expected.astype(np.float32))
+    assert n.sum() == len(responses) and y.dtype == np.float32
+    attempts = chunked_bincount(responses.item, responses.trials, responses.n_items, chunk=1_001)
+    np.testing.assert_array_equal(attempts, np.bincount(responses.item, minlength=300))
+    np.testing.assert_array_equal(responses.item_attempts(), attempts)
+
+
+def test_column_products_are_accurate(responses):
+    """Blocks of rows added in float64: the learner sums are closer to float64 than one
+    float32 product (and do not depend on how BLAS splits the learners)."""
+    matrices = ResponseMatrices.from_responses(responses, dense=True)
+    post = np.random.default_rng(1).dirichlet(np.ones(41), responses.n_learners)
+    exact = matrices.attempts.astype(np.float64).T @ post
+    blocked = _column_products(matrices.attempts, post.astype(np.float32))
+    assert np.max(np.abs(blocked - exact) / exact) < 1e-6
+
+
+def test_same_fit_on_any_number_of_blas_threads(responses):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    fits = []
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(threads):
+            fits.append(IRT("2pl", dense=True).fit(responses))
+    one, two = fits
+    np.testing.assert_allclose(one.items_.difficulty, two.items_.difficulty, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(one.items_.discrimination, two.items_.discrimination, atol=1e-6)
+    np.testing.assert_allclose(one.abilities_, two.abilities_, rtol=0, atol=1e-6)
+    assert one.report_.loglik == pytest.approx(two.report_.loglik, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("model", "n_learners", "mean", "sd"),
+    [("2pl", 1000, 0.05, 1.1), ("2pl", 22, 0.3, 2.0), ("1pl", 50, -0.2, 0.8)],
+)
+def test_expansion_search_finds_the_nelder_mead_optimum(model, n_learners, mean, sd):
+    rng = np.random.default_rng(1)
+    n = 2_000
+    state = _State(rng.lognormal(0, 0.3, n), rng.normal(size=n) * 1.2, np.zeros(n), np.ones(n))
+    if model == "1pl":
+        state = _State(np.full(n, 1.3), state.delta, state.c, state.d)
+    priors = Priors()
+
+    def minus(x: np.ndarray) -> float:
+        m, log_s = x
+        s = np.exp(log_s)
+        ability = -n_learners * (log_s + (sd**2 + (mean - m) ** 2) / (2 * s**2))
+        moved = _State(state.a * s, state.delta + state.a * m, state.c, state.d)
+        value = ability + _log_prior(moved, priors, model)
+        return -value if np.isfinite(value) else np.inf
+
+    reference = minimize(minus, np.array([mean, np.log(sd)]), method="Nelder-Mead",
+                         options={"xatol": 1e-10, "fatol": 1e-12})  # fmt: skip
+    m, s = _expansion_with_priors(state, priors, model, mean, sd, n_learners)
+    assert minus(np.array([m, np.log(s)])) <= reference.fun + 1e-9 * abs(reference.fun)
+    np.testing.assert_allclose([m, s], [reference.x[0], np.exp(reference.x[1])], atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:.*ill-determined")
+@pytest.mark.parametrize("model", ["3pl", "4pl"])
+def test_guessing_m_step_converges_in_few_em_steps(monkeypatch, model):
+    """Repeating the latent-class ECM step on one E-step's exact (fine-grid) counts: the
+    3PL/4PL converge in tens of EM steps to a penalised log-likelihood at least as high as
+    one ECM step per E-step reaches, in over twice as many EM steps."""
+    from stepladder.difficulty import irt as irt_module
+
+    rng = np.random.default_rng(0)
+    n_learners, n_items = 1_000, 30
+    theta, b = rng.normal(size=n_learners), rng.normal(size=n_items)
+    a, c = rng.lognormal(0, 0.3, n_items), rng.uniform(0.1, 0.3, n_items)
+    p = c[:, None] + (1 - c[:, None]) / (1 + np.exp(-a[:, None] * (theta - b[:, None])))
+    data = Responses.from_matrix((rng.random(p.shape) < p).astype(float))
+    new = IRT(model, max_iter=300).fit(data)
+    assert new.report_.converged and new.report_.iterations < 60
+    monkeypatch.setattr(irt_module, "LATENT_CLASS_STEPS", 1)
+    old = IRT(model, max_iter=300).fit(data)
+    assert old.report_.iterations > 2 * new.report_.iterations
+    assert new.report_.loglik_history[-1] >= old.report_.loglik_history[-1] - 1e-3
