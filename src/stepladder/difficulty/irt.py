@@ -636,11 +636,13 @@ def _fit_em(irt: IRT, matrices, state, priors, quadrature, report) -> tuple[_Sta
                 mean, sd = _expansion_with_priors(current, priors, irt.model, mean, sd,
                                                   matrices.n_learners)  # fmt: skip
         expanded = _State(current.a * sd, current.delta + current.a * mean, current.c, current.d)
-        updated = _m_step(
-            irt.model, expanded, matrices, quadrature.fold(posterior),
-            quadrature.variance_added(posterior) / sd**2, (quadrature.nodes - mean) / sd,
-            priors, success_totals,
-        )  # fmt: skip
+        if irt.model in ("1pl", "2pl"):  # folded onto the nodes, corrected to second order
+            nodes, excess = quadrature.nodes, quadrature.variance_added(posterior) / sd**2
+            posterior = quadrature.fold(posterior)
+        else:  # the guessing/slipping ECM step has no folding correction: the fine grid
+            nodes, excess = quadrature.fine_nodes, np.zeros(len(posterior))
+        updated = _m_step(irt.model, expanded, matrices, posterior, excess, (nodes - mean) / sd,
+                          priors, success_totals)  # fmt: skip
         objective = float(matrices.learner_total(marginal))
         return updated, objective + _log_prior(current, priors, irt.model)
 
