@@ -858,8 +858,11 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
             if not worse.any():
                 break
             scale = np.where(worse, scale / 2, scale)
-        scale = np.where(worse, 0.0, scale)
-        a, delta = a + scale * step_a, delta + scale * step_d
+        # Items whose step failed keep their parameters (also when the step is not finite).
+        a, delta = (
+            np.where(worse, a, a + scale * step_a),
+            np.where(worse, delta, delta + scale * step_d),
+        )
         before = np.where(worse, before, after)
     return a, delta
 
@@ -987,7 +990,7 @@ def _add_slope_prior(model, priors, a, g_a, h_aa) -> tuple[np.ndarray, np.ndarra
 def _step_scale(model, priors, a, step_a, step_d) -> np.ndarray:
     """Step scale per item: no parameter moves more than 1, a lognormal slope at most halves;
     one scale for all items in the 1PL (whose step is joint)."""
-    scale = np.minimum(1.0, 1.0 / np.maximum(np.abs(step_a), np.abs(step_d)))
+    scale = 1.0 / np.maximum(1.0, np.maximum(np.abs(step_a), np.abs(step_d)))
     if priors.log_discrimination is not None:
         scale = np.minimum(scale, np.where(step_a < 0, 0.5 * a / np.maximum(-step_a, _EPS), 1.0))
     return np.full_like(scale, scale.min()) if model == "1pl" else scale
@@ -1000,7 +1003,12 @@ def _newton_direction(model, g_a, g_d, h_aa, h_ad, h_dd) -> tuple[np.ndarray, np
         step_a = np.full_like(g_a, (g_a.sum() - np.sum(h_ad * g_d / h_dd)) / schur)
         return step_a, (g_d - h_ad * step_a) / h_dd
     det = h_aa * h_dd - h_ad**2
-    return (h_dd * g_a - h_ad * g_d) / det, (h_aa * g_d - h_ad * g_a) / det
+    # No step where the matrix is singular: a slope so steep (an unpenalised 3PL item can
+    # run to a step function) that every node's weight P (1 - P) underflows.
+    safe = det > 0
+    det = np.where(safe, det, 1.0)
+    return (np.where(safe, (h_dd * g_a - h_ad * g_d) / det, 0.0),
+            np.where(safe, (h_aa * g_d - h_ad * g_a) / det, 0.0))  # fmt: skip
 
 
 def _jml_standard_errors(model, state, responses, theta, priors) -> dict[str, np.ndarray]:
