@@ -3,6 +3,11 @@
 Each scenario builds a :class:`World` from a seed. The world answers proposals with sampled
 rewards (and losses), trains its learner on them, and reports held-out accuracy. The item
 parameters, learning rules and their calibration are described in docs/simulator.md.
+
+``grpo-math`` learns per difficulty level, with interference between levels and
+memorisation of prompts trained on again (:data:`GRPO_RULE`), because with one shared
+ability its ranking of strategies was the opposite of real GRPO training's; its first rule
+is kept as ``grpo-math-v1`` (docs/simulator.md, "Why grpo-math changed").
 """
 
 from __future__ import annotations
