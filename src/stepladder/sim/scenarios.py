@@ -233,7 +233,7 @@ def _rl_world(rng, train, heldout, prior, learner, groups) -> World:
 #: difficulty level, 20% of each update shared by all levels, the other levels' offsets lose
 #: 30% of the level's own 80% (net -4%: a level not practised slowly declines), and each use
 #: of an item generalises 20% less than the last.
-GRPO_RULE = {"transfer": 0.2, "interference": 0.3, "memorisation": 0.2, "learning_rate": 0.06}
+GRPO_RULE = {"transfer": 0.2, "interference": 0.3, "memorisation": 0.2, "learning_rate": 0.13}
 N_LEVELS = 5
 
 
