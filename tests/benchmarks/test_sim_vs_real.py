@@ -14,9 +14,18 @@ pytest.importorskip("torch")  # benchmarks/_grpo_common.py imports it
 def test_quick_run_writes_its_section(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
     with load_script("sim_vs_real") as script:
-        real = script.real_measures(script.SAVED)
-        assert len(real) == 16 and real["uniform"][0] == pytest.approx(0.843, abs=1e-3)
+        real, seeds = script.real_measures(script.SAVED)
+        assert seeds == 3 and len(real) == 16
+        assert real["uniform"][0] == pytest.approx(0.843, abs=1e-3)
         assert script.main(["--quick", "--out", str(out)]) == 0
         text = out.read_text(encoding="utf-8")
         assert text.count(script.START) == 1 and text.count(script.END) == 1
-    assert "| final accuracy, same steps |" in text and "| `pcl` |" in text
+    assert "| final accuracy, same steps | before (`grpo-math-v1`) |" in text
+    assert "| `pcl` |" in text and "Kendall tau" in text
+
+
+def test_correlations_of_identical_rankings_are_one() -> None:
+    with load_script("sim_vs_real") as script:
+        real = {"a": (0.1, 0.5), "b": (0.2, 0.4), "c": (0.3, 0.3)}
+        sim = {"a": (1.0, 3.0), "b": (2.0, 2.0), "c": (3.0, 1.0)}
+        assert script.correlations(real, sim) == [(1.0, 1.0), (1.0, 1.0)]

@@ -93,3 +93,45 @@ def test_loss_weights_scale_each_items_update():
     sft = Learner(1, ability=0.0, learning_rate=1.0, batch_size=2)
     sft.train_sft(bank(), np.array([0, 1]), np.array([True, True]), weights=np.array([2.0, 0.5]))
     assert sft.ability_of(0) == (2.0 * 0.5 + 0.5 * 0.5) / 2  # (1 - p) = 0.5 at ability 0
+
+
+def test_interference_erodes_the_skills_not_trained():
+    items = bank(n=2, skill=np.array([0, 1]))
+    learner = Learner(2, ability=0.0, learning_rate=1.0, transfer=0.2, interference=0.5)
+    learner.train_sft(items, np.array([0]), np.array([True]))  # step 0.5
+    assert np.isclose(learner.ability_of(0), 0.5)  # 0.2 * 0.5 global + 0.8 * 0.5 own
+    assert np.isclose(learner.ability_of(1), 0.1 - 0.5 * 0.4)  # transfer minus interference
+
+
+def test_memorisation_generalises_less_with_every_use_of_an_item():
+    items = bank(n=2)
+    learner = Learner(1, ability=0.0, learning_rate=1.0, memorisation=0.25)
+    mixed = np.array([[1.0, 0.0]])  # gradient sqrt(0.5 * 0.5) = 0.5 each time
+    gains = []
+    for _ in range(3):
+        before = learner.ability_of(0)
+        learner.train_rl(items, np.array([0]), mixed)
+        gains.append(learner.ability_of(0) - before)
+    np.testing.assert_allclose(gains, [0.5, 0.375, 0.28125])  # 0.5 * 0.75 ** n
+    memorised = 1.5 - sum(gains)
+    logits = learner.logits(items, np.array([0, 1]))
+    np.testing.assert_allclose(logits, [sum(gains) + memorised, sum(gains)])
+    # A different bank (held-out items) sees only what generalised.
+    assert learner.logits(bank(n=2), np.array([0]))[0] == sum(gains)
+
+
+def test_memorisation_counts_uses_per_item():
+    learner = Learner(1, ability=0.0, learning_rate=1.0, memorisation=0.5)
+    items = bank(n=2)
+    learner.train_rl(items, np.array([0]), np.array([[1.0, 0.0]]))
+    learner.train_rl(items, np.array([1]), np.array([[1.0, 0.0]]))  # a fresh item: all of it
+    assert learner.ability_of(0) == 1.0
+
+
+def test_learner_rejects_bad_mechanism_settings():
+    import pytest
+
+    with pytest.raises(ValueError, match="memorisation must be in"):
+        Learner(1, ability=0.0, learning_rate=1.0, memorisation=1.0)
+    with pytest.raises(ValueError, match="interference must be >= 0"):
+        Learner(1, ability=0.0, learning_rate=1.0, interference=-0.1)

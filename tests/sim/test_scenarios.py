@@ -70,3 +70,25 @@ def test_sft_world_refuses_rollout_counts_it_would_ignore():
     world = get_scenario("sft").make_world(0)
     with pytest.raises(ValueError, match="would ignore the proposal's rollout counts"):
         world.step(Proposal(np.arange(4, dtype=np.int64), rollouts=np.full(4, 8)))
+
+
+@pytest.mark.parametrize(("name", "forgets"), [("grpo-math", True), ("grpo-math-v1", False)])
+def test_grpo_math_forgets_a_level_it_does_not_practise(name, forgets):
+    level = get_scenario("grpo-math").make_world(0).heldout.skill  # same items in both
+    practised = np.flatnonzero(get_scenario("grpo-math").make_world(0).train_items.skill == 2)
+    world = get_scenario(name).make_world(0)
+    easiest = np.flatnonzero(level == 0)
+    start = float(world.learner.p_correct(world.heldout, easiest).mean())
+    for step in range(40):
+        world.step(Proposal(practised[64 * step : 64 * (step + 1)]))
+    end = float(world.learner.p_correct(world.heldout, easiest).mean())
+    assert (end < start) == forgets and end != start
+
+
+def test_grpo_math_replay_teaches_less_than_fresh_prompts():
+    replay, fresh = (get_scenario("grpo-math").make_world(0) for _ in range(2))
+    start = replay.accuracy()
+    for step in range(20):
+        replay.step(Proposal(np.arange(64, dtype=np.int64)))
+        fresh.step(Proposal(np.arange(64 * step, 64 * (step + 1), dtype=np.int64)))
+    assert start < replay.accuracy() < fresh.accuracy()

@@ -5,8 +5,19 @@ Items carry IRT parameters; a learner answers item ``i`` correctly with probabil
     P = c_i + (1 - c_i) * sigmoid(a_i * (theta[skill_i] - b_i(t)))
 
 where ``theta[s] = global_ability + skill_offset[s]``. Training moves ``theta`` along the
-gradient that the corresponding training signal gives for the learner's logit. The rules and
-the reasoning behind them are in docs/simulator.md.
+gradient that the corresponding training signal gives for the learner's logit. Two optional
+mechanisms (both off by default) make a learner behave more like a real network trained on a
+finite pool:
+
+- ``memorisation``: each time an item is trained on, a smaller share of its update
+  generalises (moves ``theta``) and the rest is memorised (raises that training item's own
+  logit only), so replaying the same items gives less held-out gain than fresh ones;
+- ``interference``: an update to one skill pulls every other skill's offset down by a share of
+  its size, so skills that are not practised are forgotten (the old ``decay`` forgets at a
+  fixed rate per step instead).
+
+The rules and the reasoning behind them, including why the ``grpo-math`` scenario uses both,
+are in docs/simulator.md.
 """
 
 from __future__ import annotations
@@ -51,7 +62,8 @@ class ItemBank:
 
 
 class Learner:
-    """A learner with one global ability plus an offset per skill.
+    """A learner with one global ability plus an offset per skill (and, with
+    ``memorisation``, an offset per trained item).
 
     Args:
         n_skills: number of skills.
@@ -62,6 +74,12 @@ class Learner:
         decay: per-step pull of each skill offset back toward its starting value (forgetting).
         batch_size: nominal batch size; updates are sums over a batch divided by it, so the
             learning rate means the same whatever the batch holds.
+        interference: share of the size of each skill's update that every *other* skill's
+            offset loses (forgetting through shared weights); 0 turns it off.
+        memorisation: per use of an item, the share of its remaining generalisable content
+            that is used up: the ``n``-th training on an item generalises a share
+            ``(1 - memorisation) ** (n - 1)`` of its update and memorises the rest; 0 turns
+            it off.
 
     Example:
         >>> zeros, ones = np.zeros(2), np.ones(2)
@@ -72,6 +90,15 @@ class Learner:
         >>> learner.train_rl(bank, np.array([0, 1]), np.array([[1.0, 0.0], [1.0, 1.0]]))
         >>> round(learner.ability_of(0), 3)  # 0.5 * (sqrt(0.5 * 0.5) + 0) / 2
         0.125
+
+        With memorisation, the second use of an item generalises half as much and the rest
+        raises that item's own logit:
+
+        >>> memo = Learner(1, ability=0.0, learning_rate=1.0, memorisation=0.5)
+        >>> for _ in range(2):
+        ...     memo.train_rl(bank, np.array([0]), np.array([[1.0, 0.0]]))
+        >>> memo.ability_of(0), float(memo.logits(bank, np.array([0, 1]))[0])
+        (0.75, 1.0)
     """
 
     def __init__(
@@ -83,7 +110,13 @@ class Learner:
         transfer: float = 1.0,
         decay: float = 0.0,
         batch_size: int = 1,
+        interference: float = 0.0,
+        memorisation: float = 0.0,
     ) -> None:
+        if not 0.0 <= memorisation < 1.0:
+            raise ValueError(f"Learner: memorisation must be in [0, 1), got {memorisation}")
+        if interference < 0.0:
+            raise ValueError(f"Learner: interference must be >= 0, got {interference}")
         self.initial_ability = float(ability)
         self.global_ability = float(ability)
         self.skill_offset = np.zeros(n_skills)
@@ -91,6 +124,11 @@ class Learner:
         self.transfer = transfer
         self.decay = decay
         self.batch_size = batch_size
+        self.interference = interference
+        self.memorisation = memorisation
+        # Per trained bank: (the bank, memorised logit offset per item, uses per item). The
+        # bank is kept so that its id stays unique while its entry exists.
+        self._memory: dict[int, tuple[ItemBank, np.ndarray, np.ndarray]] = {}
 
     @property
     def progress(self) -> float:
@@ -104,7 +142,9 @@ class Learner:
     def logits(self, bank: ItemBank, idx: np.ndarray) -> np.ndarray:
         theta = self.global_ability + self.skill_offset[bank.skill[idx]]
         current_difficulty = bank.difficulty[idx] + bank.drift[idx] * self.progress
-        return bank.discrimination[idx] * (theta - current_difficulty)
+        logits = bank.discrimination[idx] * (theta - current_difficulty)
+        memory = self._memory.get(id(bank))
+        return logits if memory is None else logits + memory[1][idx]
 
     def p_correct(self, bank: ItemBank, idx: np.ndarray) -> np.ndarray:
         """Probability of a correct answer on items ``idx``."""
@@ -158,7 +198,24 @@ class Learner:
         if weights is not None:
             gradient = gradient * np.asarray(weights, dtype=np.float64)
         step = self.learning_rate * gradient / self.batch_size
+        if self.memorisation:
+            step = self._memorise(bank, idx, step)
         self.global_ability += self.transfer * float(step.sum())
         per_skill = np.bincount(bank.skill[idx], weights=step, minlength=len(self.skill_offset))
-        self.skill_offset += (1.0 - self.transfer) * per_skill
+        per_skill *= 1.0 - self.transfer
+        self.skill_offset += per_skill
+        if self.interference:
+            size = np.abs(per_skill)
+            self.skill_offset -= self.interference * (size.sum() - size)
         self.skill_offset *= 1.0 - self.decay
+
+    def _memorise(self, bank: ItemBank, idx: np.ndarray, step: np.ndarray) -> np.ndarray:
+        """Split each item's step into the part that generalises (returned) and the part that
+        is memorised (added to the item's own logit, in logit units)."""
+        if id(bank) not in self._memory:
+            self._memory[id(bank)] = (bank, np.zeros(len(bank)), np.zeros(len(bank)))
+        _, memory, uses = self._memory[id(bank)]
+        general = (1.0 - self.memorisation) ** uses[idx]
+        np.add.at(memory, idx, (1.0 - general) * step * bank.discrimination[idx])
+        np.add.at(uses, idx, 1.0)
+        return step * general
