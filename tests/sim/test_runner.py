@@ -75,3 +75,15 @@ def test_loss_weights_change_the_run(scenario):
 def test_strategies_whose_output_a_scenario_ignores_are_refused():
     with pytest.raises(ValueError, match="allocates rollouts per prompt"):
         run("sft", "knapsack", seed=0, steps=2)
+
+
+def test_safety_net_settings_reach_the_curriculum():
+    plain = run("grpo-math", "dump", seed=0, steps=6)
+    netted = run(
+        "grpo-math", "dump", seed=0, steps=6, params={"uniform_mix": 0.5, "cover_groups": 2}
+    )
+    again = run(
+        "grpo-math", "dump", seed=0, steps=6, params={"uniform_mix": 0.5, "cover_groups": 2}
+    )
+    assert netted.accuracy == again.accuracy
+    assert netted.accuracy != plain.accuracy

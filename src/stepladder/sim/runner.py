@@ -59,7 +59,9 @@ def run(
     filter groups generate again, up to ``max_rounds`` rounds, and pay for every rollout.
     What a strategy proposes is applied: per-item rollout counts in RL scenarios, loss weights
     (``Proposal.weights``) in every training step. A strategy whose output a scenario would
-    ignore (rollout counts in an SFT scenario) is refused with ``ValueError``.
+    ignore (rollout counts in an SFT scenario) is refused with ``ValueError``. ``params``
+    may hold the curriculum's safety net (``uniform_mix``, ``cover_groups``) besides the
+    strategy's parameters.
 
     Example:
         >>> result = run("grpo-math", "uniform", seed=0, steps=20)
@@ -71,11 +73,16 @@ def run(
     world_seed, curriculum_seed = np.random.SeedSequence([seed, repeat]).spawn(2)
     started = time.perf_counter()
     world = scenario.make_world(world_seed)
-    chosen = create(strategy, **dict(params or {}))
+    params = dict(params or {})
+    # the safety net belongs to the Curriculum, not to the strategy
+    safety = {key: params.pop(key) for key in ("uniform_mix", "cover_groups") if key in params}
+    chosen = create(strategy, **params)
     reason = unsupported(scenario, chosen)
     if reason is not None:
         raise ValueError(reason)
-    curriculum = Curriculum(world.pool, chosen, seed=int(curriculum_seed.generate_state(1)[0]))
+    curriculum = Curriculum(
+        world.pool, chosen, seed=int(curriculum_seed.generate_state(1)[0]), **safety
+    )
     weight_of: dict[int, float] = {}  # latest loss weight proposed per item
 
     def generate(proposal: Proposal) -> Outcomes:
