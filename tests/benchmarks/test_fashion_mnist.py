@@ -50,6 +50,10 @@ def test_quick_run_writes_one_section_per_condition(tmp_path: Path, monkeypatch)
     with load_script("fashion_mnist") as script:
         if not all((script.DATA_DIR / name).exists() for name in script.FILES.values()):
             pytest.skip("dataset-fashion-mnist is not installed")
+        # --quick made smaller still, so that the test takes seconds
+        tiny = script.Config(n_train=1000, n_probe=100, steps=40, eval_every=10, seeds=2,
+                             crowd_folds=2, crowd_budgets=(10, 30), crowd_repeats=1)  # fmt: skip
+        monkeypatch.setattr(script, "QUICK", tiny)
         args = ["--quick", "--threads", "1", "--seeds", "2", "--schedules", "constant"]
         args += ["--strategies", "uniform,self_paced", "--conditions", "noise40,budget10"]
         assert script.main([*args, "--out", str(out)]) == 0
