@@ -461,6 +461,7 @@ def summarise(results: list[dict[str, Any]], cfg: Config) -> dict[str, list[dict
                 {
                     "strategy": name,
                     "n": len(mine),
+                    "finals": final.tolist(),
                     "final_mean": float(final.mean()),
                     "final_sd": float(final.std(ddof=1)) if len(final) > 1 else math.nan,
                     "quarter": float(
@@ -527,7 +528,15 @@ def _condition_text(cfg: Config, noise_auc: float | None) -> list[str]:
             f"ends at step {cfg.steps}, and test accuracy is taken every {cfg.eval_every} "
             "steps. The difficulty is the clean condition's (same labels, same cache); its "
             f"cost, {crowd_steps} optimizer steps of crowd training, is not counted in the "
-            "budget.",
+            "budget."
+            + (
+                " In a single pass every item is seen once, so strategies that act on an "
+                "item's own last loss cannot act yet: `self_paced` gives unseen items weight 1 "
+                "(it equals uniform), and `adcl`'s first sweep keeps the difficulty order (it "
+                "equals `easy_to_hard`)."
+                if cfg.steps * cfg.batch <= cfg.n_train
+                else ""
+            ),
         ]
     return []
 
@@ -662,6 +671,11 @@ def _reading(schedule: str, rows: list[dict[str, Any]], base: dict[str, Any]) ->
         and uniform_steps
         and np.median(r["steps_to_target"]) < np.median(uniform_steps)
     ]
+    twins = []
+    for i, row in enumerate(rows):
+        same = next((r for r in rows[:i] if r["finals"] == row["finals"]), None)
+        if same is not None:
+            twins.append(f"`{row['strategy']}` equals `{same['strategy']}`")
     best = max(rows, key=lambda r: r["final_mean"])
     leader = (
         "uniform itself"
@@ -681,6 +695,7 @@ def _reading(schedule: str, rows: list[dict[str, Any]], base: dict[str, Any]) ->
         "with fewer steps (median) than uniform itself: "
         + (", ".join(f"`{k}`" for k in faster) or "none")
         + "."
+        + (" Same final accuracy on every seed: " + "; ".join(twins) + "." if twins else "")
     )
 
 
