@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -723,8 +723,13 @@ def run_condition(
     schedules: list[str],
     base_cfg: Config,
     skipped: dict[str, str],
+    resume: Path | None = None,
 ) -> tuple[list[dict[str, Any]], Config, float, float | None]:
-    """Every strategy and schedule on one condition; returns runs, config, crowd s, noise AUC."""
+    """Every strategy and schedule on one condition; returns runs, config, crowd s, noise AUC.
+
+    With ``resume``, each finished run is appended to that JSON Lines file, and runs already
+    there with the same condition, settings, stepladder and torch versions are reused.
+    """
     cfg = for_condition(base_cfg, condition)
     rng = np.random.default_rng(DATA_SEED)
     chosen = rng.permutation(len(raw["train_y"]))[: cfg.n_train + cfg.n_probe]
@@ -750,11 +755,24 @@ def run_condition(
     began = time.perf_counter()
     results = []
     failed: set[str] = set()
+    tag = json.dumps(
+        [condition, asdict(cfg), stepladder.__version__, torch.__version__], sort_keys=True
+    )
+    done: dict[tuple[str, str, int], dict[str, Any]] = {}
+    if resume is not None and resume.exists():
+        for line in resume.read_text(encoding="utf-8").splitlines():
+            saved = json.loads(line)
+            if saved.pop("tag") == tag:
+                saved["curve"] = [tuple(point) for point in saved["curve"]]
+                done[(saved["schedule"], saved["strategy"], saved["seed"])] = saved
     for schedule in schedules:
         for name in names:
             if name in failed:
                 continue
             for seed in range(cfg.seeds):
+                if (schedule, name, seed) in done:
+                    results.append(done[(schedule, name, seed)])
+                    continue
                 try:
                     run = train_run(name, schedule, seed, data, cfg)
                 except Exception as error:  # report and go on: one strategy must not sink all
@@ -763,6 +781,9 @@ def run_condition(
                     failed.add(name)
                     break
                 results.append(run)
+                if resume is not None:
+                    with resume.open("a", encoding="utf-8") as stream:
+                        stream.write(json.dumps({**run, "tag": tag}) + "\n")
                 print(
                     f"{condition:9s} {schedule:8s} {name:13s} seed {seed}: final "
                     f"{100 * run['curve'][-1][1]:.2f}% ({run['seconds']:.1f} s; "
@@ -790,6 +811,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not update the docs")
     parser.add_argument(
         "--json", type=Path, default=None, help="also save the raw curves (NAME_<condition>.json)"
+    )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="JSON Lines file: append each finished run, reuse matching runs found there",
     )
     parser.add_argument("--note", default="", help="a remark on the machine, for the docs")
     parser.add_argument(
@@ -838,7 +865,7 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         skipped = dict(unregistered)
         results, run_cfg, crowd_seconds, auc = run_condition(
-            condition, raw, names, schedules, cfg, skipped
+            condition, raw, names, schedules, cfg, skipped, args.resume
         )
         if args.json:
             path = args.json.with_name(f"{args.json.stem}_{condition}{args.json.suffix}")

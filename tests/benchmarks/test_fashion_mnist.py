@@ -56,8 +56,16 @@ def test_quick_run_writes_one_section_per_condition(tmp_path: Path, monkeypatch)
         monkeypatch.setattr(script, "QUICK", tiny)
         args = ["--quick", "--threads", "1", "--seeds", "2", "--schedules", "constant"]
         args += ["--strategies", "uniform,self_paced", "--conditions", "noise40,budget10"]
-        assert script.main([*args, "--out", str(out)]) == 0
+        resume = tmp_path / "runs.jsonl"
+        assert script.main([*args, "--out", str(out), "--resume", str(resume)]) == 0
+        first = out.read_text(encoding="utf-8")
+        assert len(resume.read_text(encoding="utf-8").splitlines()) == 8  # 2 x 2 x 2 runs
+        # A rerun reuses every saved run: same tables, nothing appended.
+        assert script.main([*args, "--out", str(out), "--resume", str(resume)]) == 0
+        assert len(resume.read_text(encoding="utf-8").splitlines()) == 8
     text = out.read_text(encoding="utf-8")
+    tables = [part.split("Reading")[0].split("### ")[1:] for part in (first, text)]
+    assert tables[0] == tables[1]
     for key in ("fashion_mnist_noise40", "fashion_mnist_budget10"):
         assert text.count(f"<!-- {key}:start -->") == 1 and text.count(f"<!-- {key}:end -->") == 1
     assert "<!-- fashion_mnist:start -->" not in text
