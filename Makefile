@@ -47,9 +47,9 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/sim_strategies.py
 	mkdir -p bench-out
 	$(BIN)/python benchmarks/grpo_cpu.py --save bench-out/grpo_cpu.json
-	$(BIN)/python benchmarks/claims.py --results bench-out/grpo_cpu.json
 	$(BIN)/python benchmarks/gym_teachers.py --out docs/benchmarks.md
 	$(MAKE) bench-fashion-mnist
+	$(BIN)/python benchmarks/claims.py --results bench-out/grpo_cpu.json --fashion bench-out
 	$(BIN)/python benchmarks/pcl_cost.py
 	$(MAKE) bench-irt
 	$(BIN)/python benchmarks/evaluation.py --out docs/benchmarks.md
@@ -62,7 +62,8 @@ bench-fashion-mnist: $(VENV)/.installed
 	  || dpkg -s dataset-fashion-mnist >/dev/null 2>&1 \
 	  || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) \
 	  || { echo "Fashion-MNIST missing: apt-get install -y dataset-fashion-mnist (as root)"; exit 1; }
-	$(BIN)/python benchmarks/fashion_mnist.py
+	mkdir -p bench-out
+	$(BIN)/python benchmarks/fashion_mnist.py --json bench-out/fm.json
 
 # IRT against py-irt, girth and mirt (installed into .venv-peers), and 100M responses.
 bench-irt: $(VENV)/.installed

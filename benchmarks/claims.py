@@ -1,4 +1,4 @@
-"""The papers' claims, checked in direction against the real GRPO benchmark.
+"""The papers' claims, checked in direction against the real GRPO and Fashion-MNIST runs.
 
 Each row names a paper, the claim its authors make for their method, the quantity of
 ``benchmarks/grpo_cpu.py`` that tests that claim here, what was measured (paired by seed,
@@ -19,6 +19,7 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from dataclasses import dataclass
@@ -87,11 +88,24 @@ CLAIMS = [
           "matched"),
 ]  # fmt: skip
 
+#: Supervised claims, tested on saved Fashion-MNIST runs (``fashion_mnist.py --json``): the
+#: strategy's final clean test accuracy minus uniform's, paired by seed, per condition file.
+SUPERVISED_CLAIMS = [
+    (Claim("self_paced", "Self-Paced Learning for Latent Variable Models",
+           "learning easy (low-loss) examples first makes training robust to noisy labels",
+           "fashion"), ("fm_noise20.json", "fm_noise40.json")),
+    (Claim("competence", "Competence-based Curriculum Learning for Neural Machine Translation",
+           "a curriculum helps most when the training budget is limited (as *When Do "
+           "Curricula Work?* reports)", "fashion"), ("fm_budget10.json",)),
+]  # fmt: skip
+FASHION = ROOT / "benchmarks" / "results" / "fashion_mnist"
+
 TESTS = {
     "steps": "held-out accuracy minus uniform's after the same steps",
     "matched": "held-out accuracy minus a rollout-matched uniform's",
     "effective": "effective ratio (share of mixed-reward groups) minus uniform's",
     "hardest": "4-digit held-out accuracy minus uniform's",
+    "fashion": "Fashion-MNIST clean test accuracy minus uniform's",
 }
 
 
@@ -125,6 +139,31 @@ def measure(test: str, name: str, out: dict[str, Any], rows: dict[str, dict[str,
     return t_interval(np.asarray(diff, dtype=float))
 
 
+def fashion_rows(directory: Path) -> list[list[str]]:
+    """Rows of the supervised claims, one per condition and learning-rate schedule."""
+    rows = []
+    for claim, files in SUPERVISED_CLAIMS:
+        for file in files:
+            path = directory / file
+            if not path.exists():
+                continue
+            runs = json.loads(path.read_text())
+            condition = path.stem.removeprefix("fm_")
+            for schedule in sorted({r["schedule"] for r in runs}):
+                final = {(r["strategy"], r["seed"]): r["curve"][-1][1]
+                         for r in runs if r["schedule"] == schedule}  # fmt: skip
+                seeds = sorted(s for n, s in final if n == "uniform")
+                diff = [final[claim.strategy, s] - final["uniform", s] for s in seeds]
+                mean, low, high = t_interval(100 * np.asarray(diff))
+                rows.append([
+                    f"`{claim.strategy}`", f"*{claim.paper}*", claim.claim,
+                    f"{TESTS[claim.test]}, {condition}, {schedule} learning rate (points)",
+                    f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] ({len(seeds)} seeds)",
+                    reproduced((mean, low, high)),
+                ])  # fmt: skip
+    return rows
+
+
 def reproduced(interval: tuple[float, float, float]) -> str:
     """``yes``/``no`` only when the 95% interval excludes 0."""
     _, low, high = interval
@@ -133,7 +172,7 @@ def reproduced(interval: tuple[float, float, float]) -> str:
     return "yes" if low > 0 else "no" if high < 0 else "not shown"
 
 
-def render(out: dict[str, Any], command: str) -> str:
+def render(out: dict[str, Any], command: str, supervised: list[list[str]] = ()) -> str:
     rows = {r["name"]: r for r in summarise(out)}
     body, tally = [], {"yes": 0, "no": 0, "not shown": 0}
     for claim in CLAIMS:
@@ -146,9 +185,12 @@ def render(out: dict[str, Any], command: str) -> str:
             f"`{claim.strategy}`", f"*{claim.paper}*", claim.claim, TESTS[claim.test],
             f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]", verdict,
         ])  # fmt: skip
+    for row in supervised:
+        tally[row[-1]] = tally.get(row[-1], 0) + 1
+    body.extend(supervised)
     seeds = len(out["warm"])
     table = markdown_table(
-        ["strategy", "paper", "claim", "tested here as", f"measured ({seeds} seeds, 95% CI)",
+        ["strategy", "paper", "claim", "tested here as", f"measured (GRPO: {seeds} seeds; 95% CI)",
          "reproduced in direction"], body, right_from=4)  # fmt: skip
     return (
         "## The papers' claims on the real GRPO benchmark (`benchmarks/claims.py`)\n\n"
@@ -167,6 +209,12 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         help="saved grpo_cpu.py runs (default: benchmarks/results/grpo_cpu/*.json)",
     )
+    p.add_argument(
+        "--fashion",
+        type=Path,
+        default=FASHION,
+        help="folder of saved fashion_mnist.py runs (fm_<condition>.json)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     paths = args.results or sorted(RESULTS.glob("*.json"))
@@ -176,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     words = sys.argv[1:] if argv is None else argv
     words = [w for i, w in enumerate(words) if w != "--out" and (i == 0 or words[i - 1] != "--out")]
     command = reproduce_command("claims.py", words)
-    update_section(args.out, render(out, command), START, END)
+    update_section(args.out, render(out, command, fashion_rows(args.fashion)), START, END)
     print(f"wrote {args.out}", file=sys.stderr)
 
 

@@ -29,7 +29,12 @@ def test_section_from_the_saved_runs(tmp_path):
         _, merged, *_ = claims.load(RESULTS)
     strategies = set(merged["results"])
     rows = [line for line in text.splitlines() if line.startswith("| `")]
-    assert len(rows) == sum(c.strategy in strategies for c in claims.CLAIMS)
+    grpo = [row for row in rows if "Fashion-MNIST" not in row]
+    assert len(grpo) == sum(c.strategy in strategies for c in claims.CLAIMS)
+    # one supervised row per saved condition and learning-rate schedule
+    assert len(rows) - len(grpo) == 2 * sum(
+        (claims.FASHION / f).exists() for _, files in claims.SUPERVISED_CLAIMS for f in files
+    )
     # the effective-ratio test is the paired per-seed difference of the saved runs
     pcl = merged["results"]["pcl"]
     base = merged["results"]["uniform"]
@@ -39,3 +44,17 @@ def test_section_from_the_saved_runs(tmp_path):
     assert f"{mean:+.3f}" in next(r for r in rows if "`pcl`" in r and "effective" in r)
     assert "--out" not in text
     json.dumps(merged)  # the merged results stay plain data
+
+
+def test_supervised_claim_is_the_paired_difference_in_points(tmp_path):
+    runs = [
+        {"strategy": name, "schedule": "constant", "seed": seed, "curve": [[10, acc]]}
+        for seed, (base, other) in enumerate([(0.80, 0.82), (0.81, 0.82), (0.79, 0.82)])
+        for name, acc in (("uniform", base), ("self_paced", other))
+    ]
+    (tmp_path / "fm_noise20.json").write_text(json.dumps(runs))
+    with load_script("claims") as claims:
+        (row,) = claims.fashion_rows(tmp_path)
+    # differences 2, 1, 3 points: mean 2, t(2) = 4.303, sd 1 -> half-width 2.48
+    assert row[0] == "`self_paced`" and "noise20, constant" in row[3]
+    assert row[4].startswith("+2.00 [-0.48, +4.48]") and row[5] == "not shown"
