@@ -16,7 +16,7 @@ of their own (``grpo_cpu_net``, ``grpo_cpu_b_net``). Every run saves diagnostics
 per level over time, per-level accuracy, effective ratio, and ``pcl``'s calibration,
 ``vcrl``'s bank, the bandits' arm probabilities), rendered for the strategies behind uniform.
 
-    .venv/bin/python benchmarks/grpo_cpu.py [--seeds 5] [--steps 600] [--threads 2] [--quick]
+    .venv/bin/python benchmarks/grpo_cpu.py [--seeds 5] [--steps 300] [--threads 2] [--quick]
         [--regime {a,b}] [--uniform-mix X] [--cover-groups W] [--save raw.json]
     .venv/bin/python benchmarks/grpo_cpu.py --render-from raw.json   # rewrite from saved results
 """
