@@ -1471,7 +1471,8 @@ def load(paths: list[Path]) -> tuple[Config, dict[str, Any], float, str, bool]:
                 known = runs.setdefault(name, {}).get(seed)
                 if known is not None and known["final"] != results[row]["final"]:
                     raise ValueError(f"two saved runs disagree on {name}, seed {seed}")
-                runs[name][seed] = results[row]
+                if known is None or "diagnostics" not in known:  # keep a run's diagnostics
+                    runs[name][seed] = results[row]
                 matched.setdefault(name, {})[seed] = part["matched"][name][row]
     order = sorted(warm)
     names = sorted(runs, key=lambda n: [*RL_STRATEGIES, n].index(n))
