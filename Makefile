@@ -47,9 +47,11 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/sim_strategies.py
 	mkdir -p bench-out
 	$(BIN)/python benchmarks/grpo_cpu.py --save bench-out/grpo_cpu.json
+	$(BIN)/python benchmarks/grpo_cpu.py --regime b --seeds 3 --save bench-out/grpo_cpu_b.json
 	$(BIN)/python benchmarks/gym_teachers.py --out docs/benchmarks.md
 	$(MAKE) bench-fashion-mnist
-	$(BIN)/python benchmarks/claims.py --results bench-out/grpo_cpu.json --fashion bench-out
+	$(BIN)/python benchmarks/claims.py --results bench-out/grpo_cpu.json \
+	  --results-b bench-out/grpo_cpu_b.json --fashion bench-out
 	$(BIN)/python benchmarks/pcl_cost.py
 	$(MAKE) bench-irt
 	$(BIN)/python benchmarks/evaluation.py --out docs/benchmarks.md

@@ -32,6 +32,7 @@ from _markdown import markdown_table, reproduce_command, update_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "grpo_cpu"
+RESULTS_B = ROOT / "benchmarks" / "results" / "grpo_cpu_b"
 DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- claims:start -->", "<!-- claims:end -->"
 
@@ -172,32 +173,49 @@ def reproduced(interval: tuple[float, float, float]) -> str:
     return "yes" if low > 0 else "no" if high < 0 else "not shown"
 
 
-def render(out: dict[str, Any], command: str, supervised: list[list[str]] = ()) -> str:
+def grpo_cells(claim: Claim, out: dict[str, Any] | None, rows: dict[str, Any]) -> list[str]:
+    """The measured interval and the verdict of one claim on one regime ('-' if not run)."""
+    if out is None or claim.strategy not in out["results"]:
+        return ["-", "-"]
+    mean, low, high = measure(claim.test, claim.strategy, out, rows)
+    return [f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]", reproduced((mean, low, high))]
+
+
+def render(
+    out: dict[str, Any], command: str, supervised: list[list[str]] = (),
+    out_b: dict[str, Any] | None = None,
+) -> str:  # fmt: skip
     rows = {r["name"]: r for r in summarise(out)}
-    body, tally = [], {"yes": 0, "no": 0, "not shown": 0}
+    rows_b = {r["name"]: r for r in summarise(out_b)} if out_b is not None else {}
+    body = []
     for claim in CLAIMS:
         if claim.strategy not in out["results"]:
             continue
-        mean, low, high = measure(claim.test, claim.strategy, out, rows)
-        verdict = reproduced((mean, low, high))
-        tally[verdict] = tally.get(verdict, 0) + 1
         body.append([
             f"`{claim.strategy}`", f"*{claim.paper}*", claim.claim, TESTS[claim.test],
-            f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]", verdict,
+            *grpo_cells(claim, out, rows), *grpo_cells(claim, out_b, rows_b),
         ])  # fmt: skip
-    for row in supervised:
-        tally[row[-1]] = tally.get(row[-1], 0) + 1
-    body.extend(supervised)
+    body.extend([*row, "-", "-"] for row in supervised)
+    tally = {
+        regime: {v: sum(row[column] == v for row in body) for v in ("yes", "no", "not shown")}
+        for regime, column in (("a", 5), ("b", 7))
+    }
     seeds = len(out["warm"])
+    seeds_b = len(out_b["warm"]) if out_b is not None else 0
     table = markdown_table(
-        ["strategy", "paper", "claim", "tested here as", f"measured (GRPO: {seeds} seeds; 95% CI)",
-         "reproduced in direction"], body, right_from=4)  # fmt: skip
+        ["strategy", "paper", "claim", "tested here as",
+         f"measured, regime (a) (GRPO: {seeds} seeds; 95% CI)", "reproduced, (a)",
+         f"measured, regime (b) ({seeds_b} seeds)", "reproduced, (b)"],
+        body, right_from=4)  # fmt: skip
+    counts = [f"regime ({r}): {t['yes']} reproduced in direction, {t['no']} went the other "
+              f"way, {t['not shown']} not shown either way" for r, t in tally.items()]  # fmt: skip
     return (
         "## The papers' claims on the real GRPO benchmark (`benchmarks/claims.py`)\n\n"
-        f"Command: {command}, on the saved runs of `benchmarks/grpo_cpu.py` whose table is "
-        f"above (same seeds, same configuration). {EXPLAIN}\n\n{table}\n\n"
-        f"Of {len(body)} claims: {tally['yes']} reproduced in direction, {tally['no']} went "
-        f"the other way, {tally['not shown']} were not shown either way at this size.\n"
+        f"Command: {command}, on the saved runs of `benchmarks/grpo_cpu.py` whose tables are "
+        f"above: regime (a), the addition pool, and regime (b), the same pool padded with "
+        f"never-solved prompts, the kind of pool the papers report their gains on "
+        f"(`--regime b`; same seeds and configuration otherwise). {EXPLAIN}\n\n{table}\n\n"
+        f"Of {len(body)} claims, {'; '.join(counts)}.\n"
     )
 
 
@@ -208,6 +226,12 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         nargs="+",
         help="saved grpo_cpu.py runs (default: benchmarks/results/grpo_cpu/*.json)",
+    )
+    p.add_argument(
+        "--results-b",
+        type=Path,
+        nargs="+",
+        help="saved regime (b) runs (default: benchmarks/results/grpo_cpu_b/*.json)",
     )
     p.add_argument(
         "--fashion",
@@ -224,7 +248,10 @@ def main(argv: list[str] | None = None) -> None:
     words = sys.argv[1:] if argv is None else argv
     words = [w for i, w in enumerate(words) if w != "--out" and (i == 0 or words[i - 1] != "--out")]
     command = reproduce_command("claims.py", words)
-    update_section(args.out, render(out, command, fashion_rows(args.fashion)), START, END)
+    paths_b = args.results_b or sorted(RESULTS_B.glob("*.json"))
+    out_b = load(paths_b)[1] if paths_b else None
+    section = render(out, command, fashion_rows(args.fashion), out_b)
+    update_section(args.out, section, START, END)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
