@@ -192,8 +192,8 @@ def render(
         if claim.strategy not in out["results"]:
             continue
         body.append([
-            f"`{claim.strategy}`", f"*{claim.paper}*", claim.claim, TESTS[claim.test],
-            *grpo_cells(claim, out, rows), *grpo_cells(claim, out_b, rows_b),
+            f"`{claim.strategy}`", f"*{claim.paper}*", claim.claim.replace("|", "\\|"),
+            TESTS[claim.test], *grpo_cells(claim, out, rows), *grpo_cells(claim, out_b, rows_b),
         ])  # fmt: skip
     body.extend([*row, "-", "-"] for row in supervised)
     tally = {
