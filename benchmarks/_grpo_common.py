@@ -123,7 +123,7 @@ class Config:
 
     seeds: int = 5
     first_seed: int = 0  # seeds first_seed .. first_seed + seeds - 1 (to split a run)
-    # 300 steps: `uniform` gains 19-24 held-out points by then on every seed (measured), at
+    # 300 steps: `uniform` gains 12-24 held-out points by then on every seed (measured), at
     # half the CPU of the 600 first planned, so 5 seeds x 16 strategies fit `make bench`
     steps: int = 300
     batch: int = 32  # prompts (kept groups) per GRPO step
