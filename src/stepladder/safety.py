@@ -15,11 +15,11 @@ every item, drawn by it or not, as the strategy contract allows.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from stepladder._checks import number, positive_int
 from stepladder.pool import ItemPool
 from stepladder.strategies import Proposal
 
@@ -204,25 +204,12 @@ class SafetyNet:
 
 
 def _share(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"uniform_mix must be a number in [0, 1), got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and 0.0 <= value < 1.0):
-        raise ValueError(f"uniform_mix must lie in [0, 1), got {value}")
-    return value
+    return number("uniform_mix", value, low=0.0, high=1.0, open_high=True)
 
 
 def _window(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(
-            f"cover_groups must be a positive number of proposals (or None), got {value!r}"
-        )
-    return int(value)
+    return None if value is None else positive_int("cover_groups", value)
 
 
 def _count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
+    return positive_int(name, value, allow_zero=True)
