@@ -36,7 +36,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from _markdown import machine_description, markdown_table, reproduce_command, update_section
+from _markdown import (
+    machine_description,
+    markdown_table,
+    reproduce_command,
+    result_args,
+    update_section,
+)
 from scipy import stats
 from torch import nn
 
@@ -1434,19 +1440,6 @@ def configure(args: argparse.Namespace, defaults: Config) -> Config:
     return quick(cfg) if args.quick else cfg
 
 
-def _result_args(argv: list[str]) -> list[str]:
-    """The arguments that shape the results (not where they are written)."""
-    out, skip = [], False
-    for word in argv:
-        if skip:
-            skip = False
-        elif word in ("--out", "--save", "--note"):
-            skip = True
-        elif not word.startswith(("--out=", "--save=", "--note=")):
-            out.append(word)
-    return out
-
-
 def load(paths: list[Path]) -> tuple[Config, dict[str, Any], float, str, bool]:
     """Saved results of one configuration, merged from several runs: runs of different
     seeds (e.g. side by side with ``--first-seed``) and runs of different strategies on the
@@ -1516,7 +1509,10 @@ def main_for(
         cfg, out, elapsed, command, quick_run = load(args.render_from)
     else:
         cfg, quick_run = configure(args, defaults), args.quick
-        command = reproduce_command(script, _result_args(sys.argv[1:] if argv is None else argv))
+        command = reproduce_command(
+            script,
+            result_args(sys.argv[1:] if argv is None else argv, ("--out", "--save", "--note")),
+        )
         started = time.perf_counter()
 
         def save(out: dict[str, Any]) -> None:

@@ -80,6 +80,20 @@ def update_section(path: Path, section: str, start: str, end: str, header: str =
         stream.write(text.encode("utf-8"))
 
 
+def result_args(argv: Sequence[str], options: Sequence[str] = ("--out",)) -> list[str]:
+    """``argv`` without ``options`` and their values: the arguments that shape the results,
+    not where they are written."""
+    kept, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in options:
+            skip = True
+        elif not word.startswith(tuple(f"{option}=" for option in options)):
+            kept.append(word)
+    return kept
+
+
 def reproduce_command(script: str, argv: Sequence[str] | None) -> str:
     """How a section was made, as it is shown in the markdown: the script and its arguments."""
     words = [".venv/bin/python", f"benchmarks/{script}", *(argv or ())]

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 from _grpo_common import load, summarise, t_interval
-from _markdown import markdown_table, reproduce_command, update_section
+from _markdown import markdown_table, reproduce_command, result_args, update_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "grpo_cpu"
@@ -245,9 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     if not paths:
         raise SystemExit(f"no saved runs in {RESULTS}: run grpo_cpu.py --save first")
     _, out, _, _, _ = load(paths)
-    words = sys.argv[1:] if argv is None else argv
-    words = [w for i, w in enumerate(words) if w != "--out" and (i == 0 or words[i - 1] != "--out")]
-    command = reproduce_command("claims.py", words)
+    command = reproduce_command("claims.py", result_args(sys.argv[1:] if argv is None else argv))
     paths_b = args.results_b or sorted(RESULTS_B.glob("*.json"))
     out_b = load(paths_b)[1] if paths_b else None
     section = render(out, command, fashion_rows(args.fashion), out_b)
