@@ -870,7 +870,8 @@ def _latent_class_step(model, state, successes, attempts, nodes, priors, curvatu
         d = (right_when_knew + slip_b - 1) / (knew.sum(axis=1) + slip_a + slip_b - 2)
     a, delta = _logistic_newton(model, state.a, state.delta, knew.sum(axis=1), knew @ nodes,
                                 attempts, nodes, priors, curvature)  # fmt: skip
-    return _State(a, delta, np.clip(c, 0.0, 0.5 if model == "4pl" else 0.99), np.clip(d, 0.5, 1.0))
+    ceiling = GUESSING_CEILING_4PL if model == "4pl" else GUESSING_CEILING_3PL
+    return _State(a, delta, np.clip(c, 0.0, ceiling), np.clip(d, 0.5, 1.0))
 
 
 def _guessing_ceiling(d: np.ndarray) -> np.ndarray:
@@ -880,7 +881,12 @@ def _guessing_ceiling(d: np.ndarray) -> np.ndarray:
     for the 3PL. ML 3PL
     optima above 0.5 occur on real data: c = 0.54 on WIRS item 2 and 0.60 on deAyala item 1,
     where mirt finds them (tests/difficulty/test_irt_reference.py)."""
-    return np.where(d < 1.0, 0.5, 0.99)
+    return np.where(d < 1.0, GUESSING_CEILING_4PL, GUESSING_CEILING_3PL)
+
+
+#: Upper bounds of the guessing floor c (see :func:`_guessing_ceiling`).
+GUESSING_CEILING_3PL = 0.99
+GUESSING_CEILING_4PL = 0.5
 
 
 def _logistic_objective(model, a, delta, success_sum, success_moment, attempts, nodes, priors,
