@@ -48,7 +48,7 @@ from torch import nn
 
 from stepladder import Curriculum, ItemPool, Outcomes
 from stepladder.batching import fill_batch
-from stepladder.strategies import Proposal
+from stepladder.strategies import Proposal, get
 
 # Every strategy that learns from GRPO rewards to choose prompts or rollout budgets (see
 # docs/benchmarks.md for why the others are left out): prompt selection, the filters and the
@@ -157,7 +157,9 @@ class Config:
     matched: bool = True  # run rollout-matched uniform controls
     regime: str = "a"  # "a": the pool above; "b": padded with never-solved items (REGIME_B)
     pad_ratio: float = 2.0  # regime b: padded items per item of the regime-a pool
-    uniform_mix: float = 0.0  # the Curriculum safety net, for every strategy but uniform
+    # The Curriculum safety net for every strategy but uniform; None: each strategy's default
+    # (Strategy.default_safety_net), 0: off.
+    uniform_mix: float | None = None
     cover_groups: int | None = None
     window: int = 50  # steps per diagnostics window
 
@@ -625,10 +627,10 @@ class Diagnostics:
 
 
 def safety_net(cfg: Config) -> dict[str, Any]:
-    """The ``Curriculum`` keywords of the generic safety net, when not at their defaults; a
-    clear error if this stepladder's ``Curriculum`` does not take them yet."""
+    """The ``Curriculum`` keywords of the generic safety net, where set (None: the strategy's
+    default); a clear error if this stepladder's ``Curriculum`` does not take them yet."""
     wanted = {}
-    if cfg.uniform_mix != 0.0:
+    if cfg.uniform_mix is not None:
         wanted["uniform_mix"] = cfg.uniform_mix
     if cfg.cover_groups is not None:
         wanted["cover_groups"] = cfg.cover_groups
@@ -759,7 +761,22 @@ def grpo_run(
         "final": curve["accuracy"][-1],
         "seconds": time.perf_counter() - started,
         "diagnostics": diagnostics.result(),
+        "safety": curriculum.safety.get_params(),
     }
+
+
+NET_OFF = {"uniform_mix": 0.0, "cover_groups": None}
+
+
+def net_of(name: str, cfg: Config) -> dict[str, Any]:
+    """The safety net ``name`` runs with under ``cfg`` (uniform and its controls: none), as
+    ``Curriculum.safety.get_params()`` reports it; the benchmark's pool always has groups."""
+    if name == "uniform" or name.startswith("uniform@"):
+        return dict(NET_OFF)
+    default = get(name).default_safety_net
+    mix = default.get("uniform_mix", 0.0) if cfg.uniform_mix is None else cfg.uniform_mix
+    cover = default.get("cover_groups") if cfg.cover_groups is None else cfg.cover_groups
+    return {"uniform_mix": float(mix), "cover_groups": cover or None}
 
 
 def control_name(batch: int) -> str:
@@ -1278,7 +1295,10 @@ def describe(cfg: Config, out: dict[str, Any], label: str) -> str:
         f"`fill_batch(max_rounds={cfg.max_rounds})` and every generated rollout is counted. "
         f"Default strategy parameters otherwise. Seeds: {cfg.seeds} (seed = warm-up "
         f"initialisation, sampling and curriculum seed; the task is the same). Held-out "
-        f"accuracy every {cfg.eval_every} steps." + regime_text(cfg, out) + net_text(cfg)
+        f"accuracy every {cfg.eval_every} steps."
+        + regime_text(cfg, out)
+        + epoch_text(cfg, out)
+        + net_text(cfg)
     )
 
 
@@ -1317,13 +1337,73 @@ def regime_text(cfg: Config, out: dict[str, Any]) -> str:
     ) + start  # fmt: skip
 
 
+def epoch_text(cfg: Config, out: dict[str, Any]) -> str:
+    """When `uniform`'s seeded pass over the pool starts again: before that, the per-prompt
+    budget allocators (which choose prompts as `uniform` does and size a prompt's group from
+    its own past rewards) have no estimate for any prompt they are given."""
+    epoch = math.ceil(out["pool_size"] / cfg.batch)  # steps to draw every prompt once
+    allocators = "the per-prompt budget allocators `knapsack`, `gfpo` and `dart`"
+    if cfg.steps <= epoch:
+        return (
+            f" Epochs: the run draws {cfg.steps * cfg.batch:,} prompts from a pool of "
+            f"{out['pool_size']:,}, each at most once (a seeded pass without replacement, as "
+            f"`uniform` draws them), so {allocators}, which choose prompts the same way and "
+            "size a prompt's group from that prompt's own past rewards, never see a prompt "
+            f"twice: every prompt gets the default {cfg.rollouts} rollouts, and their runs "
+            "equal `uniform`'s exactly, by construction."
+        )
+    return (
+        f" Epochs: a seeded pass over the pool takes {epoch} steps; until the second pass "
+        f"(step {epoch + 1}), {allocators} have no estimate for the prompts they are given "
+        f"and give each the default {cfg.rollouts} rollouts."
+    )
+
+
 def net_text(cfg: Config) -> str:
-    if not cfg.uniform_mix and cfg.cover_groups is None:
-        return ""
+    if cfg.uniform_mix is None and cfg.cover_groups is None:
+        netted = [n for n in cfg.strategies if net_of(n, cfg) != NET_OFF]
+        if not netted:
+            return " Safety net: none (every strategy here has it off by default)."
+        settings = ", ".join(f"{k}={v}" for k, v in net_of(netted[0], cfg).items())
+        return (
+            f" Safety net: each strategy at its default, so {', '.join(f'`{n}`' for n in netted)}"
+            f" run with `Curriculum(..., {settings})` (their default) and the others without."
+        )
+    if not cfg.uniform_mix and not cfg.cover_groups:
+        return (" Safety net: off for every strategy (`uniform_mix=0, cover_groups=0`), so "
+                "each runs as its paper describes it.")  # fmt: skip
     return (
         f" Safety net: every strategy but `uniform` (and its rollout-matched controls) runs "
-        f"as `Curriculum(..., uniform_mix={cfg.uniform_mix:g}, "
-        f"cover_groups={cfg.cover_groups})`."
+        f"as `Curriculum(..., uniform_mix={cfg.uniform_mix or 0:g}, "
+        f"cover_groups={cfg.cover_groups or 0})`."
+    )
+
+
+def net_effect_text(out: dict[str, Any]) -> str:
+    """Each netted strategy against its own runs without the net, paired by seed."""
+    parts = []
+    for name, rows in out["results"].items():
+        base = out.get("without_net", {}).get(name, {})
+        pairs = [(r["final"], base[s]) for r, s in zip(rows, out["seeds"], strict=True)
+                 if s in base]  # fmt: skip
+        if name == "uniform" or len(pairs) < 2:
+            continue
+        mean, low, high = t_interval(np.array([a - b for a, b in pairs]))
+        parts.append(f"`{name}` {mean:+.3f} [{low:+.3f}, {high:+.3f}] ({len(pairs)} seeds)")
+    if not parts:
+        return ""
+    return ("The safety net's effect: final accuracy minus the same strategy's without the "
+            "net, paired by seed, mean [95% CI]: " + "; ".join(parts) + ".")  # fmt: skip
+
+
+def incomplete_text(out: dict[str, Any]) -> str:
+    missing = out.get("incomplete") or {}
+    if not missing:
+        return ""
+    return (
+        " Left out for lack of seeds (seeds they have): "
+        + "; ".join(f"`{n}` ({', '.join(map(str, s)) or 'none'})" for n, s in missing.items())
+        + "."
     )
 
 
@@ -1341,7 +1421,7 @@ def render(
         f"Made with {command} on {date.today().isoformat()}: {machine_description()}; "
         f"PyTorch {torch.__version__}, {cfg.threads} thread(s), device {cfg.device}. "
         f"Whole run: {elapsed / 60:.1f} min wall.{note} This table covers the strategies "
-        f"{strategies} on seeds {', '.join(map(str, out['seeds']))}.",
+        f"{strategies} on seeds {', '.join(map(str, out['seeds']))}.{incomplete_text(out)}",
         "",
         describe(cfg, out, label),
         "",
@@ -1351,6 +1431,7 @@ def render(
         "",
         f"`uniform` per seed, warm-up checkpoint -> after GRPO: {uniform_seeds(out)}.",
         "",
+        *([effect, ""] if (effect := net_effect_text(out)) else []),
         "How to read the table. Every difference is paired by seed (same warm-up checkpoint) "
         "and given as the mean with a 95% t interval over seeds. *Same steps*: final accuracy "
         "minus `uniform`'s after the same number of steps. *Rollout-matched*: minus a "
@@ -1417,9 +1498,11 @@ def parser(defaults: Config, doc: str) -> argparse.ArgumentParser:
     p.add_argument("--regime", choices=("a", "b"), default=defaults.regime,
                    help="a: the addition pool; b: padded with never-solved items")  # fmt: skip
     p.add_argument("--uniform-mix", type=float, default=defaults.uniform_mix,
-                   help="Curriculum(uniform_mix=...) for every strategy but uniform")  # fmt: skip
+                   help="Curriculum(uniform_mix=...) for every strategy but uniform "
+                        "(default: each strategy's own; 0: off)")  # fmt: skip
     p.add_argument("--cover-groups", type=int, default=defaults.cover_groups,
-                   help="Curriculum(cover_groups=...) for every strategy but uniform")  # fmt: skip
+                   help="Curriculum(cover_groups=...) for every strategy but uniform "
+                        "(default: each strategy's own; 0: off)")  # fmt: skip
     return p
 
 
@@ -1440,63 +1523,97 @@ def configure(args: argparse.Namespace, defaults: Config) -> Config:
     return quick(cfg) if args.quick else cfg
 
 
-def load(paths: list[Path]) -> tuple[Config, dict[str, Any], float, str, bool]:
+def saved_net(name: str, result: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    """The safety net a saved run ran with: recorded with the run, or (older files, from
+    before per-strategy defaults) the file's settings, which then applied to every strategy
+    but uniform, with 0 and None meaning off."""
+    if "safety" in result:
+        return result["safety"]
+    if name == "uniform":
+        return dict(NET_OFF)
+    return {"uniform_mix": float(cfg.get("uniform_mix") or 0.0),
+            "cover_groups": cfg.get("cover_groups") or None}  # fmt: skip
+
+
+def load(
+    paths: list[Path], uniform_mix: float | None = None, cover_groups: int | None = None
+) -> tuple[Config, dict[str, Any], float, str, bool]:
     """Saved results of one configuration, merged from several runs: runs of different
     seeds (e.g. side by side with ``--first-seed``) and runs of different strategies on the
     same seeds (each with its own ``uniform``, which must agree: runs are deterministic).
-    A run stopped early saved the seeds it finished. The wall time is the longest run's."""
+    A run stopped early saved the seeds it finished. The wall time is the longest run's.
+
+    Safety net: only the runs whose net is the one ``uniform_mix``/``cover_groups`` give each
+    strategy (None: its default; see :func:`net_of`) are kept, so one folder can hold runs
+    with and without the net. Where the kept runs have a net, the same strategies' runs
+    without it (the papers' methods) go to ``out["without_net"]`` (name -> seed -> final)."""
     saved = [json.loads(path.read_text()) for path in paths]
-    for key, default in (("regime", "a"), ("uniform_mix", 0.0), ("cover_groups", None)):
-        values = {json.dumps(entry["cfg"].get(key, default)) for entry in saved}
-        if len(values) > 1:
-            raise ValueError(f"the saved runs differ in {key} ({', '.join(sorted(values))})")
+    regimes = {entry["cfg"].get("regime", "a") for entry in saved}
+    if len(regimes) > 1:
+        raise ValueError(f"the saved runs differ in regime ({', '.join(sorted(regimes))})")
+    mode = Config(**{**saved[0]["cfg"], "uniform_mix": uniform_mix, "cover_groups": cover_groups})
     runs: dict[str, dict[int, dict[str, Any]]] = {}
     matched: dict[str, dict[int, str | None]] = {}
     controls: dict[int, dict[str, Any]] = {}
     warm: dict[int, dict[str, Any]] = {}
+    without: dict[str, dict[int, float]] = {}
+    commands: list[str] = []
     for entry in saved:
         part = entry["out"]
         seeds = part.get("seeds", list(range(len(part["warm"]))))  # older files: 0, 1, ...
+        used = False
         for row, seed in enumerate(seeds):
             warm.setdefault(seed, part["warm"][row])
             controls.setdefault(seed, {}).update(part["controls"][row])
             for name, results in part["results"].items():
+                net, want = saved_net(name, results[row], entry["cfg"]), net_of(name, mode)
+                if net != want:
+                    if net == NET_OFF:
+                        without.setdefault(name, {})[seed] = results[row]["final"]
+                    continue
+                used = True
                 known = runs.setdefault(name, {}).get(seed)
                 if known is not None and known["final"] != results[row]["final"]:
                     raise ValueError(f"two saved runs disagree on {name}, seed {seed}")
                 if known is None or "diagnostics" not in known:  # keep a run's diagnostics
                     runs[name][seed] = results[row]
                 matched.setdefault(name, {})[seed] = part["matched"][name][row]
-    order = sorted(warm)
+        if used and entry["command"] not in commands:
+            commands.append(entry["command"])
+    order = sorted(s for s in warm if s in runs.get("uniform", {}))
     names = sorted(runs, key=lambda n: [*RL_STRATEGIES, n].index(n))
-    missing = [f"{n} seed {s}" for n in names for s in order if s not in runs[n]]
-    if missing:
-        raise ValueError("the saved runs do not cover every strategy on every seed: "
-                         + ", ".join(missing))  # fmt: skip
+    incomplete = [n for n in names if any(s not in runs[n] for s in order)]
+    names = [n for n in names if n not in incomplete]
     out = dict(saved[0]["out"])
+    out["incomplete"] = {n: sorted(s for s in order if s in runs[n]) for n in incomplete}
     out["results"] = {n: [runs[n][s] for s in order] for n in names}
     out["matched"] = {n: [matched[n][s] for s in order] for n in names}
     out["controls"] = [controls[s] for s in order]
     out["warm"] = [warm[s] for s in order]
     out["seeds"] = order
-    cfg = Config(**saved[0]["cfg"])
+    out["without_net"] = {n: without[n] for n in names if n in without}
+    cfg = mode
     cfg.warmup_mix = {int(level): share for level, share in cfg.warmup_mix.items()}
     cfg.seeds, cfg.strategies = len(order), names
-    commands = list(dict.fromkeys(s["command"] for s in saved))
     elapsed = max(s["elapsed"] for s in saved)
     return cfg, out, elapsed, " and ".join(commands), saved[0]["quick"]
 
 
 def variant(cfg: Config, title: str) -> tuple[str, str]:
-    """The section's marker suffix and title: regime (a) without the safety net keeps the
-    original section; regime (b) and the safety net get sections of their own."""
+    """The section's marker suffix and title: every strategy at its default keeps the
+    original sections (regime (a), and ``_b``); the net off for all (``_nonet``: the papers'
+    methods) or set for all (``_net``) get sections of their own."""
     suffix = "" if cfg.regime == "a" else f"_{cfg.regime}"
     if cfg.regime != "a":
         title += f", regime ({cfg.regime}): pool padded with never-solved items"
-    if cfg.uniform_mix or cfg.cover_groups is not None:
-        suffix += "_net"
-        title += f", safety net (uniform_mix {cfg.uniform_mix:g}, cover_groups {cfg.cover_groups})"
-    return suffix, title
+    if cfg.uniform_mix is None and cfg.cover_groups is None:
+        return suffix, title
+    if not cfg.uniform_mix and not cfg.cover_groups:
+        return suffix + "_nonet", title + ", without the safety net (the papers' methods)"
+    return suffix + "_net", (
+        title + f", safety net on every strategy (uniform_mix {cfg.uniform_mix or 0:g}, "
+        f"cover_groups {cfg.cover_groups or 'off'})"
+    )
 
 
 def main_for(
@@ -1506,7 +1623,9 @@ def main_for(
     """Parse, run (or reload), write the section; shared by grpo_cpu.py and grpo_gpu.py."""
     args = parser(defaults, doc).parse_args(argv)
     if args.render_from:
-        cfg, out, elapsed, command, quick_run = load(args.render_from)
+        cfg, out, elapsed, command, quick_run = load(
+            args.render_from, args.uniform_mix, args.cover_groups
+        )
     else:
         cfg, quick_run = configure(args, defaults), args.quick
         command = reproduce_command(

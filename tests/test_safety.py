@@ -67,8 +67,8 @@ BEFORE = {
 
 
 @pytest.mark.parametrize("name", sorted(BEFORE))
-def test_off_by_default_and_bit_identical_to_the_strategy_alone(name):
-    cur = Curriculum(make_pool(200, 0), name, seed=11)
+def test_off_when_set_to_0_and_bit_identical_to_the_strategy_alone(name):
+    cur = Curriculum(make_pool(200, 0), name, seed=11, uniform_mix=0, cover_groups=0)
     assert not cur.safety.enabled
     assert _play(cur, 6) == BEFORE[name]
     # The bare strategy, driven as the Curriculum drove it before: same proposals, same rng.
@@ -192,7 +192,7 @@ def test_groups_without_items_are_never_due():
         ({"uniform_mix": float("nan")}, r"uniform_mix must lie in \[0, 1\), got nan"),
         ({"uniform_mix": "0.1"}, r"uniform_mix must be a number, got '0.1'"),
         ({"uniform_mix": True}, r"uniform_mix must be a number"),
-        ({"cover_groups": 0}, "cover_groups must be positive, got 0"),
+        ({"cover_groups": -1}, "cover_groups must be positive, got -1"),
         ({"cover_groups": 2.5}, "cover_groups must be an integer, got 2.5"),
         ({"cover_groups": True}, "cover_groups must be an integer"),
     ],
@@ -234,7 +234,7 @@ def test_other_safety_settings_are_refused_unless_not_strict():
     ):
         other.load_state_dict(state)
     with pytest.raises(ValueError, match="cover_groups=4, this curriculum has cover_groups=None"):
-        Curriculum(_levels(), "dump", uniform_mix=0.1).load_state_dict(state)
+        Curriculum(_levels(), "dump", uniform_mix=0.1, cover_groups=0).load_state_dict(state)
     other.load_state_dict(state, strict=False)  # a deliberate change: the settings stay
     assert other.safety.uniform_mix == 0.2
 
@@ -328,3 +328,57 @@ def test_adapters_that_build_a_curriculum_pass_the_settings_through():
 
     host = CurriculumHost(_levels(), "dump", seed=0, params=settings)
     assert host.curriculum.safety.get_params() == settings
+
+
+NETTED = ("mopps", "cures", "pcl", "adarft", "cdas", "gain", "dump", "sec")
+
+
+def test_the_prompt_selection_strategies_have_the_net_by_default():
+    netted = [name for name in strategies.available() if strategies.get(name).default_safety_net]
+    assert sorted(netted) == sorted(NETTED)
+    for name in NETTED:
+        cur = Curriculum(make_pool(200, 0), name, seed=0)
+        assert cur.safety.get_params() == {"uniform_mix": 0.1, "cover_groups": 4}
+        assert cur.state_dict()["safety"] == {"uniform_mix": 0.1, "cover_groups": 4}
+    assert not Curriculum(_levels(), "uniform").safety.enabled
+    assert not Curriculum(_levels(), "dynamic_sampling").safety.enabled
+
+
+def test_default_coverage_needs_groups_and_each_setting_can_be_turned_off():
+    assert Curriculum(ItemPool(size=50, features=np.ones((50, 2))), "pcl").safety.get_params() == {"uniform_mix": 0.1, "cover_groups": None}
+    assert Curriculum(make_pool(200, 0), "pcl", uniform_mix=0).safety.get_params() == {
+        "uniform_mix": 0.0,
+        "cover_groups": 4,
+    }
+    assert Curriculum(make_pool(200, 0), "pcl", cover_groups=0).safety.get_params() == {
+        "uniform_mix": 0.1,
+        "cover_groups": None,
+    }
+    assert not Curriculum(make_pool(200, 0), "pcl", uniform_mix=0, cover_groups=0).safety.enabled
+    assert Curriculum(_levels(), "uniform", uniform_mix=0.2).safety.uniform_mix == 0.2
+
+
+def test_the_default_net_draws_a_tenth_and_covers_every_level():
+    cur = Curriculum(make_pool(200, 0), "pcl", seed=0)
+    mixed = []
+    for _ in range(400):
+        cur.propose(20)
+        mixed.append(cur.metrics()["safety/mixed_share"])
+        assert cur.metrics()["safety/max_absence"] < 4
+    assert abs(np.mean(mixed) - 0.1) < 0.01  # stochastic rounding: exactly 0.1 in expectation
+
+
+def test_a_default_net_is_recovered_from_the_journal(tmp_path):
+    cur = Curriculum(_levels(), "dump", seed=0, journal=tmp_path / "run.journal")
+    twin = Curriculum(_levels(), "dump", seed=0)
+    assert _play(cur, 3) == _play(twin, 3)
+    cur.close()
+    recovered = stepladder.recover(tmp_path / "run.journal", _levels())
+    assert recovered.safety.get_params() == {"uniform_mix": 0.1, "cover_groups": 4}
+    assert _play(recovered, 2) == _play(twin, 2)
+    recovered.close()
+    off = Curriculum(_levels(), "dump", seed=0, uniform_mix=0, cover_groups=0,
+                     journal=tmp_path / "off.journal")  # fmt: skip
+    _play(off, 2)
+    off.close()
+    assert not stepladder.recover(tmp_path / "off.journal", _levels()).safety.enabled

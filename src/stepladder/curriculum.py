@@ -43,9 +43,13 @@ class Curriculum:
         journal_sync: ``"always"`` (fsync every record, the default), ``"every:N"`` or
             ``"never"`` (the OS flushes; survives a killed process, not a power cut).
         uniform_mix: share of every proposal drawn uniformly from the pool instead of by the
-            strategy, in ``[0, 1)`` (the safety net; 0, the default, is off).
+            strategy, in ``[0, 1)`` (the safety net); 0 is off; None, the default, takes the
+            strategy's ``default_safety_net`` (0.1 for the strategies that choose prompts
+            from rewards, see below; 0 for the others).
         cover_groups: ``W``: every group of the pool (it needs groups) is proposed at least once
-            in every ``W`` consecutive proposals; None, the default, is off.
+            in every ``W`` consecutive proposals; 0 is off; None, the default, takes the
+            strategy's default (4 for the strategies that choose prompts from rewards, when
+            the pool has groups; off for the others).
         **params: parameters of the named strategy.
 
     The loop::
@@ -66,9 +70,16 @@ class Curriculum:
     groups are due than ``n``). Draws come from the curriculum's generator; a step costs
     O(batch + groups). The strategy observes the outcomes of every item, drawn by it or not.
     ``metrics()`` reports ``safety/mixed_share`` and ``safety/groups_covered`` of the last
-    proposal (and ``safety/max_absence`` with coverage). With both off (the defaults) the
-    proposals are exactly the strategy's. The settings are recorded in ``state_dict`` and
-    checked like the strategy's parameters.
+    proposal (and ``safety/max_absence`` with coverage). With both off the proposals are
+    exactly the strategy's. The settings are recorded in ``state_dict`` and checked like the
+    strategy's parameters.
+
+    The net is on by default (``uniform_mix=0.1``, ``cover_groups=4``) for the strategies that
+    choose prompts from rewards and can starve part of the pool: ``mopps``, ``cures``,
+    ``pcl``, ``adarft``, ``cdas``, ``gain``, ``dump`` and ``sec``. In the real GRPO benchmark
+    (docs/benchmarks.md) it stopped ``pcl``'s collapse on the pool where most prompts are
+    informative and kept these strategies' gains on the pool padded with never-solved
+    prompts. ``uniform_mix=0, cover_groups=0`` runs the papers' methods unchanged.
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
@@ -87,11 +98,11 @@ class Curriculum:
         seed: int | None = 0,
         journal: str | os.PathLike[str] | None = None,
         journal_sync: str = "always",
-        uniform_mix: float = 0.0,
+        uniform_mix: float | None = None,
         cover_groups: int | None = None,
         **params: Any,
     ) -> None:
-        safety = SafetyNet(uniform_mix, cover_groups)
+        SafetyNet(uniform_mix or 0.0, cover_groups)  # bad settings fail before any other work
         if isinstance(pool, str | bytes):
             raise ValueError(
                 f"pool must be an ItemPool, a number of items or a list of ids, got the "
@@ -120,9 +131,9 @@ class Curriculum:
         self.pending: tuple[Proposal, ...] = ()
         self._journal: JournalWriter | None = None
         strategy.bind(pool, self.stats, self.rng)
+        safety = SafetyNet.for_strategy(strategy, pool, uniform_mix, cover_groups)
         safety.bind(pool, self.rng)
-        #: The safety net that rewrites every proposal (off unless ``uniform_mix`` or
-        #: ``cover_groups`` is set).
+        #: The safety net that rewrites every proposal (see ``uniform_mix``, ``cover_groups``).
         self.safety = safety
         if journal is not None:
             self._journal = JournalWriter.create(journal, journal_sync, self._portable_state())

@@ -469,7 +469,7 @@ def recover(
             strategy,
             seed=0,
             uniform_mix=safety.get("uniform_mix", 0.0),
-            cover_groups=safety.get("cover_groups"),
+            cover_groups=safety.get("cover_groups") or 0,  # as recorded: None is off
         )
         position = 0
         if checkpoint is not None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from stepladder._checks import number, positive_int
 from stepladder.pool import ItemPool
-from stepladder.strategies import Proposal
+from stepladder.strategies import Proposal, Strategy
 
 __all__ = ["SafetyNet"]
 
@@ -52,7 +52,8 @@ class SafetyNet:
 
     Args:
         uniform_mix: share of each proposal drawn uniformly, in ``[0, 1)``.
-        cover_groups: window ``W`` (in proposals) within which every group appears, or None.
+        cover_groups: window ``W`` (in proposals) within which every group appears; None or
+            0: off.
 
     Example:
         >>> from stepladder import ItemPool
@@ -82,12 +83,38 @@ class SafetyNet:
     def __repr__(self) -> str:
         return f"SafetyNet(uniform_mix={self.uniform_mix!r}, cover_groups={self.cover_groups!r})"
 
+    @classmethod
+    def for_strategy(
+        cls, strategy: Strategy, pool: ItemPool, uniform_mix: Any = None, cover_groups: Any = None
+    ) -> SafetyNet:
+        """The net a :class:`~stepladder.Curriculum` gives ``strategy`` over ``pool``: each
+        setting left at None takes the strategy's ``default_safety_net`` (default coverage only
+        when the pool has groups); 0 turns either off.
+
+        Example:
+            >>> from stepladder import ItemPool
+            >>> from stepladder.strategies import create
+            >>> pool = ItemPool(size=6, groups=[0, 0, 0, 1, 1, 1])
+            >>> SafetyNet.for_strategy(create("pcl"), pool)
+            SafetyNet(uniform_mix=0.1, cover_groups=4)
+            >>> SafetyNet.for_strategy(create("pcl"), ItemPool(size=6), cover_groups=0)
+            SafetyNet(uniform_mix=0.1, cover_groups=None)
+            >>> SafetyNet.for_strategy(create("uniform"), pool)
+            SafetyNet(uniform_mix=0.0, cover_groups=None)
+        """
+        default = strategy.default_safety_net
+        if uniform_mix is None:
+            uniform_mix = default.get("uniform_mix", 0.0)
+        if cover_groups is None and pool.groups is not None:
+            cover_groups = default.get("cover_groups")
+        return cls(uniform_mix, cover_groups)
+
     def bind(self, pool: ItemPool, rng: np.random.Generator) -> None:
         """Attach the pool and the generator; locate each group's members (once)."""
         if self.cover_groups is not None and pool.groups is None:
             raise ValueError(
                 f"cover_groups={self.cover_groups} needs a pool with groups: build it with "
-                "ItemPool(..., groups=labels), or leave cover_groups=None"
+                "ItemPool(..., groups=labels), or pass cover_groups=0 (off)"
             )
         self.pool, self.rng = pool, rng
         self._members: list[np.ndarray] = []
@@ -208,7 +235,10 @@ def _share(value: Any) -> float:
 
 
 def _window(value: Any) -> int | None:
-    return None if value is None else positive_int("cover_groups", value)
+    if value is None or (isinstance(value, int | np.integer) and not isinstance(value, bool)
+                         and value == 0):  # fmt: skip
+        return None  # 0: off, as an explicit choice (None in a Curriculum: the default)
+    return positive_int("cover_groups", value)
 
 
 def _count(name: str, value: Any) -> int:

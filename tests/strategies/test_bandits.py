@@ -6,6 +6,9 @@ import pytest
 
 from stepladder import Curriculum, ItemPool, Outcomes, load_state, save_state
 
+# The methods as published; the default safety net is tested in tests/test_safety.py.
+pytestmark = pytest.mark.usefixtures("without_default_net")
+
 TWO_ARMS = ["a", "a", "a", "a", "b", "b", "b", "b"]
 
 

@@ -9,6 +9,9 @@ from stepladder.stats import ItemStats
 from stepladder.strategies import create
 from stepladder.strategies.baselines import Uniform
 
+# The methods as published; the default safety net is tested in tests/test_safety.py.
+pytestmark = pytest.mark.usefixtures("without_default_net")
+
 
 def bound(name: str, size: int, seed: int, **params):
     """A strategy bound outside a curriculum: only for strategies that keep their own

@@ -6,6 +6,9 @@ import pytest
 from stepladder import Curriculum, ItemPool, Outcomes, load_state, save_state
 from stepladder.strategies.targeting import _nearest_sorted, scale_difficulty
 
+# The methods as published; the default safety net is tested in tests/test_safety.py.
+pytestmark = pytest.mark.usefixtures("without_default_net")
+
 
 def solved(indices, value: float = 1.0, rollouts: int = 4) -> Outcomes:
     return Outcomes(indices, np.full((len(indices), rollouts), value))

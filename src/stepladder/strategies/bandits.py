@@ -18,7 +18,7 @@ from stepladder._checks import number, positive_int
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
 from stepladder.strategies._toolbox import GroupPasses, RingBuffer, empty_proposal, softmax
-from stepladder.strategies.base import Proposal, Strategy
+from stepladder.strategies.base import PROMPT_SELECTION_NET, Proposal, Strategy
 
 __all__ = ["DUMP", "SEC"]
 
@@ -113,6 +113,8 @@ class DUMP(_ArmBandit):
         [0.99995, 5e-05]
     """
 
+    default_safety_net = PROMPT_SELECTION_NET
+
     learned = ("_windows", "_counts", "_within")
 
     def __init__(self, *, window: int = 300, c: float = 1.0, temperature: float = 0.1) -> None:
@@ -182,6 +184,8 @@ class SEC(_ArmBandit):
         >>> cur.strategy.arm_probabilities().round(4).tolist()  # e^0.5 / (e^0.5 + 1)
         [0.6225, 0.3775]
     """
+
+    default_safety_net = PROMPT_SELECTION_NET
 
     learned = ("_q", "_within")
 

@@ -13,10 +13,18 @@ from stepladder.outcomes import Outcomes
 from stepladder.pool import ItemPool
 from stepladder.stats import ItemStats
 
-__all__ = ["FEEDBACK_FIELDS", "Proposal", "Strategy"]
+__all__ = ["FEEDBACK_FIELDS", "PROMPT_SELECTION_NET", "Proposal", "Strategy"]
 
 #: The Outcomes fields a strategy can learn from (what ``Strategy.feedback`` may name).
 FEEDBACK_FIELDS = ("rewards", "advantages", "losses", "signals")
+
+#: The safety net of the strategies that choose prompts from rewards (``mopps``, ``cures``,
+#: ``pcl``, ``adarft``, ``cdas``, ``gain``, ``dump``, ``sec``): a tenth of each batch drawn
+#: uniformly, and every group proposed at least once in 4 steps. Chosen by evidence: in the
+#: real GRPO benchmark it ended ``pcl``'s forgetting of the easy levels where most prompts are
+#: informative (regime (a)), and kept these strategies' gains over ``uniform`` on a pool of
+#: mostly never-solved prompts (regime (b)); see docs/benchmarks.md.
+PROMPT_SELECTION_NET: dict[str, Any] = {"uniform_mix": 0.1, "cover_groups": 4}
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,6 +104,10 @@ class Strategy(abc.ABC):
     feedback: ClassVar[tuple[str, ...]] = ()
     #: Attributes holding learned state, saved and restored by the base class.
     learned: ClassVar[tuple[str, ...]] = ()
+    #: The safety net a :class:`~stepladder.Curriculum` gives this strategy when the caller
+    #: leaves ``uniform_mix``/``cover_groups`` unset, e.g. ``{"uniform_mix": 0.1,
+    #: "cover_groups": 4}``; empty: none (see :class:`~stepladder.safety.SafetyNet`).
+    default_safety_net: ClassVar[dict[str, Any]] = {}
 
     pool: ItemPool
     stats: ItemStats

@@ -23,7 +23,7 @@ import numpy as np
 from stepladder._checks import in_range, number, positive_int
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
-from stepladder.strategies.base import Proposal, Strategy
+from stepladder.strategies.base import PROMPT_SELECTION_NET, Proposal, Strategy
 from stepladder.strategies.baselines import Uniform
 
 __all__ = ["PCL", "OnlineRegressor", "OnlineRidge", "selection_cost"]
@@ -308,6 +308,8 @@ class PCL(Strategy):
         >>> bool(np.abs(x[chosen]).max() < 1.0)
         True
     """
+
+    default_safety_net = PROMPT_SELECTION_NET
 
     feedback: ClassVar[tuple[str, ...]] = ("rewards",)
     # The value model is saved by state_dict below: only models with a state_dict can be.

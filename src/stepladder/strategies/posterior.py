@@ -34,7 +34,7 @@ from stepladder.strategies._allocation import (
 )
 from stepladder.strategies._registry import register
 from stepladder.strategies._toolbox import ShuffledPasses, SumTree
-from stepladder.strategies.base import Proposal
+from stepladder.strategies.base import PROMPT_SELECTION_NET, Proposal
 
 __all__ = ["CurES", "MoPPS"]
 
@@ -73,6 +73,8 @@ class MoPPS(PosteriorStrategy):
         >>> len(batch), int((batch.indices < 50).sum())  # the unsolved ones are avoided
         (10, 0)
     """
+
+    default_safety_net = PROMPT_SELECTION_NET
 
     allocates_rollouts = False
 
@@ -197,6 +199,8 @@ class CurES(PosteriorStrategy):
         >>> sorted(zip(batch.indices.tolist(), batch.rollouts.tolist()))
         [(0, 10), (1, 12), (2, 2)]
     """
+
+    default_safety_net = PROMPT_SELECTION_NET
 
     learned = ("posterior", *PosteriorStrategy.learned, "_subset", "_warm", "_selected")
     resets = True

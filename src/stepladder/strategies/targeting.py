@@ -21,7 +21,7 @@ from stepladder.outcomes import Outcomes
 from stepladder.strategies._ordered import FlagCounts, SortedKeys
 from stepladder.strategies._registry import register
 from stepladder.strategies._toolbox import empty_proposal
-from stepladder.strategies.base import Proposal, Strategy
+from stepladder.strategies.base import PROMPT_SELECTION_NET, Proposal, Strategy
 
 __all__ = ["CDAS", "GAINRL", "AdaRFT", "scale_difficulty"]
 
@@ -138,6 +138,8 @@ class AdaRFT(Strategy):
         [4, 3]
     """
 
+    default_safety_net = PROMPT_SELECTION_NET
+
     needs_difficulty = True
     feedback = ("rewards",)
     #: ``target``: the current target difficulty T on the [0, 100] scale.
@@ -248,6 +250,8 @@ class CDAS(Strategy):
         >>> 0 in cur.propose(2).indices  # items 1-3 (d = 0) are nearest R = -0.03125
         False
     """
+
+    default_safety_net = PROMPT_SELECTION_NET
 
     feedback = ("rewards",)
     #: ``ability`` R; ``updates`` k_x per item; ``updated_difficulty`` d_x of updated items
@@ -512,6 +516,8 @@ class GAINRL(Strategy):
         ...     print(round(cur.strategy.mu, 2), end=" ")  # moves once: 500 tanh(1)
         0.0 0.0 0.0 380.8
     """
+
+    default_safety_net = PROMPT_SELECTION_NET
 
     feedback = ("rewards",)
     #: ``mu``: the window centre in ranks; the current loop's subset, how much of it was
