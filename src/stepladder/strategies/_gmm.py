@@ -8,7 +8,7 @@ solve per component per iteration, a ``KMeans`` estimator for the initialisation
 milliseconds of arithmetic. Here the 9 fits run side by side (:func:`fit_mixtures`): one
 k-means for all counts, then EM steps of all candidates' components stacked, on the
 responsibility-weighted sums of ``1, x, x x^T`` (one matrix product per step each way), a
-candidate leaving the stack when it stops: about 12 ms of CPU for the 9 fits (22 ms fitted
+candidate leaving the stack when it stops: about 10 ms of CPU for the 9 fits (22 ms fitted
 one by one), and no scikit-learn needed. It reproduces
 ``GaussianMixture(k, covariance_type="full", random_state=seed)`` with its defaults
 (``tol=1e-3``, ``reg_covar=1e-6``, ``max_iter=100``, ``n_init=1``, ``init_params="kmeans"``):

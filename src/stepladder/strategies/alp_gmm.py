@@ -121,7 +121,7 @@ class ALPGMM(Strategy):
       the last complete window: the earlier fits would be replaced before any proposal.
       The fits are scikit-learn's ``GaussianMixture(k, covariance_type="full",
       random_state=seed)``, as the authors' code, reproduced in NumPy (``_gmm``: the same
-      fits to rounding, the 9 run side by side in about 12 ms of CPU, and no scikit-learn
+      fits to rounding, the 9 run side by side in about 10 ms of CPU, and no scikit-learn
       needed); a ``k`` whose fit
       meets a singular covariance is skipped (scikit-learn raises).
     - Proposal: before the first fit, uniform; else with probability ``random_fraction``
