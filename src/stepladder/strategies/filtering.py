@@ -246,16 +246,19 @@ class VCRL(_GroupFilter):
       batch, ``cooldown >= max_rounds - 1`` keeps a prompt from entering one batch twice
       (before this rule the refill rounds replayed the prompts banked a round earlier, the
       newest entries with the top score: 17% of kept groups were such duplicates in a
-      simulated 300-step run, and the real GRPO benchmark's bank shrank to about 14 prompts,
-      each replayed as soon as it was banked). The default
-      ``bank_size = 256`` holds a few batches' worth of kept prompts; simulated results
-      barely changed between 64 and 1024.
+      simulated 300-step run; on seed 0 of the real GRPO benchmark the rule raised the final
+      held-out accuracy from 0.858 to 0.903). The default ``bank_size = 256`` holds a few
+      batches' worth of kept prompts; simulated results barely changed between 64 and 1024.
+      While the policy learns, fewer groups qualify than replay asks for, so the bank stays
+      small (10-26 prompts in that run) and holds mostly the latest qualifying prompts.
     - The replay count of a proposal of n items is ``replay_fraction * n``, rounded up or
       down at random to keep its expectation exact, at most the bank's size. Bank prompts
       already in the uniform part are skipped, so no item appears twice unless the pool is
-      too small to avoid it. ``replay_fraction = 0.5`` splits each proposal evenly between
-      exploring fresh prompts and revisiting known informative ones; in the built-in RL
-      simulator scenarios it reached the target in fewer steps and rollouts than 0.25.
+      too small to avoid it (bank prompts are never repeated within a proposal, nor, given
+      the cooldown, within one ``fill_batch``). ``replay_fraction = 0.5`` splits each
+      proposal evenly between exploring fresh prompts and revisiting known informative ones;
+      in the built-in RL simulator scenarios it reached the target in fewer steps and
+      rollouts than 0.25.
 
     Cost: banking a group costs O(log bank_size) (a min-heap finds the entry to evict), a
     proposal sorts the bank once, and nothing depends on the pool size.
