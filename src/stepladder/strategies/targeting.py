@@ -250,8 +250,12 @@ class CDAS(Strategy):
     update of its very first step; here it counts. Without the warm-up every unvisited item
     sits at d = 0, next to R, so about half of each batch is fresh items and the other half
     re-picks the few updated items just across R: in the GRPO benchmark's 6,050-item pool
-    (batch 32) that concentrated 10% of all picks on 1% of the items and lost to uniform.
-    The warm-up lasts ``ceil(N_items / n)`` steps, which is long for a large pool.
+    (batch 32) that concentrated 10% of all picks on 1% of the items. The warm-up lasts
+    ``ceil(N_items / n)`` steps, which is long for a large pool. It does not change what
+    alignment then does: with p_exp near 0.5, d is about a running mean of 0.5 - pr and R
+    about the pool's mean pass rate minus 0.5, so batches centre on items whose pass rate is
+    near one minus the pool's mean, the hardest ones once the learner is good, and mastered
+    items are no longer drawn (in that benchmark it still lost to uniform after warming up).
 
     The authors select ``n // 2`` items per side (an odd ``n`` gives ``n - 1``); here the
     batch is always ``n`` items, the extra one from the side at or below R.
