@@ -135,6 +135,7 @@ def test_vcrl_score_on_ragged_scalar_and_graded_rewards():
 
 
 def banked_curriculum(items, **params):
+    params.setdefault("cooldown", 0)  # replayable at once: these tests pin the replay rules
     cur = Curriculum(1000, "vcrl", seed=4, **params)
     cur.observe(Outcomes.from_groups(items, binary_groups([4] * len(items), 8)))
     return cur
@@ -164,7 +165,7 @@ def test_fractional_replay_counts_are_rounded_at_random_with_the_right_mean():
 
 
 def test_bank_prioritises_scores_and_evicts_the_lowest():
-    cur = Curriculum(100, "vcrl", seed=0, bank_size=2, replay_fraction=1.0)
+    cur = Curriculum(100, "vcrl", seed=0, bank_size=2, replay_fraction=1.0, cooldown=0)
     # scores: item 1 -> 0.75 (2 of 8), item 2 -> 1.0 (4 of 8), item 3 -> 0.9375 (3 of 8)
     cur.observe(Outcomes.from_groups([1, 2, 3], binary_groups([2, 4, 3], 8)))
     assert cur.metrics()["vcrl/bank_size"] == 2.0
@@ -182,7 +183,7 @@ def test_bank_entries_are_refreshed_or_dropped_by_new_observations():
 
 
 def test_replay_skips_bank_items_already_in_the_uniform_part():
-    cur = Curriculum(3, "vcrl", seed=0, replay_fraction=0.5)
+    cur = Curriculum(3, "vcrl", seed=0, replay_fraction=0.5, cooldown=0)
     cur.observe(Outcomes([0, 1, 2], rewards=[[1, 0]] * 3))
     proposal = cur.propose(3).indices.tolist()
     assert sorted(proposal) == [0, 1, 2]
@@ -200,7 +201,7 @@ def test_vcrl_state_round_trips_the_bank(tmp_path):
     cur = banked_curriculum([5, 6, 7])
     cur.observe(Outcomes.from_groups([8], binary_groups([3], 8)))
     save_state(tmp_path / "s.npz", cur.state_dict())
-    fresh = Curriculum(1000, "vcrl", seed=99)
+    fresh = Curriculum(1000, "vcrl", seed=99, cooldown=0)
     fresh.load_state_dict(load_state(tmp_path / "s.npz"))
     assert fresh.metrics() == cur.metrics()
     for _ in range(3):
@@ -235,6 +236,35 @@ def test_fill_batch_keeps_only_mixed_groups_and_fills_the_batch(name):
     assert 0.0 < metrics[f"{name}/kept_fraction_mean"] < 1.0
 
 
+def test_vcrl_replays_a_prompt_only_after_the_cooldown():
+    cur = Curriculum(1000, "vcrl", seed=0, replay_fraction=1.0, cooldown=2)
+    cur.observe(Outcomes.from_groups([7], binary_groups([4], 8)))  # banked, score 1
+    first, second = cur.propose(1).indices.tolist(), cur.propose(1).indices.tolist()
+    assert 7 not in first + second  # the next two proposals draw uniformly
+    assert cur.metrics()["vcrl/bank_size"] == 1.0 and cur.metrics()["vcrl/replay_fraction"] == 0.0
+    assert cur.propose(1).indices.tolist() == [7]  # the third replays it
+    # A new observation restarts the wait.
+    cur.observe(Outcomes.from_groups([7], binary_groups([4], 8)))
+    cur.propose(1)
+    cur.observe(Outcomes.from_groups([7], binary_groups([3], 8)))  # refreshed: wait again
+    assert [7 in cur.propose(1).indices.tolist() for _ in range(3)] == [False, False, True]
+
+
+def test_vcrl_never_puts_a_prompt_twice_into_one_filled_batch():
+    # Before the cooldown, fill_batch's refill rounds replayed the prompts banked by its own
+    # earlier rounds (the newest top scores come first), so a kept batch held duplicates.
+    def duplicates(cooldown):
+        cur = Curriculum(2000, "vcrl", seed=0, cooldown=cooldown)  # no uniform repeats
+        count = 0
+        for _ in range(30):
+            kept = fill_batch(cur, half_solved_generate, 16, max_rounds=3).kept.indices
+            count += len(kept) - len(np.unique(kept))
+        return count
+
+    assert duplicates(2) == 0
+    assert duplicates(0) > 0
+
+
 def test_vcrl_replay_raises_the_kept_fraction():
     def kept_fraction(replay_fraction):
         cur = Curriculum(100, "vcrl", seed=0, replay_fraction=replay_fraction)
@@ -264,6 +294,7 @@ def test_vcrl_replay_raises_the_kept_fraction():
         ("vcrl", {"bank_size": 2.5}, "bank_size must be an integer"),
         ("vcrl", {"replay_fraction": 1.5}, "replay_fraction must lie in"),
         ("vcrl", {"replay_fraction": True}, "replay_fraction must be a number"),
+        ("vcrl", {"cooldown": -1}, "cooldown must be non-negative"),
     ],
 )
 def test_parameter_validation_names_the_parameter(name, params, message):
@@ -288,11 +319,11 @@ def test_filters_learn_from_rewards_only(name):
 
 
 def test_vcrl_resumed_bank_evicts_like_the_original(tmp_path):
-    cur = Curriculum(1000, "vcrl", seed=0, bank_size=3, replay_fraction=1.0)
+    cur = Curriculum(1000, "vcrl", seed=0, bank_size=3, replay_fraction=1.0, cooldown=0)
     # scores 0.75, 1.0, 0.9375: the bank is full
     cur.observe(Outcomes.from_groups([1, 2, 3], binary_groups([2, 4, 3], 8)))
     save_state(tmp_path / "s.npz", cur.state_dict())
-    fresh = Curriculum(1000, "vcrl", seed=0, bank_size=3, replay_fraction=1.0)
+    fresh = Curriculum(1000, "vcrl", seed=0, bank_size=3, replay_fraction=1.0, cooldown=0)
     fresh.load_state_dict(load_state(tmp_path / "s.npz"))
     for c in (cur, fresh):  # 4 scores 0.9375 >= 0.75: item 1 is evicted, 5 scores 0.75 < 0.9375
         c.observe(Outcomes.from_groups([4, 5], binary_groups([3, 2], 8)))

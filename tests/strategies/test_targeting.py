@@ -203,6 +203,7 @@ def set_cdas_state(cur, difficulty, ability):
     difficulty = np.asarray(difficulty, dtype=float)
     cur.strategy.load_state_dict(
         {
+            **cur.strategy.state_dict(),
             "ability": ability,
             "updated_difficulty": difficulty,
             "updates": np.ones(len(difficulty), dtype=np.int64),
@@ -211,7 +212,7 @@ def set_cdas_state(cur, difficulty, ability):
 
 
 def test_cdas_picks_half_below_and_half_above_the_ability():
-    cur = Curriculum(6, "cdas", seed=0)
+    cur = Curriculum(6, "cdas", seed=0, warmup=False)
     set_cdas_state(cur, [-2.0, -1.0, -0.5, 0.2, 0.5, 3.0], 0.0)
     assert cur.propose(4).indices.tolist() == [2, 1, 3, 4]
     assert cur.propose(3).indices.tolist() == [2, 1, 3]  # odd: the extra one below
@@ -219,7 +220,7 @@ def test_cdas_picks_half_below_and_half_above_the_ability():
 
 
 def test_cdas_backfills_from_the_other_side():
-    cur = Curriculum(6, "cdas", seed=0)
+    cur = Curriculum(6, "cdas", seed=0, warmup=False)
     set_cdas_state(cur, [-2.0, -1.0, -0.5, 0.2, 0.5, 3.0], 1.0)  # one item above
     assert cur.propose(4).indices.tolist() == [4, 3, 2, 5]
     set_cdas_state(cur, [-2.0, -1.0, -0.5, 0.2, 0.5, 3.0], -1.5)  # one item below
@@ -228,16 +229,22 @@ def test_cdas_backfills_from_the_other_side():
 
 
 def test_cdas_breaks_ties_among_unvisited_items_at_random():
-    cur = Curriculum(100, "cdas", seed=0)
+    cur = Curriculum(100, "cdas", seed=0, warmup=False)
     first, second = set(cur.propose(10).indices.tolist()), set(cur.propose(10).indices.tolist())
     assert first != second
-    assert Curriculum(100, "cdas", ties="index").propose(5).indices.tolist() == [0, 1, 2, 3, 4]
+    assert Curriculum(100, "cdas", ties="index", warmup=False).propose(5).indices.tolist() == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
 
 
 def test_cdas_moves_toward_items_near_the_learners_level():
     # A learner who solves items 0-49 and fails 50-99 after everything was seen once:
     # solved items end below R, failed ones above; proposals straddle R.
-    cur = Curriculum(100, "cdas", seed=0)
+    cur = Curriculum(100, "cdas", seed=0, warmup=False)
     items = np.arange(100)
     cur.observe(Outcomes(items, np.where(items[:, None] < 50, 1.0, 0.0) * np.ones((1, 4))))
     d, ability = cur.strategy.item_difficulty(), cur.strategy.ability
@@ -248,7 +255,7 @@ def test_cdas_moves_toward_items_near_the_learners_level():
 
 def test_cdas_prior_initialisation():
     pool = ItemPool(size=4, difficulty=[1.0, 2.0, 3.0, np.nan])
-    cur = Curriculum(pool, "cdas", init="prior", ties="index")
+    cur = Curriculum(pool, "cdas", init="prior", ties="index", warmup=False)
     d = cur.strategy.item_difficulty()
     np.testing.assert_allclose(d[:3], [-1.2247449, 0.0, 1.2247449])
     assert d[3] == 0.0
@@ -271,7 +278,50 @@ def test_cdas_state_round_trip_stores_touched_items_only(tmp_path):
     assert fresh.propose(8).indices.tolist() == cur.propose(8).indices.tolist()
 
 
-@pytest.mark.parametrize(("params", "name"), [({"init": "prior_"}, "init"), ({"ties": 1}, "ties")])
+def test_cdas_warms_up_with_one_uniform_epoch():
+    # The paper's warm-up: the first epoch is sampled uniformly at random, every item once,
+    # and observed as usual; alignment starts after it.
+    cur = Curriculum(10, "cdas", seed=0)
+    seen = []
+    for _ in range(3):  # 4 + 4 + 2 of the 10 items
+        batch = cur.propose(4 if len(seen) < 8 else 2).indices.tolist()
+        seen += batch
+        cur.observe(Outcomes(batch, rewards=[[1, 0, 0, 0]] * len(batch)))  # pr = 0.25
+    assert sorted(seen) == list(range(10))
+    assert cur.metrics()["cdas/warmup_left"] == 0.0
+    assert cur.metrics()["cdas/items_updated"] == 10.0
+    # Every item once at pr = 0.25 while R moved: d = (sigmoid(R - 0) - 0.25) / 2 with R the
+    # ability before each batch (0, then -4 * 0.125 / 10 = -0.05, then about -0.0975).
+    d = cur.strategy.item_difficulty()
+    first, second, third = seen[:4], seen[4:8], seen[8:]
+    sig = lambda r: 1 / (1 + math.exp(-r))  # noqa: E731
+    np.testing.assert_allclose(d[first], 0.125)
+    np.testing.assert_allclose(d[second], (sig(-0.05) - 0.25) / 2)
+    np.testing.assert_allclose(d[third], (sig(-0.05 - 4 * (sig(-0.05) - 0.25) / 20) - 0.25) / 2)
+    assert cur.strategy.ability == pytest.approx(-d.mean())
+    # After the warm-up, the aligned rule: every item scored below p_exp, so every d lies above
+    # R = -mean(d) and the batch is backfilled from above, nearest first: the last batch's two
+    # items (d = 0.1128), then two of the second batch's four (d = 0.1188).
+    batch = cur.propose(4).indices
+    assert sorted(batch[:2].tolist()) == sorted(third)
+    assert set(batch[2:].tolist()) <= set(second)
+
+
+def test_cdas_warmup_resumes_exactly(tmp_path):
+    cur = Curriculum(50, "cdas", seed=3)
+    cur.observe(Outcomes(cur.propose(20).indices, rewards=np.ones((20, 2))))
+    save_state(tmp_path / "s.npz", cur.state_dict())
+    fresh = Curriculum(50, "cdas", seed=9)
+    fresh.load_state_dict(load_state(tmp_path / "s.npz"))
+    assert fresh.metrics()["cdas/warmup_left"] == 30.0
+    for _ in range(3):
+        assert fresh.propose(16).indices.tolist() == cur.propose(16).indices.tolist()
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [({"init": "prior_"}, "init"), ({"ties": 1}, "ties"), ({"warmup": 1}, "warmup")],
+)
 def test_cdas_rejects_bad_parameters(params, name):
     with pytest.raises(ValueError, match=f"^{name} must"):
         Curriculum(4, "cdas", **params)
@@ -423,8 +473,12 @@ def cdas_reference(d: np.ndarray, ability: float, n: int) -> list[int]:
 def test_cdas_indexed_selection_matches_the_whole_pool_rule(init):
     rng = np.random.default_rng(4)
     prior = rng.integers(0, 5, 300).astype(float)  # many ties in the initial order
-    by_index = Curriculum(ItemPool(size=300, difficulty=prior), "cdas", init=init, ties="index")
-    at_random = Curriculum(ItemPool(size=300, difficulty=prior), "cdas", init=init, seed=3)
+    by_index = Curriculum(
+        ItemPool(size=300, difficulty=prior), "cdas", init=init, ties="index", warmup=False
+    )
+    at_random = Curriculum(
+        ItemPool(size=300, difficulty=prior), "cdas", init=init, seed=3, warmup=False
+    )
     for _ in range(40):
         n = int(rng.integers(1, 40))
         d, ability = by_index.strategy.item_difficulty(), by_index.strategy.ability

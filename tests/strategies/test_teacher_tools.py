@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stepladder.strategies._teacher_tools import MaxTree, ScoreHistory, segments
+from stepladder.strategies._teacher_tools import MaxTree, ScoreHistory, Snap, segments
 
 
 @pytest.mark.parametrize("size", [1, 2, 15, 16, 17, 256, 257, 5000])
@@ -53,3 +53,24 @@ def test_segments_group_by_key_in_batch_order() -> None:
     assert s.keys.tolist() == [1, 4, 9] and s.lengths.tolist() == [2, 2, 1]
     assert s.order.tolist() == [1, 3, 0, 2, 4] and s.within.tolist() == [0, 1, 0, 1, 0]
     assert segments(np.zeros(0, dtype=np.int64)).keys.tolist() == []
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+@pytest.mark.parametrize("lattice", [False, True])
+def test_snap_finds_the_nearest_task_lowest_index_on_ties(d: int, lattice: bool) -> None:
+    rng = np.random.default_rng(d)
+    unit = rng.random((3000, d)) ** 3  # skewed: most tasks near the origin
+    if lattice:  # many tasks at equal distance, repeated tasks
+        unit = np.round(unit * 4) / 4
+    points = np.r_[rng.random((400, d)), unit[:50], np.zeros((1, d)), np.ones((1, d))]
+    gaps = ((points[:, None, :] - unit[None, :, :]) ** 2).sum(axis=2)
+    found = Snap(unit)(points)
+    np.testing.assert_array_equal(gaps[np.arange(len(points)), found], gaps.min(axis=1))
+    if d <= Snap.GRID_DIMENSIONS:  # the grid: the lowest index among the nearest
+        np.testing.assert_array_equal(found, gaps.argmin(axis=1))
+
+
+def test_snap_on_a_few_tasks_and_points_outside_the_box() -> None:
+    snap = Snap(np.array([[0.5, 0.5]]))
+    assert snap(np.array([[2.0, -1.0], [0.0, 0.0]])).tolist() == [0, 0]
+    assert snap(np.zeros((0, 2))).tolist() == []

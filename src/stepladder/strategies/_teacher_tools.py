@@ -348,19 +348,133 @@ def unit_features(pool: ItemPool, name: str) -> np.ndarray:
 
 
 class Snap:
-    """The task nearest to each point of the unit box (a kd-tree over the tasks, built once).
+    """The task nearest to each point of the unit box: O(1) expected per point, at any pool size.
+
+    With 1 to 3 dimensions the tasks are sorted into a grid of about ``size / 2`` cells
+    whose edges are the per-dimension quantiles of the tasks (so skewed parameters still
+    fill the cells evenly), built once (O(size log size)). A query looks at its own cell,
+    then at rings of cells around it, until no unvisited cell can hold a nearer task: a few
+    NumPy calls for the whole batch, and the candidates scanned per point do not grow with
+    the pool (a kd-tree query grows with its depth, and cache misses, at millions of tasks).
+    Ties in distance go to the lowest task index. With more dimensions the rings would hold
+    3^d cells: there a kd-tree answers (``scipy.spatial.cKDTree``, the first of ties its own).
+    Points are clipped to the unit box first.
 
     Example:
         >>> Snap(np.array([[0.0], [0.5], [1.0]]))(np.array([[0.2], [0.9]])).tolist()
         [0, 2]
+        >>> unit = np.random.default_rng(0).random((1000, 2))
+        >>> snap, points = Snap(unit), np.random.default_rng(1).random((5, 2))
+        >>> brute = ((points[:, None] - unit[None]) ** 2).sum(axis=2).argmin(axis=1)
+        >>> bool((snap(points) == brute).all())
+        True
     """
 
-    def __init__(self, unit: np.ndarray) -> None:
-        from scipy.spatial import cKDTree
+    #: Most dimensions served by the grid; more go to a kd-tree.
+    GRID_DIMENSIONS = 3
+    #: Tasks per grid cell, on average.
+    OCCUPANCY = 2
 
-        self.tree = cKDTree(unit, balanced_tree=False, compact_nodes=False)
+    def __init__(self, unit: np.ndarray) -> None:
+        unit = np.asarray(unit, dtype=np.float64)
+        size, d = unit.shape
+        self.tree: Any = None
+        if d > self.GRID_DIMENSIONS or d == 0:
+            from scipy.spatial import cKDTree
+
+            self.tree = cKDTree(unit, balanced_tree=False, compact_nodes=False)
+            return
+        side = self.side = max(1, int((size / self.OCCUPANCY) ** (1 / d)))
+        # cell edges at the quantiles of each dimension, edges[i, 0] = -inf, edges[i, side] = inf
+        self.edges = np.full((d, side + 1), np.inf)
+        self.edges[:, 0] = -np.inf
+        cells = np.zeros(size, dtype=np.int64)
+        for i in range(d):
+            column = unit[:, i]
+            self.edges[i, 1:side] = np.sort(column)[np.arange(1, side) * size // side]
+            cells = cells * side + self._cell(i, column)
+        index = np.int32 if size < 2**31 else np.int64
+        self.order = np.argsort(cells, kind="stable").astype(index)  # tasks by cell, then index
+        self.columns = unit[self.order].T.copy()  # their coordinates, one row per dimension
+        self.starts = np.searchsorted(cells[self.order], np.arange(side**d + 1))
+        self.strides = side ** np.arange(d - 1, -1, -1)
+        # cells visited: the 3^d block around a point's cell first, then one ring at a time
+        self._rings = [self._block(min(1, side - 1))]
+
+    def _cell(self, dim: int, values: np.ndarray) -> np.ndarray:
+        """Cell of each value along ``dim`` (a value on an edge belongs to the upper cell)."""
+        at = np.searchsorted(self.edges[dim], values, side="right") - 1
+        return np.minimum(at, self.side - 1)
+
+    def _block(self, k: int) -> np.ndarray:
+        """Offsets (s, d) of the cells at Chebyshev distance at most ``k``."""
+        d = len(self.strides)
+        axes = np.meshgrid(*[np.arange(-k, k + 1)] * d, indexing="ij")
+        return np.stack(axes, axis=-1).reshape(-1, d)
+
+    def _ring(self, round_: int) -> tuple[int, np.ndarray]:
+        """(Chebyshev radius reached, offsets of the cells new in that round)."""
+        while len(self._rings) <= round_:
+            k = len(self._rings) + 1
+            block = self._block(k)
+            self._rings.append(block[np.abs(block).max(axis=1) == k])
+        return min(round_ + 1, self.side - 1), self._rings[round_]
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         if not len(points):
             return np.zeros(0, dtype=np.int64)
-        return np.asarray(self.tree.query(points)[1], dtype=np.int64)
+        points = np.clip(np.asarray(points, dtype=np.float64), 0.0, 1.0)
+        if self.tree is not None:
+            return np.asarray(self.tree.query(points)[1], dtype=np.int64)
+        m, d = points.shape
+        home = np.column_stack([self._cell(i, points[:, i]) for i in range(d)])
+        best = np.full(m, np.inf)  # squared distance of the nearest task found so far
+        task = np.full(m, np.iinfo(np.int64).max)
+        active = np.arange(m)
+        for round_ in range(self.side):
+            k, ring = self._ring(round_)
+            inside = np.ones((len(active), len(ring)), dtype=bool)
+            flat = np.zeros((len(active), len(ring)), dtype=np.int64)
+            for i in range(d):
+                cells = home[active, i][:, None] + ring[:, i]
+                inside &= (cells >= 0) & (cells < self.side)
+                flat += cells * self.strides[i]
+            flat[~inside] = 0
+            low = self.starts[flat]
+            counts = np.where(inside, self.starts[flat + 1] - low, 0).reshape(-1)
+            per_query = counts.reshape(len(active), -1).sum(axis=1)
+            total = int(per_query.sum())
+            if total:
+                cell_of = np.repeat(np.arange(len(counts)), counts)
+                at = low.reshape(-1)[cell_of] + np.arange(total)
+                at -= (np.cumsum(counts) - counts)[cell_of]
+                query = active[cell_of // len(ring)]
+                gaps = np.zeros(total)
+                for i in range(d):
+                    gaps += (self.columns[i, at] - points[query, i]) ** 2
+                # the nearest candidate of each query (candidates come grouped by query),
+                # the lowest task index among equally near ones
+                held = np.flatnonzero(per_query)
+                starts = (np.cumsum(per_query) - per_query)[held]
+                nearest = np.minimum.reduceat(gaps, starts)
+                found = np.where(
+                    gaps == np.repeat(nearest, per_query[held]),
+                    self.order[at].astype(np.int64),
+                    task.dtype.type(np.iinfo(np.int64).max),
+                )
+                first = np.minimum.reduceat(found, starts)
+                q = active[held]
+                better = (nearest < best[q]) | ((nearest == best[q]) & (first < task[q]))
+                best[q[better]], task[q[better]] = nearest[better], first[better]
+            # tasks outside the cells seen lie beyond the nearest face of their block
+            reach = np.full(len(active), np.inf)
+            for i in range(d):
+                below, above = home[active, i] - k, home[active, i] + k + 1
+                coordinate = points[active, i]
+                ahead = coordinate - self.edges[i, np.maximum(below, 0)]
+                behind = self.edges[i, np.minimum(above, self.side)] - coordinate
+                reach = np.minimum(reach, np.minimum(ahead, behind))
+            active = active[best[active] >= reach**2]
+            if not len(active):
+                break
+        return task

@@ -37,8 +37,8 @@ class CovarGMM(Strategy):
       draw from it, the task part clipped to the box and snapped to the nearest task.
 
     Decisions: the mixture's ``random_state`` comes from the curriculum's generator; the
-    uniform draws cover the pool's tasks (as ``alp_gmm``). Cost: O(batch log tasks) per step
-    plus, every ``fit_every`` episodes, one fit (9 mixtures on 250 points, about 12 ms with
+    uniform draws cover the pool's tasks (as ``alp_gmm``). Cost: O(batch) per step
+    plus, every ``fit_every`` episodes, one fit (9 mixtures on 250 points, about 10 ms with
     the NumPy EM of :mod:`~stepladder.strategies._gmm`, which needs no scikit-learn).
 
     Example:

@@ -85,14 +85,17 @@ class RIAC(Strategy):
     ``len(sub_reg1) * len(sub_reg2)``, lengths of two-element lists (a constant 4), and
     gives new children the ALPs of the last attempt rather than the chosen one: here they
     get their own. A task on a threshold belongs to the lower child. A split attempt gives
-    up after 100 redraws (theirs loops forever when the pairs are one repeated task). The
+    up after 100 redraws (theirs loops forever when the pairs are one repeated task); a leaf
+    narrower than ``2 min_dims_range_ratio`` in every dimension, where no split can be
+    valid, drops its oldest pairs without drawing. The
     uniform draw covers the pool's tasks (as ``alp_gmm``), not points of the box. A batch
     gives what its episodes fed one by one would, with the random draws in another order.
 
     Cost: O(batch x depth) per step plus, per split, ``nb_split_attempts`` partitions of
     ``max_region_size`` pairs (vectorised, about 0.3 ms), and O(regions x max_region_size)
-    for the ALPs at each proposal. Regions hold task indices, so checkpoints grow with the
-    regions (at most about ``2 / min_dims_range_ratio^d``), not with the pool.
+    for the ALPs at each proposal; points snap to tasks in O(1) each (``Snap``). Regions
+    hold task indices, so checkpoints grow with the regions (at most about
+    ``2 / min_dims_range_ratio^d``), not with the pool.
 
     Example:
         >>> from stepladder import Curriculum, ItemPool, Outcomes
@@ -233,13 +236,12 @@ class RIAC(Strategy):
         width = self.tasks.shape[1]
         points = self._unit[tasks]
         regions, episodes, leaf = self._leaf_paths(points)  # once: a split moves few tasks
+        # pairs its leaf holds once episode i is pushed: a leaf is full at width; only the
+        # episodes after a full one in the same leaf change (moved to a child, or fewer held)
+        level = self._levels(leaf, np.arange(len(tasks)))
         start = 0
         while start < len(tasks):
-            rest = leaf[start:]
-            s = segments(rest)
-            occurrence = np.empty(len(rest), dtype=np.int64)
-            occurrence[s.order] = s.within + 1
-            full = np.flatnonzero(self.held[rest] + occurrence >= width)
+            full = np.flatnonzero(level[start:] >= width)
             end = start + int(full[0]) + 1 if len(full) else len(tasks)  # up to a full leaf
             chunk = (episodes >= start) & (episodes < end)
             self._push(regions[chunk], tasks[episodes[chunk]], scores[episodes[chunk]])
@@ -247,20 +249,33 @@ class RIAC(Strategy):
                 return
             region = int(leaf[end - 1])
             self._split(region)
+            later = end + np.flatnonzero(leaf[end:] == region)
             if self.child[region] >= 0:  # later episodes in it go down to a new child
-                moved = end + np.flatnonzero(leaf[end:] == region)
-                upper = points[moved, self.split_dim[region]] > self.split_at[region]
-                leaf[moved] = self.child[region] + upper
-                regions = np.concatenate([regions, leaf[moved]])
-                episodes = np.concatenate([episodes, moved])
+                upper = points[later, self.split_dim[region]] > self.split_at[region]
+                leaf[later] = self.child[region] + upper
+                regions = np.concatenate([regions, leaf[later]])
+                episodes = np.concatenate([episodes, later])
+            level[later] = self._levels(leaf, later)
             start = end
+
+    def _levels(self, leaf: np.ndarray, episodes: np.ndarray) -> np.ndarray:
+        """Pairs held by the leaf of each of ``episodes`` (ascending) once it is pushed,
+        counting from the pairs held now."""
+        s = segments(leaf[episodes])
+        occurrence = np.empty(len(episodes), dtype=np.int64)
+        occurrence[s.order] = s.within + 1
+        return self.held[leaf[episodes]] + occurrence
 
     def _split(self, region: int) -> None:
         """Split a full leaf into two children, or drop its oldest pairs."""
+        low, high = self.low[region], self.high[region]
+        ratio = self.min_dims_range_ratio
+        if (high - low < 2 * ratio).all():  # no threshold leaves both children wide enough
+            self.held[region] -= int(self.max_region_size * self.discard_ratio)
+            return
         tasks, scores = self.pairs(region)
         points = self._unit[tasks]
         attempts, d = self.nb_split_attempts, points.shape[1]
-        low, high = self.low[region], self.high[region]
         dims = np.zeros(attempts, dtype=np.int64)
         at = np.zeros(attempts)
         lower = np.zeros((attempts, len(tasks)), dtype=bool)
@@ -276,7 +291,6 @@ class RIAC(Strategy):
             lower[todo] = at[todo, None] >= points[:, dims[todo]].T
             below = lower[todo].sum(axis=1)
             drawn[todo] = (below >= self._minlen) & (len(tasks) - below >= self._minlen)
-        ratio = self.min_dims_range_ratio
         valid = drawn & (at - low[dims] >= ratio) & (high[dims] - at >= ratio)
         if not valid.any():
             self.held[region] -= int(self.max_region_size * self.discard_ratio)
@@ -321,11 +335,11 @@ class RIAC(Strategy):
         d = self.low.shape[1]
         span = self.high[chosen] - self.low[chosen]
         points = self.low[chosen] + self.rng.random((len(guided), d)) * span
-        out[guided] = self._snap(points)
         mutate = np.flatnonzero(mode < 0.1)  # mode 3
         chosen = self.rng.choice(regions, size=len(mutate), p=p)
         noise = self.rng.normal(0.0, 0.1, size=(len(mutate), d))
         has_pairs = self.held[chosen] > 0
+        slots = guided
         if has_pairs.any():
             tasks, scores, held = self._rings(chosen[has_pairs])
             worst = tasks[np.arange(len(tasks)), np.argmin(np.where(held, scores, np.inf), axis=1)]
@@ -335,7 +349,8 @@ class RIAC(Strategy):
                 self.low[region] + 1e-5,
                 self.high[region] - 1e-5,
             )
-            out[mutate[has_pairs]] = self._snap(moved)
+            points, slots = np.r_[points, moved], np.r_[guided, mutate[has_pairs]]
+        out[slots] = self._snap(points)  # one lookup for both modes
         return Proposal(out)
 
     def metrics(self) -> dict[str, float]:
