@@ -345,7 +345,11 @@ def test_the_prompt_selection_strategies_have_the_net_by_default():
 
 
 def test_default_coverage_needs_groups_and_each_setting_can_be_turned_off():
-    assert Curriculum(ItemPool(size=50, features=np.ones((50, 2))), "pcl").safety.get_params() == {"uniform_mix": 0.1, "cover_groups": None}
+    ungrouped = ItemPool(size=50, features=np.ones((50, 2)))
+    assert Curriculum(ungrouped, "pcl").safety.get_params() == {
+        "uniform_mix": 0.1,
+        "cover_groups": None,
+    }
     assert Curriculum(make_pool(200, 0), "pcl", uniform_mix=0).safety.get_params() == {
         "uniform_mix": 0.0,
         "cover_groups": 4,

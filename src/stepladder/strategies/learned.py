@@ -299,7 +299,7 @@ class PCL(Strategy):
         >>> from stepladder import Curriculum, ItemPool, Outcomes
         >>> x = np.linspace(-3, 3, 200)
         >>> pool = ItemPool(size=200, features=x)          # one feature; pass rate falls with x
-        >>> cur = Curriculum(pool, "pcl", seed=0)
+        >>> cur = Curriculum(pool, "pcl", seed=0, uniform_mix=0)  # the method alone: no net
         >>> first = cur.propose(20)                         # nothing learned: uniform
         >>> cur.observe(Outcomes(first.indices, 1 / (1 + np.exp(x[first.indices]))))
         >>> cur.strategy.predict([0, 100, 199]).round(1).tolist()  # V at x = -3, 0, 3

@@ -67,7 +67,7 @@ class MoPPS(PosteriorStrategy):
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
-        >>> cur = Curriculum(100, "mopps", seed=0, ratio=4)
+        >>> cur = Curriculum(100, "mopps", seed=0, ratio=4, uniform_mix=0)  # no safety net
         >>> cur.observe(Outcomes(range(50), np.zeros((50, 64))))  # items 0-49: p ~ 0.015
         >>> batch = cur.propose(10)
         >>> len(batch), int((batch.indices < 50).sum())  # the unsolved ones are avoided
@@ -186,7 +186,7 @@ class CurES(PosteriorStrategy):
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
-        >>> cur = Curriculum(3, "cures", seed=0)
+        >>> cur = Curriculum(3, "cures", seed=0, uniform_mix=0)  # the method alone: no net
         >>> cold = cur.propose(3)  # cold start: every prompt once, 4 rollouts each
         >>> sorted(cold.indices.tolist()), cold.rollouts.tolist()
         ([0, 1, 2], [4, 4, 4])

@@ -264,7 +264,7 @@ class CDAS(Strategy):
 
     Example:
         >>> from stepladder import Curriculum, Outcomes
-        >>> cur = Curriculum(4, "cdas", seed=0, warmup=False)
+        >>> cur = Curriculum(4, "cdas", seed=0, warmup=False, uniform_mix=0)  # no safety net
         >>> cur.observe(Outcomes([0], rewards=[[1, 0, 0, 0]]))  # pr = 0.25, p_exp = 0.5
         >>> cur.strategy.item_difficulty().tolist(), cur.strategy.ability  # d_0 = 0.125
         ([0.125, 0.0, 0.0, 0.0], -0.03125)
