@@ -15,9 +15,9 @@ one by one), and no scikit-learn needed. It reproduces
 the same k-means++ seeding from ``RandomState(seed)``, the same Lloyd iterations, the same EM
 updates and stopping rule, so fits agree with scikit-learn's to rounding (the tests compare,
 to 1e-9; only exact distance ties in k-means, as on lattice data, may break differently).
-Two rounding-level choices: the E step floors ``log(weight x density) - max`` at -700
-before ``exp`` (``e^-700 = 1e-304`` vanishes in every sum it enters, and NumPy's ``exp`` is
-3 to 15 times slower where it underflows), and the moments are taken about the data mean.
+Two rounding-level choices: the E step takes ``exp`` of ``log(weight x density)`` floored
+at -700, without scikit-learn's log-sum-exp shift unless a point's total leaves ``[1e-280,
+inf)`` (:func:`_e_step`), and the moments are taken about the data mean.
 """
 
 from __future__ import annotations
