@@ -580,7 +580,8 @@ def _log_probabilities(state: _State, nodes: np.ndarray, model: str):
     """log P and log(1 - P) at every (item, node)."""
     z = state.logits(nodes)
     if model in ("1pl", "2pl"):
-        return log_expit(z), log_expit(-z)
+        log_q = -_softplus(z)
+        return z + log_q, log_q
     f = expit(z)
     p = np.clip(state.c[:, None] + (state.d - state.c)[:, None] * f, _EPS, 1 - _EPS)
     return np.log(p), np.log1p(-p)
@@ -889,22 +890,45 @@ GUESSING_CEILING_3PL = 0.99
 GUESSING_CEILING_4PL = 0.5
 
 
+#: (item, node) cells per block of the M-step's Newton steps (512 KiB a float64 array).
+NEWTON_CELLS = 1 << 16
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(z)) = -log(1 - sigmoid(z)), to full relative precision for any z, from
+    NumPy's vectorised exp and log1p (np.logaddexp and SciPy's log_expit and expit are
+    scalar loops, 3-6x slower on the M-step's items x nodes arrays).
+
+    Example:
+        >>> _softplus(np.array([-800.0, -30.0, 0.0, 800.0])).round(15).tolist()
+        [0.0, 0.0, 0.693147180559945, 800.0]
+    """
+    out = np.abs(z)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += np.maximum(z, 0.0)
+    return out
+
+
 def _logistic_objective(model, a, delta, success_sum, success_moment, attempts, nodes, priors,
-                        curvature) -> np.ndarray:  # fmt: skip
+                        curvature) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Expected complete-data log-likelihood plus log prior, logit = a * theta + delta: one
-    value per item, or (1PL, whose slope is shared) their sum as a 1-element array.
+    value per item, or (1PL, whose slope is shared) their sum as a 1-element array; and
+    P = sigmoid(logit) at every (item, node), which the Newton step needs next.
 
     sum_q R_q z_q - N_q softplus(z_q) needs successes only through their sum and first moment;
     the folding correction adds E[excess * a^2 P (1 - P)] / 2 (the softplus curvature).
     """
     z = a[:, None] * nodes + delta[:, None]
-    p = expit(z)
-    value = a * success_moment + delta * success_sum - (attempts * np.logaddexp(0.0, z)).sum(axis=1)
+    softplus = _softplus(z)
+    p = np.exp(z - softplus)  # sigmoid(z), to the relative precision of its logarithm
+    value = a * success_moment + delta * success_sum - (attempts * softplus).sum(axis=1)
     value += 0.5 * (curvature * (a**2)[:, None] * p * (1 - p)).sum(axis=1)
     value += location_prior(priors, a, delta)[0]
     if model == "1pl":
-        return np.array([value.sum() + slope_prior(priors, a[:1])[0][0]])
-    return value + slope_prior(priors, a)[0]
+        return np.array([value.sum() + slope_prior(priors, a[:1])[0][0]]), p
+    return value + slope_prior(priors, a)[0], p
 
 
 def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nodes, priors,
@@ -921,11 +945,24 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
     the arrow-shaped matrix, with one line search on the summed objective.
     The gradient's expected terms E[N P] and E[N theta P] are corrected by -E[excess * g''] / 2
     for the variance that folding added (``curvature`` = N.T @ (excess * posterior)).
+
+    Items other than the 1PL's are independent: they run in blocks of ``NEWTON_CELLS``
+    (item, node) cells, whose temporaries stay in cache (2-3x faster than whole arrays,
+    with the same result).
     """
+    block = max(1, NEWTON_CELLS // len(nodes))
+    if model != "1pl" and len(a) > block:
+        a, delta = a.copy(), delta.copy()
+        for start in range(0, len(a), block):
+            part = slice(start, start + block)
+            a[part], delta[part] = _logistic_newton(
+                model, a[part], delta[part], success_sum[part], success_moment[part],
+                attempts[part], nodes, priors, curvature[part], steps,
+            )  # fmt: skip
+        return a, delta
     args = (success_sum, success_moment, attempts, nodes, priors, curvature)
-    before = _logistic_objective(model, a, delta, *args)
+    before, p = _logistic_objective(model, a, delta, *args)
     for _ in range(steps):
-        p = expit(a[:, None] * nodes + delta[:, None])
         slope = p * (1 - p)
         expected = attempts * p
         weight = attempts * slope
@@ -944,7 +981,8 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
         step_a, step_d = _newton_direction(model, g_a, g_delta, h_aa, h_ad, h_dd)
         scale = _step_scale(model, priors, a, step_a, step_d)
         for _ in range(20):  # backtracking, vectorised over items
-            after = _logistic_objective(model, a + scale * step_a, delta + scale * step_d, *args)
+            after, p_after = _logistic_objective(model, a + scale * step_a,
+                                                 delta + scale * step_d, *args)  # fmt: skip
             worse = ~(after >= before - 1e-9 * np.abs(before))
             if not worse.any():
                 break
@@ -955,6 +993,9 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
             np.where(worse, delta, delta + scale * step_d),
         )
         before = np.where(worse, before, after)
+        kept = np.broadcast_to(worse, a.shape)  # the 1PL's one flag stands for every item
+        p_after[kept] = p[kept]
+        p = p_after
     return a, delta
 
 
