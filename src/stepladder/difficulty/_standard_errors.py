@@ -31,8 +31,9 @@ from stepladder.difficulty._priors import slope_prior
 
 __all__ = ["cross_product_standard_errors"]
 
-#: Learner x item cells whose scores are held at once (per free parameter, float64).
-CHUNK_CELLS = 1 << 21
+#: Learner x item cells whose scores are held at once (per free parameter, float64): few
+#: enough to stay in cache.
+CHUNK_CELLS = 1 << 19
 #: Invert the full information matrix up to this many free parameters.
 FULL_LIMIT = 400
 #: ... and this many learner x parameter cells.
@@ -102,13 +103,17 @@ def _scores_dense(matrices, posterior, tables) -> list[np.ndarray]:
 
 
 def _dense_block_scores(successes, attempts, posterior, tables) -> list[np.ndarray]:
-    """Score matrices (rows x items, float64) of a block of rows of dense matrices."""
-    post = posterior.astype(np.float64)
+    """Score matrices (rows x items, float64) of a block of rows of dense matrices; only
+    the nodes between the first and the last where the block's posteriors are nonzero
+    enter the products (learners with many responses have posteriors on a few nodes)."""
+    used = np.flatnonzero(np.any(posterior != 0, axis=0))
+    nodes = slice(used[0], used[-1] + 1) if len(used) else slice(0, 0)
+    post = posterior[:, nodes].astype(np.float64)
     scores = []
     for table_a, table_b in tables:
-        score = post @ table_a.T
+        score = post @ table_a[:, nodes].T
         score *= successes
-        with_attempts = post @ table_b.T
+        with_attempts = post @ table_b[:, nodes].T
         with_attempts *= attempts
         score -= with_attempts
         scores.append(score)

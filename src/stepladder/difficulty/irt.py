@@ -27,12 +27,12 @@ from typing import Any, Self
 
 import numpy as np
 import pyarrow as pa
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import expit, log_expit
 from tqdm.auto import tqdm
 
 from stepladder.difficulty._design import PATTERN_SHARE, ResponseMatrices
 from stepladder.difficulty._priors import location_prior, slope_prior
-from stepladder.difficulty._quadrature import Quadrature
+from stepladder.difficulty._quadrature import Quadrature, log_sum_exp
 from stepladder.difficulty._standard_errors import cross_product_standard_errors
 from stepladder.difficulty.base import Grader, item_table, learner_table
 from stepladder.difficulty.responses import CHUNK_ROWS, Responses
@@ -287,9 +287,10 @@ class IRT(Grader):
             share = np.inf if self._collapse else PATTERN_SHARE
             collapsed = ResponseMatrices.patterns(fitted, share=share)
         if collapsed is None:
-            matrices, learner_rows = ResponseMatrices.from_responses(fitted, dense=self.dense), None
+            matrices = ResponseMatrices.from_responses(fitted, dense=self.dense)
         else:
-            matrices, learner_rows = collapsed
+            matrices = collapsed[0]
+        learner_rows = matrices.learner_rows
         if self.refine is None:
             quadrature = Quadrature.for_responses(
                 self.quadrature, self.theta_max, matrices.max_attempts_per_learner()
@@ -304,13 +305,15 @@ class IRT(Grader):
             posterior = None
         else:
             state, report = _fit_em(self, matrices, state, priors, quadrature, report)
-            posterior, _ = _e_step(matrices, state, self.model, quadrature)
-            report.loglik = _exact_loglik(matrices, state, self.model, quadrature)
+            report.loglik, posterior = _exact_loglik(matrices, state, self.model, quadrature,
+                                                     with_posterior=True)  # fmt: skip
+            if posterior is None:
+                posterior, _ = _e_step(matrices, state, self.model, quadrature)
             abilities = posterior @ quadrature.fine_nodes
         se_abilities = _ability_se(posterior, quadrature, abilities, state, fitted)
         self.state_ = state
         self.items_ = _expand(_to_parameters(state), self.fitted_)
-        if learner_rows is not None:  # one row per pattern: back to one per learner
+        if learner_rows is not None:  # rows are patterns or reordered: one per learner
             abilities, se_abilities = abilities[learner_rows], se_abilities[learner_rows]
         self.abilities_ = abilities
         self.se_abilities_ = se_abilities
@@ -527,14 +530,17 @@ def _slope_prior_share(priors: Priors, a: np.ndarray, se: np.ndarray) -> np.ndar
 
 
 def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
-                  quadrature: Quadrature, budget: float | None = None) -> float:  # fmt: skip
+                  quadrature: Quadrature, budget: float | None = None,
+                  with_posterior: bool = False) -> Any:  # fmt: skip
     """Marginal log-likelihood at ``state`` in float64, summed over learners.
 
     Each learner's log-likelihood is computed in float64 (products of blocks of rows) at
     every fine quadrature node when cells x fine nodes stays within ``budget`` (by default
     1e10 for dense matrices, 1e9 for sparse ones: about a second or two); beyond that, at
     the coarse nodes and carried onto the fine grid by the fit's cubic spline (off by ~1
-    in 10^6 on 1,000 learners x 4,000 items).
+    in 10^6 on 1,000 learners x 4,000 items). ``with_posterior``: also return the
+    posteriors over the fine grid that the latter computes on the way (None otherwise),
+    ``(loglik, posterior)``.
     """
     successes, attempts = matrices.successes, matrices.attempts
     n_learners, n_items = attempts.shape
@@ -544,8 +550,11 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
     exact = cells * len(quadrature.fine_nodes) <= budget
     nodes = quadrature.fine_nodes if exact else quadrature.nodes
     node_step = max(1, 8_000_000 // n_items) if exact else len(nodes)
-    row_step = max(1, 4_000_000 // n_items)
+    row_step = max(1, EXACT_CELLS // n_items)
     total = np.full(n_learners, -np.inf)
+    posterior = None
+    if with_posterior and not exact:
+        posterior = np.empty((n_learners, len(quadrature.fine_nodes)))
     for start in range(0, len(nodes), node_step):
         part = slice(start, start + node_step)
         log_p, log_q = _log_probabilities(state, nodes[part], model)
@@ -558,11 +567,18 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
                 loglik = block @ (log_p - log_q)
             loglik = np.asarray(loglik + attempts[rows].astype(np.float64) @ log_q)
             if exact:
-                joint = logsumexp(loglik + quadrature.log_weights[part], axis=1)
+                joint = log_sum_exp(loglik + quadrature.log_weights[part])
                 total[rows] = np.logaddexp(total[rows], joint)
-            else:
+            elif posterior is None:
                 total[rows] = quadrature.posterior(loglik)[1]
-    return float(matrices.learner_total(total))
+            else:
+                posterior[rows], total[rows] = quadrature.posterior(loglik)
+    loglik = float(matrices.learner_total(total))
+    return (loglik, posterior) if with_posterior else loglik
+
+
+#: Learner x item cells per block of :func:`_exact_loglik` (float64 copies stay in cache).
+EXACT_CELLS = 1 << 19
 
 
 def _initial_state(responses: Responses, model: str) -> _State:
@@ -812,7 +828,7 @@ def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_to
     nodes, ``Y.T @ (posterior @ nodes)``: one matrix-vector product.
     """
     both = matrices.item_products(
-        np.concatenate([posterior, excess[:, None] * posterior], axis=1), of="attempts"
+        np.concatenate([posterior, excess[:, None] * posterior], axis=1), of="attempts", groups=2
     )
     attempts, curvature = np.split(both, 2, axis=1)
     c, d = state.c, state.d
