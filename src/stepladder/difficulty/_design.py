@@ -13,6 +13,9 @@ log-likelihood is a weighted sum over patterns, so each product costs O(patterns
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +23,7 @@ import scipy.sparse as sp
 
 from stepladder.difficulty.responses import CHUNK_ROWS, Responses, chunked_bincount
 
-__all__ = ["ResponseMatrices"]
+__all__ = ["ResponseMatrices", "in_threads"]
 
 #: Use dense matrices when they cost at most this many bytes (both of them together) ...
 DENSE_BYTES_LIMIT = 2 * 1024**3
@@ -162,9 +165,11 @@ class ResponseMatrices:
         return _column_products(matrix, posterior.astype(self.dtype), groups=groups)
 
     def learner_sums(self, item_values: np.ndarray, *, of: str) -> np.ndarray:
-        """``Y @ v`` or ``N @ v`` for an item vector ``v``: one value per learner (row)."""
+        """``Y @ v`` or ``N @ v`` for an item vector ``v``: one value per learner (row); for
+        an (items x k) ``v``, k per learner in one pass over the matrix."""
         matrix = self.successes if of == "successes" else self.attempts
-        return np.asarray(matrix @ item_values.astype(self.dtype), dtype=np.float64).ravel()
+        out = np.asarray(matrix @ item_values.astype(self.dtype), dtype=np.float64)
+        return out.ravel() if item_values.ndim == 1 else out.reshape(matrix.shape[0], -1)
 
     def item_sums(self, learner_values: np.ndarray, *, of: str) -> np.ndarray:
         """``Y.T @ v`` or ``N.T @ v`` for a per-row vector ``v``, summed over learners: one
@@ -212,7 +217,7 @@ def _column_products(matrix, table: np.ndarray, rows: int = BLOCK_ROWS,
         for group in range(groups):
             window = slice(group * nodes + first, group * nodes + last)
             total[window] += part[group * (last - first) : (group + 1) * (last - first)]
-    return np.ascontiguousarray(total.T)
+    return total.T  # items x columns (a transposed view: each column is contiguous)
 
 
 def _rows_by_share_correct(responses: Responses) -> np.ndarray:
@@ -289,3 +294,47 @@ def _dense_matrices(responses: Responses, shape: tuple[int, int], chunk: int = C
             np.add.at(successes.reshape(-1), flat, responses.successes[part].astype(np.float32))
             np.add.at(attempts.reshape(-1), flat, responses.trials[part].astype(np.float32))
     return successes, attempts
+
+
+def worker_threads() -> int:
+    """Threads for blocked NumPy work: the CPUs this process may run on, at most
+    ``OMP_NUM_THREADS`` when that is set (the limit BLAS keeps to as well)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        return max(1, min(cpus, int(os.environ.get("OMP_NUM_THREADS", cpus))))
+    except ValueError:
+        return cpus
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def in_threads(function: Callable[[int], None], starts: Iterable[int]) -> None:
+    """Call ``function(start)`` for every start, on :func:`worker_threads` threads.
+
+    For independent blocks that write disjoint slices: NumPy releases the GIL inside its
+    loops, so blocks of items or learners run side by side, and each block's result is the
+    same on any number of threads.
+
+    Example:
+        >>> out = np.zeros(6)
+        >>> def fill(start):
+        ...     out[start : start + 2] = start
+        >>> in_threads(fill, range(0, 6, 2))
+        >>> out.tolist()
+        [0.0, 0.0, 2.0, 2.0, 4.0, 4.0]
+    """
+    threads = worker_threads()
+    starts = list(starts)
+    if threads == 1 or len(starts) == 1:
+        for start in starts:
+            function(start)
+        return
+    pool = _POOLS.get(threads)
+    if pool is None:
+        pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="stepladder")
+    for _ in pool.map(function, starts):  # re-raises the first error
+        pass

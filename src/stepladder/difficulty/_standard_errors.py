@@ -55,11 +55,18 @@ def _derivative_tables(model, items, nodes):
     f = expit(a * (nodes - b))
     p = np.clip(c + (d - c) * f, _EPS, 1 - _EPS)
     slope = (d - c) * f * (1 - f)
-    derivatives = {0: slope * (nodes - b), 1: -slope * a, 2: 1 - f, 3: f}
+    q = 1 - p
+    pq = p * q
+    del p  # items x nodes arrays: few at a time (10^5 items make each 33 MB)
     tables = []
     for u in _FREE[model]:
-        dp = derivatives[u]
-        tables.append((dp / (p * (1 - p)), dp / (1 - p)))
+        if u == 0:
+            dp = slope * (nodes - b)
+        elif u == 1:
+            dp = -slope * a
+        else:
+            dp = 1 - f if u == 2 else f
+        tables.append((dp / pq, dp / q))
     return tables
 
 
