@@ -31,9 +31,8 @@ from stepladder.difficulty._priors import slope_prior
 
 __all__ = ["cross_product_standard_errors"]
 
-#: Learner x item cells whose scores are held at once (per free parameter, float64): few
-#: enough to stay in cache.
-CHUNK_CELLS = 1 << 19
+#: Learner x item cells whose scores are held at once (per free parameter, float64).
+CHUNK_CELLS = 1 << 21
 #: Invert the full information matrix up to this many free parameters.
 FULL_LIMIT = 400
 #: ... and this many learner x parameter cells.

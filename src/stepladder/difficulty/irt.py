@@ -577,8 +577,9 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
     return (loglik, posterior) if with_posterior else loglik
 
 
-#: Learner x item cells per block of :func:`_exact_loglik` (float64 copies stay in cache).
-EXACT_CELLS = 1 << 19
+#: Learner x item cells per block of :func:`_exact_loglik` (16 MiB float64 copies; fewer,
+#: larger BLAS calls than cache-sized blocks, which cost thread wake-ups on a busy machine).
+EXACT_CELLS = 1 << 21
 
 
 def _initial_state(responses: Responses, model: str) -> _State:
@@ -991,6 +992,8 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
     powers = np.column_stack([np.ones_like(nodes), nodes, nodes**2])  # sums, moments
     for _ in range(steps):
         slope = p * (1 - p)
+        # Sums over nodes as one small product each (a block has at most NEWTON_CELLS
+        # cells: below OpenBLAS's threading threshold, so it runs on the calling thread).
         expected = (attempts * p) @ powers[:, :2]
         weight = (attempts * slope) @ powers
         # Second derivatives in theta of P and of theta * P, for the folding correction:
