@@ -309,7 +309,9 @@ def worker_threads() -> int:
         return cpus
 
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+#: Worker pools by (process id, threads): a forked child starts pools of its own, as the
+#: parent's threads do not exist there.
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def in_threads(function: Callable[[int], None], starts: Iterable[int]) -> None:
@@ -333,8 +335,9 @@ def in_threads(function: Callable[[int], None], starts: Iterable[int]) -> None:
         for start in starts:
             function(start)
         return
-    pool = _POOLS.get(threads)
+    key = (os.getpid(), threads)
+    pool = _POOLS.get(key)
     if pool is None:
-        pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="stepladder")
+        pool = _POOLS[key] = ThreadPoolExecutor(threads, thread_name_prefix="stepladder")
     for _ in pool.map(function, starts):  # re-raises the first error
         pass
