@@ -876,7 +876,10 @@ R_SETUP = """**R's mirt.** The benchmark runs `Rscript` (`--rscript`, default th
 `PATH`) on `benchmarks/_peers/mirt.R`, and R finds mirt in its library paths: its own, \
 then the folders in the environment variable `R_LIBS`. No R package is installed at run \
 time: without R or mirt the row says "not installed" and the rest runs (`--skip-3pl` \
-leaves the comparison out). Where CRAN is reachable, `install.packages("mirt")` is \
+leaves the comparison out). R's mirt is not in the 2PL table: \
+on a tenth of its items (1,000 learners x 2,000 items, half missing) its 2PL fit was still \
+running after 4 CPU minutes (stopped; measured 2026-12-06), so on 20,000 items it would \
+run past the timeout. Where CRAN is reachable, `install.packages("mirt")` is \
 enough. Here it is not: Debian's R 4.2.2 (`apt-get install r-base-core`) and its \
 r-cran-* packages supplied most of mirt's dependencies (GPArotation, Rcpp, \
 RcppArmadillo, pbapply, progressr, mgcv, vegan, ...), and mirt 1.45.1 with the rest, \
