@@ -38,6 +38,7 @@ import numpy as np
 from _markdown import (  # benchmarks/_markdown.py
     machine_description,
     reproduce_command,
+    result_args,
     update_section,
 )
 from irt_vs_peers import (
@@ -449,6 +450,18 @@ def render(res: Results, command: str) -> str:
 # ---------------------------------------------------------------------------------- main
 
 
+#: Thread limits that change the measurement; named in the reproduce command when set.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def command(argv: Sequence[str]) -> str:
+    """The reproduce command: the arguments that shape the results, after the thread limits
+    this run had (BLAS and the fit's worker threads follow ``OMP_NUM_THREADS``)."""
+    shown = reproduce_command("irt_scale.py", result_args(argv))
+    limits = [f"{name}={os.environ[name]}" for name in THREAD_VARIABLES if name in os.environ]
+    return shown if not limits else "`" + " ".join(limits) + " " + shown[1:]
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -492,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit_on_sigterm()
     started = time.perf_counter()
     results = measure(args)
-    section = render(results, reproduce_command("irt_scale.py", argv))
+    section = render(results, command(argv))
     print(section)
     if args.out is not None:
         update_section(args.out, section, START, END)

@@ -220,6 +220,24 @@ def _bad_inputs(tmp: Path, good: Path) -> dict[str, tuple[list, str]]:
         "columns with wide": ([good, "--wide", "--model", "elo", "--item-column", "x"], "--item"),
         "unknown suffix": ([good.with_suffix(".txt"), "--model", "elo"], "log.txt"),
         "constant for elo": ([good, "--model", "elo", "--include-constant"], "--include-constant"),
+        "priors for elo": ([good, "--model", "elo", "--priors", "none"], "--priors applies to IRT"),
+        "no priors with map": (
+            [good, "--model", "2pl", "--method", "map", "--priors", "none"],
+            "--priors none applies to --method mml",
+        ),
+        "no priors with jml": (
+            [good, "--model", "1pl", "--method", "jml", "--priors", "none"],
+            "--priors none applies to --method mml",
+        ),
+        "no priors, constant items": (
+            [good, "--model", "2pl", "--priors", "none", "--include-constant"],
+            "--include-constant needs priors",
+        ),
+        "unknown priors": ([good, "--model", "2pl", "--priors", "weak"], "'--priors'"),
+        "select without auto": (
+            [good, "--model", "2pl", "--select", "heldout"],
+            "--select applies to --model auto",
+        ),
     }
 
 
@@ -238,6 +256,12 @@ CASES = [
     "columns with wide",
     "unknown suffix",
     "constant for elo",
+    "priors for elo",
+    "no priors with map",
+    "no priors with jml",
+    "no priors, constant items",
+    "unknown priors",
+    "select without auto",
 ]
 
 
@@ -377,3 +401,43 @@ def test_paragraph_says_when_the_objective_fell():
     summary["monotone"] = True
     text = _grade_paragraph(summary, np.zeros(3), [("items", Path("i.parquet"))])
     assert "Did NOT converge within 7 iterations" in text
+
+
+def _sat12_csv(tmp_path: Path) -> Path:
+    """SAT12 (600 learners x 32 items, tests/difficulty/data) as a long CSV."""
+    from tests.difficulty.test_irt_reference import responses
+
+    log = responses("sat12")
+    table = pa.table({"learner_id": log.learner, "item_id": log.item,
+                      "correct": log.successes.astype(np.int64)})  # fmt: skip
+    return _write_csv(tmp_path / "sat12.csv", table)
+
+
+@pytest.mark.parametrize("model", ["1pl", "2pl"])
+def test_priors_none_is_plain_ml_and_matches_mirt(tmp_path, capsys, model):
+    from tests.difficulty.test_irt_reference import MIRT
+
+    reference, path, items = MIRT["sat12", model], _sat12_csv(tmp_path), tmp_path / "i.parquet"
+    assert grade(path, "--model", model, "--priors", "none", "--out", items) == 0
+    table = pq.read_table(items).to_pydict()
+    assert table["item_id"] == list(range(32))
+    np.testing.assert_allclose(table["difficulty"], reference.b, atol=0.01)
+    np.testing.assert_allclose(table["discrimination"], reference.a, rtol=0.01)
+    facts = _metadata(items)
+    assert facts["loglik"] == pytest.approx(reference.loglik, abs=0.01)
+    assert facts["priors"]["log_discrimination"] is None and facts["priors"]["difficulty"] is None
+    assert "IRT (mml, no priors)" in capsys.readouterr().out
+    if model == "2pl":  # the default priors pull item 32 (b = 12.75 under ML, a = 0.13) in
+        assert grade(path, "--model", model, "--out", items, "--quiet") == 0
+        assert pq.read_table(items).column("difficulty")[31].as_py() < 6
+
+
+def test_auto_by_heldout_says_why(tmp_path, csv_log, capsys):
+    items = tmp_path / "items.parquet"
+    assert grade(csv_log, "--model", "auto", "--select", "heldout", "--out", items) == 0
+    selection = _metadata(items)["selection"]
+    assert selection["criterion"] == "heldout" and selection["holdout"] == 0.2
+    assert set(selection["heldout_loglik"]) == {"1pl", "2pl", "3pl"}
+    chosen = max(selection["heldout_loglik"], key=selection["heldout_loglik"].get)
+    assert _metadata(items)["model"] == chosen
+    assert f"Auto chose {chosen}: it predicts held-out responses best (" in capsys.readouterr().out

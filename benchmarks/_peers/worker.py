@@ -6,12 +6,15 @@ the separate peers' environment. It imports only NumPy and the standard library 
 estimator's own package, so it runs in either environment.
 
     python benchmarks/_peers/worker.py ESTIMATOR DATA.npz OUT_DIR [--epochs N] [--seed S]
+        [--model 2pl|3pl] [--no-priors]
 
 DATA.npz holds the long log (``learner``, ``item``, ``correct``; ids are the indices of the
 true parameters) and the sizes ``n_learners`` and ``n_items``. OUT_DIR receives
-``result.json`` (version, load and fit seconds, iterations, notes) and ``estimates.npz``
-(``difficulty`` and ``discrimination`` indexed by the true item index, NaN where an
-estimator returned nothing for an item). Recovery is scored by the caller, not here.
+``result.json`` (version, load and fit seconds, the fit's CPU seconds, iterations, notes)
+and ``estimates.npz`` (``difficulty``, ``discrimination`` and, for stepladder, ``guessing``,
+indexed by the true item index, NaN where an estimator returned nothing for an item).
+``--model`` and ``--no-priors`` apply to stepladder (the 3PL comparison with R's mirt).
+Recovery is scored by the caller, not here.
 """
 
 from __future__ import annotations
@@ -71,18 +74,27 @@ def stepladder_runner(
     def prepare() -> Any:
         return Responses.from_long(log["learner"], log["item"], log["correct"])
 
+    options: dict[str, Any] = {"standard_errors": standard_errors}
+    priors = "default priors"
+    if args.no_priors:  # plain marginal ML, as ``stepladder grade --priors none``
+        from stepladder.cli.grade import no_priors
+
+        options["priors"], priors = no_priors(), "no priors (plain marginal ML)"
+
     def fit(responses: Any) -> dict[str, Any]:
-        model = IRT("2pl", standard_errors=standard_errors).fit(responses)
+        model = IRT(args.model, **options).fit(responses)
         ids = responses.item_ids.to_numpy()
         n_items = int(log["n_items"])
         errors = "item standard errors included" if standard_errors else "no standard errors"
         return {
             "difficulty": _aligned(n_items, ids, model.items_.difficulty),
             "discrimination": _aligned(n_items, ids, model.items_.discrimination),
+            "guessing": _aligned(n_items, ids, model.items_.guessing),
+            "loglik": float(model.report_.loglik),
             "iterations": model.report_.iterations,
             "iteration_unit": "EM iterations",
             "converged": bool(model.report_.converged),
-            "notes": f"IRT('2pl') defaults: MML by EM, {errors}",
+            "notes": f"IRT('{args.model}') defaults: MML by EM, {priors}, {errors}",
         }
 
     return prepare, fit
@@ -235,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--epochs", type=int, default=300, help="py-irt's SVI epochs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=("2pl", "3pl"), default="2pl", help="stepladder's")
+    parser.add_argument("--no-priors", action="store_true", help="stepladder: plain ML")
     args = parser.parse_args(argv)
     distribution, make_runner = RUNNERS[args.estimator]
     started = time.perf_counter()
@@ -243,15 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     prepare, fit = make_runner(log, args)  # imports the estimator's package
     imported = time.perf_counter()
     prepared = prepare()
-    loaded = time.perf_counter()
+    loaded, cpu = time.perf_counter(), time.process_time()
     outcome = fit(prepared)
-    fitted = time.perf_counter()
+    fitted, cpu = time.perf_counter(), time.process_time() - cpu
     args.out.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        args.out / "estimates.npz",
-        difficulty=outcome.pop("difficulty"),
-        discrimination=outcome.pop("discrimination"),
-    )
+    names = ("difficulty", "discrimination", "guessing")
+    np.savez(args.out / "estimates.npz", **{k: outcome.pop(k) for k in names if k in outcome})
     outcome.update(
         estimator=args.estimator,
         version=_version(distribution),
@@ -259,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         import_seconds=imported - started,
         load_seconds=loaded - imported,
         fit_seconds=fitted - loaded,
+        fit_cpu_seconds=cpu,  # all of the process's threads
         peak_rss_bytes=peak_rss_bytes(),
     )
     (args.out / "result.json").write_text(json.dumps(outcome, indent=1), encoding="utf-8")

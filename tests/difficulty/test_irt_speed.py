@@ -1,5 +1,6 @@
 """The speed and memory work on IRT keeps results: blocks equal whole passes, any number of
-BLAS threads gives the same fit, the Newton PX-EM scale search finds Nelder-Mead's optimum."""
+BLAS or worker threads gives the same fit, the Newton PX-EM scale search finds Nelder-Mead's
+optimum, the hand-written spline and softplus equal SciPy's and NumPy's."""
 
 from __future__ import annotations
 
@@ -143,3 +144,79 @@ def test_guessing_m_step_converges_in_few_em_steps(monkeypatch, model):
     old = IRT(model, max_iter=300).fit(data)
     assert old.report_.iterations > 2 * new.report_.iterations
     assert new.report_.loglik_history[-1] >= old.report_.loglik_history[-1] - 1e-3
+
+
+def test_spline_matrix_equals_scipy_cubic_spline():
+    """The not-a-knot spline written out equals SciPy's CubicSpline (no longer imported)."""
+    from scipy.interpolate import CubicSpline
+
+    from stepladder.difficulty._quadrature import _spline_matrix
+
+    for n_nodes in (5, 11, 41):
+        nodes = np.linspace(-6, 6, n_nodes)
+        points = np.linspace(-6, 6, (n_nodes - 1) * 13 + 1)
+        reference = CubicSpline(nodes, np.eye(n_nodes))(points).T
+        np.testing.assert_allclose(_spline_matrix(nodes, points), reference, rtol=0, atol=1e-13)
+
+
+def test_softplus_is_accurate():
+    from stepladder.difficulty.irt import _softplus
+
+    z = np.concatenate([np.linspace(-50, 50, 10_001), [-700.0, 700.0]])
+    np.testing.assert_allclose(_softplus(z), np.logaddexp(0.0, z), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_windowed_column_products_equal_the_whole_product(responses, dense):
+    """Posteriors with few nonzero nodes (rows in any order), two tables side by side: the
+    products over each block's window equal the plain product."""
+    matrices = ResponseMatrices.from_responses(responses, dense=dense)
+    rng = np.random.default_rng(2)
+    post = np.zeros((responses.n_learners, 41))
+    centre = rng.integers(0, 38, responses.n_learners)
+    for offset in range(3):
+        post[np.arange(len(centre)), centre + offset] = rng.random(len(centre))
+    table = np.concatenate([post, rng.random(len(post))[:, None] * post], axis=1)
+    attempts = matrices.attempts if dense else matrices.attempts.toarray()
+    exact = attempts.astype(np.float64).T @ table
+    windowed = _column_products(matrices.attempts, table.astype(np.float32), groups=2)
+    np.testing.assert_allclose(windowed, exact, rtol=1e-6, atol=1e-9)
+
+
+def test_rows_sorted_by_share_correct_keep_every_learner(responses):
+    """Beyond one block the rows are reordered; learner_rows maps each learner to its row."""
+    from stepladder.difficulty._design import _dense_matrices
+
+    cells = (responses.n_learners, responses.n_items)
+    plain_y, plain_n = _dense_matrices(responses, cells)
+    for dense in (True, False):
+        matrices = ResponseMatrices.from_responses(responses, dense=dense)
+        rows = matrices.learner_rows
+        assert sorted(rows.tolist()) == list(range(responses.n_learners))
+        y = matrices.successes if dense else matrices.successes.toarray()
+        n = matrices.attempts if dense else matrices.attempts.toarray()
+        np.testing.assert_array_equal(y[rows], plain_y)
+        np.testing.assert_array_equal(n[rows], plain_n)
+        share = y.sum(axis=1) / n.sum(axis=1)
+        assert np.all(np.diff(share) >= 0)
+
+
+def test_threaded_newton_blocks_give_the_same_fit(monkeypatch, responses):
+    """Items in blocks of 7 on one or two worker threads: exactly the same fit; and the same
+    as one block to well within the tolerance (the small products per block round
+    differently, which moves where EM stops by far less than ``tol``)."""
+    from stepladder.difficulty import _design
+    from stepladder.difficulty import irt as irt_module
+
+    whole = IRT("2pl").fit(responses)
+    monkeypatch.setattr(irt_module, "NEWTON_CELLS", 41 * 7)
+    fits = []
+    for threads in (1, 2):
+        monkeypatch.setattr(_design, "worker_threads", lambda threads=threads: threads)
+        fits.append(IRT("2pl").fit(responses))
+    one, two = fits
+    np.testing.assert_array_equal(one.items_.difficulty, two.items_.difficulty)
+    np.testing.assert_array_equal(one.abilities_, two.abilities_)
+    assert one.report_.loglik == two.report_.loglik
+    np.testing.assert_allclose(one.items_.difficulty, whole.items_.difficulty, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(one.abilities_, whole.abilities_, rtol=0, atol=1e-4)

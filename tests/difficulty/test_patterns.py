@@ -25,7 +25,7 @@ def _per_learner_float64(monkeypatch) -> None:
     def float64(responses, *, dense=None):
         m = plain(responses, dense=True)
         successes, attempts = m.successes.astype(np.float64), m.attempts.astype(np.float64)
-        return ResponseMatrices(successes, attempts, True, np.ones(len(successes)))
+        return ResponseMatrices(successes, attempts, True, np.ones(len(successes)), m.learner_rows)
 
     monkeypatch.setattr(ResponseMatrices, "from_responses", staticmethod(float64))
 

@@ -122,3 +122,22 @@ def test_a_singular_fit_is_skipped_and_the_others_kept() -> None:
     np.testing.assert_allclose(fits[0].means, [x.mean(axis=0)])
     with pytest.raises(np.linalg.LinAlgError):
         fit_mixture(x, 4, seed=0, reg_covar=0.0)
+
+
+def test_e_step_equals_logsumexp_also_far_from_every_component() -> None:
+    """Without the shift where totals are ordinary, with it where a point's total underflows:
+    both agree with scipy's logsumexp (log density) and its softmax (responsibilities)."""
+    from scipy.special import logsumexp
+
+    from stepladder.strategies._gmm import _e_step
+
+    rng = np.random.default_rng(0)
+    features = np.vstack([np.ones(6), rng.normal(size=(2, 6))])
+    for offset in (0.0, -900.0):  # -900: every term of every point below e^-700
+        coefficients = rng.normal(size=(2 * 3, 3)) + np.array([offset, 0.0, 0.0])
+        density, resp = _e_step(coefficients, features, 2)
+        joint = (coefficients @ features).reshape(2, 3, 6)
+        np.testing.assert_allclose(density, logsumexp(joint, axis=1), rtol=1e-13)
+        np.testing.assert_allclose(
+            resp, np.exp(joint - logsumexp(joint, axis=1)[:, None]), rtol=1e-12
+        )

@@ -89,3 +89,20 @@ def test_riac_proposals_follow_alp() -> None:
     assert inside.mean() == pytest.approx(share + 0.1 * inside.mean(), abs=0.12)
     with pytest.raises(ValueError, match="feature"):
         Curriculum(ItemPool(size=4), "riac")
+
+
+@pytest.mark.parametrize("window", [None, 7, 100])
+def test_cached_alps_equal_window_alp_of_the_rings(window: int | None) -> None:
+    """alps() (cached per region, from prefix sums) equals window_alp over every ring,
+    after batches that split regions, fill narrow leaves and discard."""
+    pool = ItemPool(size=2000, features=np.random.default_rng(0).random((2000, 2)))
+    cur = Curriculum(pool, "riac", seed=1, max_region_size=12, alp_window=window)
+    rng = np.random.default_rng(2)
+    for _ in range(15):
+        proposal = cur.propose(int(rng.integers(1, 600)))
+        cur.observe(Outcomes(proposal.indices, rewards=rng.random((len(proposal.indices), 2))))
+        s = cur.strategy
+        _, scores, held = s._rings(np.arange(len(s.low)))
+        expected = window_alp(scores, held, s._window)
+        np.testing.assert_allclose(s.alps(), expected, rtol=0, atol=1e-12)
+    assert len(cur.strategy.low) > 20

@@ -19,11 +19,15 @@ from stepladder.io import atomic_write
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from stepladder.difficulty import Grader
+    from stepladder.difficulty import Grader, Priors
 
 
 GRADE_MODELS = tuple(GRADERS)
 IRT_METHODS = ("mml", "map", "jml")
+#: ``--priors``: the method's default item priors, or none (plain marginal maximum likelihood).
+IRT_PRIORS = ("default", "none")
+#: ``--select``: how ``--model auto`` compares the models.
+SELECT_CRITERIA = ("bic", "heldout")
 #: Table formats by file name ending.
 TABLE_FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
@@ -32,8 +36,30 @@ def _is_irt(model: str) -> bool:
     return model in ("1pl", "2pl", "3pl", "4pl", "auto")
 
 
+def no_priors() -> Priors:
+    """``--priors none``: no slope, difficulty or intercept prior and uniform Beta(1, 1)
+    guessing and slipping priors, i.e. plain marginal maximum likelihood, as mirt's
+    ``mirt(data, 1, itemtype = ...)`` and ltm fit by default.
+
+    Example:
+        >>> plain = no_priors()
+        >>> plain.log_discrimination, plain.difficulty, plain.guessing
+        (None, None, (1.0, 1.0))
+    """
+    from stepladder.difficulty import Priors
+
+    return Priors(discrimination=None, log_discrimination=None, difficulty=None,
+                  intercept_sd=None, guessing=(1.0, 1.0), slipping=(1.0, 1.0))  # fmt: skip
+
+
 def _make_grader(
-    model: str, method: str | None, max_iter: int | None, include_constant: bool, progress: bool
+    model: str,
+    method: str | None,
+    max_iter: int | None,
+    include_constant: bool,
+    progress: bool,
+    priors: str | None = None,
+    select: str | None = None,
 ) -> Grader:
     """The grader for ``--model`` (IRT options only for IRT models)."""
     from stepladder.grading import make_grader
@@ -45,6 +71,10 @@ def _make_grader(
             options["max_iter"] = max_iter
         if include_constant:
             options["constant_items"] = "include"
+        if priors == "none":
+            options["priors"] = no_priors()
+        if select is not None:
+            options["criterion"] = select
     try:
         return make_grader(model, **options)
     except ValueError as error:
@@ -58,14 +88,28 @@ def _check_grade_options(
     max_iter: int | None,
     include_constant: bool,
     columns: dict[str, Any],
+    priors: str | None = None,
+    select: str | None = None,
 ) -> None:
-    """Reject options that do not apply to this model or layout."""
+    """Reject options that do not apply to this model, method or layout."""
     if not _is_irt(model):
-        flags = (("--method", method), ("--max-iter", max_iter))
+        flags = (("--method", method), ("--max-iter", max_iter), ("--priors", priors))
         flags += (("--include-constant", True if include_constant else None),)
         for flag, value in flags:
             if value is not None:
                 raise InputError(f"{flag} applies to IRT models (1pl-4pl, auto), not {model!r}")
+    if select is not None and model != "auto":
+        raise InputError(f"--select applies to --model auto, not {model!r}")
+    if priors == "none" and (method or "mml") != "mml":
+        raise InputError(
+            f"--priors none applies to --method mml (plain marginal ML), not {method!r}: "
+            "map is defined by its priors, and jml needs them to stay finite"
+        )
+    if priors == "none" and include_constant:
+        raise InputError(
+            "--include-constant needs priors: without them an item everyone answered right "
+            "(or wrong) has no finite estimate"
+        )
     if wide:
         for name, value in columns.items():
             if value is not None:
@@ -120,7 +164,8 @@ def _grade_paragraph(
     model = summary["model"]
     name = model_name(model)
     if _is_irt(model):
-        name = f"{name} ({summary.get('method', 'mml')})"
+        method = summary.get("method", "mml")
+        name = f"{name} ({method}, no priors)" if _plain(summary) else f"{name} ({method})"
     text = [
         f"Graded {_counted(summary['n_items'], 'item')} from "
         f"{_counted(summary['n_learners'], 'learner')} "
@@ -192,6 +237,13 @@ def _grade_paragraph(
     return " ".join(text)
 
 
+def _plain(summary: dict[str, Any]) -> bool:
+    """Whether the fit had no slope, difficulty or intercept prior (``--priors none``)."""
+    priors = summary.get("priors") or {}
+    keys = ("discrimination", "log_discrimination", "difficulty", "intercept_sd")
+    return bool(priors) and all(priors.get(key) is None for key in keys)
+
+
 def _characteristic_curves(grader: Grader, items: pa.Table) -> list[tuple[str, Any, Any]]:
     """ICCs of the report's selected items from the fitted IRT parameters."""
     from stepladder.difficulty import ItemParameters
@@ -232,8 +284,8 @@ class _Status:
     "--model",
     type=click.Choice(GRADE_MODELS),
     required=True,
-    help="IRT model (1pl-4pl, or auto: the lowest BIC of 1pl, 2pl, 3pl), rating system "
-    "(elo, glicko2) or Beta pass rate (passrate).",
+    help="IRT model (1pl-4pl, or auto: the best of 1pl, 2pl, 3pl by --select), rating "
+    "system (elo, glicko2) or Beta pass rate (passrate).",
 )
 @click.option(
     "--out",
@@ -255,7 +307,22 @@ class _Status:
     "--method",
     type=click.Choice(IRT_METHODS),
     default=None,
-    help="IRT estimation: mml (default), map (informative priors) or jml (1pl/2pl).",
+    help="IRT estimation: mml (marginal likelihood, default), map (informative priors) or "
+    "jml (1pl/2pl).",
+)
+@click.option(
+    "--priors",
+    type=click.Choice(IRT_PRIORS),
+    default=None,
+    help="IRT item priors: default (lognormal slopes, N(0, 3^2) difficulties: sane with few "
+    "learners) or none (plain marginal maximum likelihood, as mirt and ltm; mml only).",
+)
+@click.option(
+    "--select",
+    type=click.Choice(SELECT_CRITERIA),
+    default=None,
+    help="--model auto's criterion: bic (default) or heldout (log-likelihood of held-out "
+    "responses after refitting without them).",
 )
 @click.option(
     "--max-iter",
@@ -291,6 +358,8 @@ def grade(
     learners_out: Path | None,
     wide: bool,
     method: str | None,
+    priors: str | None,
+    select: str | None,
     max_iter: int | None,
     include_constant: bool,
     learner_column: str | None,
@@ -314,14 +383,16 @@ def grade(
         "score_column": score_column,
         "trials_column": trials_column,
     }
-    _check_grade_options(model, wide, method, max_iter, include_constant, columns)
+    _check_grade_options(model, wide, method, max_iter, include_constant, columns, priors, select)
     outputs = {"--out": out_path, "--learners-out": learners_out, "--report": report_path}
     check_outputs(input_path, outputs)
     for flag, path in (("--out", out_path), ("--learners-out", learners_out)):
         if path is not None:
             _table_format(flag, path)  # .parquet or .csv, refused before any work
     interactive = not quiet and sys.stderr.isatty()
-    grader = _make_grader(model, method, max_iter, include_constant, progress=interactive)
+    grader = _make_grader(
+        model, method, max_iter, include_constant, interactive, priors=priors, select=select
+    )
     status = _Status(interactive)
     status.show(f"reading {input_path} ...")
     try:

@@ -13,14 +13,17 @@ log-likelihood is a weighted sum over patterns, so each product costs O(patterns
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from stepladder.difficulty.responses import CHUNK_ROWS, Responses
+from stepladder.difficulty.responses import CHUNK_ROWS, Responses, chunked_bincount
 
-__all__ = ["ResponseMatrices"]
+__all__ = ["ResponseMatrices", "in_threads"]
 
 #: Use dense matrices when they cost at most this many bytes (both of them together) ...
 DENSE_BYTES_LIMIT = 2 * 1024**3
@@ -41,6 +44,11 @@ class ResponseMatrices:
     each row is a response pattern (float64) shared by ``weights[row]`` learners: the
     products per row are unchanged and the sums over rows are weighted by the counts.
 
+    ``learner_rows`` gives each learner's row when rows are not in learner order: a pattern's
+    row, or (:meth:`from_responses`, beyond one block of rows) the learners ordered by
+    their share correct, so that the learners of a block have similar abilities and their
+    posteriors share a few nodes (see :func:`_column_products`).
+
     Example:
         >>> responses = Responses.from_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
         >>> matrices, learner_rows = ResponseMatrices.patterns(responses, share=1.0)
@@ -52,6 +60,7 @@ class ResponseMatrices:
     attempts: np.ndarray | sp.csr_matrix
     dense: bool
     weights: np.ndarray | None = None
+    learner_rows: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.weights is None:  # the matrices sums over learners use
@@ -102,7 +111,8 @@ class ResponseMatrices:
             return None
         successes = rows.astype(np.float64)
         weights = counts.astype(np.float64)
-        return cls(successes, np.ones_like(successes), True, weights), inverse.ravel()
+        learner_rows = inverse.ravel()
+        return cls(successes, np.ones_like(successes), True, weights, learner_rows), learner_rows
 
     @classmethod
     def from_responses(cls, responses: Responses, *, dense: bool | None = None) -> ResponseMatrices:
@@ -111,17 +121,27 @@ class ResponseMatrices:
         if dense is None:
             fill = len(responses) / cells
             dense = 2 * 4 * cells <= DENSE_BYTES_LIMIT and fill >= DENSE_MIN_FILL
+        sort = shape[0] > BLOCK_ROWS
         if dense:
             successes, attempts = _dense_matrices(responses, shape)
-            return cls(successes, attempts, True)
-        rows, cols = responses.learner, responses.item
+            learner_rows = None
+            if sort:
+                share = successes.sum(axis=1, dtype=np.float64)
+                share /= attempts.sum(axis=1, dtype=np.float64)
+                learner_rows = _rows_in_order(share)
+                _permute_rows(successes, learner_rows)
+                _permute_rows(attempts, learner_rows)
+            return cls(successes, attempts, True, learner_rows=learner_rows)
+        learner_rows = _rows_by_share_correct(responses) if sort else None
+        rows = responses.learner if learner_rows is None else learner_rows[responses.learner]
+        cols = responses.item
         successes = sp.csr_matrix(
             (responses.successes.astype(np.float32), (rows, cols)), shape=shape
         )
         attempts = sp.csr_matrix((responses.trials.astype(np.float32), (rows, cols)), shape=shape)
         successes.sum_duplicates()
         attempts.sum_duplicates()
-        return cls(successes, attempts, False)
+        return cls(successes, attempts, False, learner_rows=learner_rows)
 
     @property
     def dtype(self) -> type:
@@ -137,16 +157,19 @@ class ResponseMatrices:
             out = out + self.successes @ successes_table.astype(self.dtype)
         return np.asarray(out, dtype=np.float64)
 
-    def item_products(self, posterior: np.ndarray, *, of: str) -> np.ndarray:
+    def item_products(self, posterior: np.ndarray, *, of: str, groups: int = 1) -> np.ndarray:
         """Expected successes (``Y.T @ post``) or attempts (``N.T @ post``) per item and node,
-        summed over learners."""
+        summed over learners; ``posterior`` may hold ``groups`` tables over the same nodes
+        side by side (see :func:`_column_products`)."""
         matrix = self._weighted_successes if of == "successes" else self._weighted_attempts
-        return _column_products(matrix, posterior.astype(self.dtype))
+        return _column_products(matrix, posterior.astype(self.dtype), groups=groups)
 
     def learner_sums(self, item_values: np.ndarray, *, of: str) -> np.ndarray:
-        """``Y @ v`` or ``N @ v`` for an item vector ``v``: one value per learner (row)."""
+        """``Y @ v`` or ``N @ v`` for an item vector ``v``: one value per learner (row); for
+        an (items x k) ``v``, k per learner in one pass over the matrix."""
         matrix = self.successes if of == "successes" else self.attempts
-        return np.asarray(matrix @ item_values.astype(self.dtype), dtype=np.float64).ravel()
+        out = np.asarray(matrix @ item_values.astype(self.dtype), dtype=np.float64)
+        return out.ravel() if item_values.ndim == 1 else out.reshape(matrix.shape[0], -1)
 
     def item_sums(self, learner_values: np.ndarray, *, of: str) -> np.ndarray:
         """``Y.T @ v`` or ``N.T @ v`` for a per-row vector ``v``, summed over learners: one
@@ -158,26 +181,92 @@ class ResponseMatrices:
         return float(np.asarray(self.attempts.sum(axis=1)).max())
 
 
-def _column_products(matrix, table: np.ndarray, rows: int = BLOCK_ROWS) -> np.ndarray:
-    """``matrix.T @ table`` (items x nodes, float64), summed over blocks of ``rows`` rows.
+def _column_products(matrix, table: np.ndarray, rows: int = BLOCK_ROWS,
+                     groups: int = 1) -> np.ndarray:  # fmt: skip
+    """``matrix.T @ table`` (items x columns, float64), summed over blocks of ``rows`` rows.
 
     BLAS splits a long inner dimension (here the learners) between threads, which changes
     the order of float32 additions, and so the result, with the number of threads. Blocks
     short enough never to be split, added in float64, give the same result on any number
-    of threads (and a more accurate one)."""
-    total = None
-    for start in range(0, matrix.shape[0], rows):
-        part = np.asarray(matrix[start : start + rows].T @ table[start : start + rows])
-        total = part.astype(np.float64) if total is None else total + part
-    return total
+    of threads (and a more accurate one).
+
+    ``table`` holds ``groups`` tables of equal width side by side (posteriors over the same
+    nodes); each block multiplies only the nodes between the first and the last where one
+    of its rows is nonzero in one of the tables. Learners with many responses have
+    posteriors on a few nodes, and rows ordered by ability share them: on 1,000 learners x
+    20,000 items this is several times cheaper than the whole product, with the same sums.
+
+    Example:
+        >>> table = np.array([[0.5, 0.5, 0.0, 1.0, 2.0, 0.0], [0.0, 0.3, 0.7, 0.0, 1.0, 1.0]])
+        >>> matrix = np.array([[1.0, 2.0], [3.0, 1.0]])
+        >>> np.allclose(_column_products(matrix, table, rows=1, groups=2), matrix.T @ table)
+        True
+    """
+    n_rows, width = table.shape
+    nodes = width // groups
+    used = (table != 0).reshape(n_rows, groups, nodes).any(axis=1)
+    total = np.zeros((width, matrix.shape[1]))  # transposed: each block adds whole rows
+    for start in range(0, n_rows, rows):
+        block = slice(start, start + rows)
+        where = np.flatnonzero(used[block].any(axis=0))
+        if len(where) == 0:
+            continue
+        first, last = int(where[0]), int(where[-1]) + 1
+        columns = (np.arange(groups)[:, None] * nodes + np.arange(first, last)).ravel()
+        part = np.asarray(table[block][:, columns].T @ matrix[block])
+        for group in range(groups):
+            window = slice(group * nodes + first, group * nodes + last)
+            total[window] += part[group * (last - first) : (group + 1) * (last - first)]
+    return total.T  # items x columns (a transposed view: each column is contiguous)
 
 
-def _dense_matrices(responses: Responses, shape: tuple[int, int],
-                    chunk: int = CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Dense float32 successes and attempts (learners x items), filled a block of rows at a
-    time: repeated (learner, item) rows add up. Only the two float32 matrices are ever
-    full-sized (no float64 or int64 copy of all the cells or rows); sums of repeats are
-    exact for integer scores, and within float32 rounding of the float64 sum otherwise.
+def _rows_by_share_correct(responses: Responses) -> np.ndarray:
+    """Each learner's row when the rows are ordered by share correct (ties by index)."""
+    share = chunked_bincount(responses.learner, responses.successes, responses.n_learners)
+    share /= chunked_bincount(responses.learner, responses.trials, responses.n_learners)
+    return _rows_in_order(share)
+
+
+def _rows_in_order(values: np.ndarray) -> np.ndarray:
+    """Each entry's position when ``values`` are sorted (ties keep their order)."""
+    rows = np.empty(len(values), dtype=np.int64)
+    rows[np.argsort(values, kind="stable")] = np.arange(len(values))
+    return rows
+
+
+def _permute_rows(matrix: np.ndarray, rows: np.ndarray) -> None:
+    """Move row k of ``matrix`` to row ``rows[k]``, in place: one row of extra memory.
+
+    Example:
+        >>> m = np.arange(8.0).reshape(4, 2)
+        >>> _permute_rows(m, np.array([2, 0, 3, 1]))
+        >>> m[:, 0].tolist()
+        [2.0, 6.0, 0.0, 4.0]
+    """
+    placed = np.zeros(len(rows), dtype=bool)
+    for start in range(len(rows)):
+        if placed[start]:
+            continue
+        carried = matrix[start].copy()  # follow the cycle through start
+        position = start
+        while not placed[position]:
+            placed[position] = True
+            target = rows[position]
+            saved = matrix[target].copy()
+            matrix[target] = carried
+            carried, position = saved, target
+
+
+def _dense_matrices(responses: Responses, shape: tuple[int, int], chunk: int = CHUNK_ROWS,
+                    rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Dense float32 successes and attempts (learners x items, learner k in row ``rows[k]``,
+    by default row k), filled a block of rows at a time: repeated (learner, item) rows add
+    up. Only the two float32 matrices are ever full-sized (no float64 or int64 copy of all
+    the cells or rows); sums of repeats are exact for integer scores, and within float32
+    rounding of the float64 sum otherwise. A block whose rows come from a narrow range of
+    learners (a log ordered by learner, as shards usually are) is counted with
+    ``np.bincount`` over those learners' cells, 5-10x faster than ``np.add.at``, which
+    takes the rest.
 
     Example:
         >>> r = Responses.from_long([0, 0, 1], ["a", "a", "b"], [1.0, 0.0, 1.0])
@@ -185,11 +274,70 @@ def _dense_matrices(responses: Responses, shape: tuple[int, int],
         >>> y.tolist(), n.tolist()
         ([[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.0], [0.0, 1.0]])
     """
-    successes = np.zeros(shape[0] * shape[1], dtype=np.float32)
-    attempts = np.zeros(shape[0] * shape[1], dtype=np.float32)
+    n_items = shape[1]
+    successes = np.zeros(shape, dtype=np.float32)
+    attempts = np.zeros(shape, dtype=np.float32)
     for start in range(0, len(responses), chunk):
         part = slice(start, start + chunk)
-        flat = responses.learner[part].astype(np.int64) * shape[1] + responses.item[part]
-        np.add.at(successes, flat, responses.successes[part].astype(np.float32))
-        np.add.at(attempts, flat, responses.trials[part].astype(np.float32))
-    return successes.reshape(shape), attempts.reshape(shape)
+        learner, item = responses.learner[part], responses.item[part]
+        first, last = int(learner.min()), int(learner.max()) + 1
+        cells = (last - first) * n_items
+        if cells <= 8 * len(learner) + n_items:
+            flat = (learner - first).astype(np.int64) * n_items + item
+            target = slice(first, last) if rows is None else rows[first:last]
+            for out, values in ((successes, responses.successes), (attempts, responses.trials)):
+                counts = np.bincount(flat, values[part], cells)
+                out[target] += counts.reshape(last - first, n_items)
+        else:
+            row = learner if rows is None else rows[learner]
+            flat = row.astype(np.int64) * n_items + item
+            np.add.at(successes.reshape(-1), flat, responses.successes[part].astype(np.float32))
+            np.add.at(attempts.reshape(-1), flat, responses.trials[part].astype(np.float32))
+    return successes, attempts
+
+
+def worker_threads() -> int:
+    """Threads for blocked NumPy work: the CPUs this process may run on, at most
+    ``OMP_NUM_THREADS`` when that is set (the limit BLAS keeps to as well)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        return max(1, min(cpus, int(os.environ.get("OMP_NUM_THREADS", cpus))))
+    except ValueError:
+        return cpus
+
+
+#: Worker pools by (process id, threads): a forked child starts pools of its own, as the
+#: parent's threads do not exist there.
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def in_threads(function: Callable[[int], None], starts: Iterable[int]) -> None:
+    """Call ``function(start)`` for every start, on :func:`worker_threads` threads.
+
+    For independent blocks that write disjoint slices: NumPy releases the GIL inside its
+    loops, so blocks of items or learners run side by side, and each block's result is the
+    same on any number of threads.
+
+    Example:
+        >>> out = np.zeros(6)
+        >>> def fill(start):
+        ...     out[start : start + 2] = start
+        >>> in_threads(fill, range(0, 6, 2))
+        >>> out.tolist()
+        [0.0, 0.0, 2.0, 2.0, 4.0, 4.0]
+    """
+    threads = worker_threads()
+    starts = list(starts)
+    if threads == 1 or len(starts) == 1:
+        for start in starts:
+            function(start)
+        return
+    key = (os.getpid(), threads)
+    pool = _POOLS.get(key)
+    if pool is None:
+        pool = _POOLS[key] = ThreadPoolExecutor(threads, thread_name_prefix="stepladder")
+    for _ in pool.map(function, starts):  # re-raises the first error
+        pass

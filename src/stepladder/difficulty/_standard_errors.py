@@ -54,11 +54,18 @@ def _derivative_tables(model, items, nodes):
     f = expit(a * (nodes - b))
     p = np.clip(c + (d - c) * f, _EPS, 1 - _EPS)
     slope = (d - c) * f * (1 - f)
-    derivatives = {0: slope * (nodes - b), 1: -slope * a, 2: 1 - f, 3: f}
+    q = 1 - p
+    pq = p * q
+    del p  # items x nodes arrays: few at a time (10^5 items make each 33 MB)
     tables = []
     for u in _FREE[model]:
-        dp = derivatives[u]
-        tables.append((dp / (p * (1 - p)), dp / (1 - p)))
+        if u == 0:
+            dp = slope * (nodes - b)
+        elif u == 1:
+            dp = -slope * a
+        else:
+            dp = 1 - f if u == 2 else f
+        tables.append((dp / pq, dp / q))
     return tables
 
 
@@ -102,13 +109,17 @@ def _scores_dense(matrices, posterior, tables) -> list[np.ndarray]:
 
 
 def _dense_block_scores(successes, attempts, posterior, tables) -> list[np.ndarray]:
-    """Score matrices (rows x items, float64) of a block of rows of dense matrices."""
-    post = posterior.astype(np.float64)
+    """Score matrices (rows x items, float64) of a block of rows of dense matrices; only
+    the nodes between the first and the last where the block's posteriors are nonzero
+    enter the products (learners with many responses have posteriors on a few nodes)."""
+    used = np.flatnonzero(np.any(posterior != 0, axis=0))
+    nodes = slice(used[0], used[-1] + 1) if len(used) else slice(0, 0)
+    post = posterior[:, nodes].astype(np.float64)
     scores = []
     for table_a, table_b in tables:
-        score = post @ table_a.T
+        score = post @ table_a[:, nodes].T
         score *= successes
-        with_attempts = post @ table_b.T
+        with_attempts = post @ table_b[:, nodes].T
         with_attempts *= attempts
         score -= with_attempts
         scores.append(score)

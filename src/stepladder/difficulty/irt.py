@@ -27,12 +27,12 @@ from typing import Any, Self
 
 import numpy as np
 import pyarrow as pa
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import expit, log_expit
 from tqdm.auto import tqdm
 
-from stepladder.difficulty._design import PATTERN_SHARE, ResponseMatrices
+from stepladder.difficulty._design import PATTERN_SHARE, ResponseMatrices, in_threads
 from stepladder.difficulty._priors import location_prior, slope_prior
-from stepladder.difficulty._quadrature import Quadrature
+from stepladder.difficulty._quadrature import Quadrature, log_sum_exp
 from stepladder.difficulty._standard_errors import cross_product_standard_errors
 from stepladder.difficulty.base import Grader, item_table, learner_table
 from stepladder.difficulty.responses import CHUNK_ROWS, Responses
@@ -287,9 +287,10 @@ class IRT(Grader):
             share = np.inf if self._collapse else PATTERN_SHARE
             collapsed = ResponseMatrices.patterns(fitted, share=share)
         if collapsed is None:
-            matrices, learner_rows = ResponseMatrices.from_responses(fitted, dense=self.dense), None
+            matrices = ResponseMatrices.from_responses(fitted, dense=self.dense)
         else:
-            matrices, learner_rows = collapsed
+            matrices = collapsed[0]
+        learner_rows = matrices.learner_rows
         if self.refine is None:
             quadrature = Quadrature.for_responses(
                 self.quadrature, self.theta_max, matrices.max_attempts_per_learner()
@@ -304,13 +305,15 @@ class IRT(Grader):
             posterior = None
         else:
             state, report = _fit_em(self, matrices, state, priors, quadrature, report)
-            posterior, _ = _e_step(matrices, state, self.model, quadrature)
-            report.loglik = _exact_loglik(matrices, state, self.model, quadrature)
+            report.loglik, posterior = _exact_loglik(matrices, state, self.model, quadrature,
+                                                     with_posterior=True)  # fmt: skip
+            if posterior is None:
+                posterior, _ = _e_step(matrices, state, self.model, quadrature)
             abilities = posterior @ quadrature.fine_nodes
         se_abilities = _ability_se(posterior, quadrature, abilities, state, fitted)
         self.state_ = state
         self.items_ = _expand(_to_parameters(state), self.fitted_)
-        if learner_rows is not None:  # one row per pattern: back to one per learner
+        if learner_rows is not None:  # rows are patterns or reordered: one per learner
             abilities, se_abilities = abilities[learner_rows], se_abilities[learner_rows]
         self.abilities_ = abilities
         self.se_abilities_ = se_abilities
@@ -527,14 +530,17 @@ def _slope_prior_share(priors: Priors, a: np.ndarray, se: np.ndarray) -> np.ndar
 
 
 def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
-                  quadrature: Quadrature, budget: float | None = None) -> float:  # fmt: skip
+                  quadrature: Quadrature, budget: float | None = None,
+                  with_posterior: bool = False) -> Any:  # fmt: skip
     """Marginal log-likelihood at ``state`` in float64, summed over learners.
 
     Each learner's log-likelihood is computed in float64 (products of blocks of rows) at
     every fine quadrature node when cells x fine nodes stays within ``budget`` (by default
     1e10 for dense matrices, 1e9 for sparse ones: about a second or two); beyond that, at
     the coarse nodes and carried onto the fine grid by the fit's cubic spline (off by ~1
-    in 10^6 on 1,000 learners x 4,000 items).
+    in 10^6 on 1,000 learners x 4,000 items). ``with_posterior``: also return the
+    posteriors over the fine grid that the latter computes on the way (None otherwise),
+    ``(loglik, posterior)``.
     """
     successes, attempts = matrices.successes, matrices.attempts
     n_learners, n_items = attempts.shape
@@ -544,8 +550,11 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
     exact = cells * len(quadrature.fine_nodes) <= budget
     nodes = quadrature.fine_nodes if exact else quadrature.nodes
     node_step = max(1, 8_000_000 // n_items) if exact else len(nodes)
-    row_step = max(1, 4_000_000 // n_items)
+    row_step = max(1, EXACT_CELLS // n_items)
     total = np.full(n_learners, -np.inf)
+    posterior = None
+    if with_posterior and not exact:
+        posterior = np.empty((n_learners, len(quadrature.fine_nodes)))
     for start in range(0, len(nodes), node_step):
         part = slice(start, start + node_step)
         log_p, log_q = _log_probabilities(state, nodes[part], model)
@@ -558,11 +567,19 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
                 loglik = block @ (log_p - log_q)
             loglik = np.asarray(loglik + attempts[rows].astype(np.float64) @ log_q)
             if exact:
-                joint = logsumexp(loglik + quadrature.log_weights[part], axis=1)
+                joint = log_sum_exp(loglik + quadrature.log_weights[part])
                 total[rows] = np.logaddexp(total[rows], joint)
-            else:
+            elif posterior is None:
                 total[rows] = quadrature.posterior(loglik)[1]
-    return float(matrices.learner_total(total))
+            else:
+                posterior[rows], total[rows] = quadrature.posterior(loglik)
+    loglik = float(matrices.learner_total(total))
+    return (loglik, posterior) if with_posterior else loglik
+
+
+#: Learner x item cells per block of :func:`_exact_loglik` (16 MiB float64 copies; fewer,
+#: larger BLAS calls than cache-sized blocks, which cost thread wake-ups on a busy machine).
+EXACT_CELLS = 1 << 21
 
 
 def _initial_state(responses: Responses, model: str) -> _State:
@@ -580,7 +597,8 @@ def _log_probabilities(state: _State, nodes: np.ndarray, model: str):
     """log P and log(1 - P) at every (item, node)."""
     z = state.logits(nodes)
     if model in ("1pl", "2pl"):
-        return log_expit(z), log_expit(-z)
+        log_q = -_softplus(z)
+        return z + log_q, log_q
     f = expit(z)
     p = np.clip(state.c[:, None] + (state.d - state.c)[:, None] * f, _EPS, 1 - _EPS)
     return np.log(p), np.log1p(-p)
@@ -592,8 +610,9 @@ def _e_step(matrices, state, model, quadrature: Quadrature) -> tuple[np.ndarray,
     log_p, log_q = _log_probabilities(state, nodes, model)
     if model in ("1pl", "2pl"):
         # Y @ (log P - log Q) = Y @ logits is rank two: (Y a) theta + Y delta.
-        loglik = np.outer(matrices.learner_sums(state.a, of="successes"), nodes)
-        loglik += matrices.learner_sums(state.delta, of="successes")[:, None]
+        sums = matrices.learner_sums(np.column_stack([state.a, state.delta]), of="successes")
+        loglik = np.outer(sums[:, 0], nodes)
+        loglik += sums[:, 1:]
         loglik += matrices.learner_products(None, log_q)
     else:
         loglik = matrices.learner_products(log_p - log_q, log_q)
@@ -811,7 +830,7 @@ def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_to
     nodes, ``Y.T @ (posterior @ nodes)``: one matrix-vector product.
     """
     both = matrices.item_products(
-        np.concatenate([posterior, excess[:, None] * posterior], axis=1), of="attempts"
+        np.concatenate([posterior, excess[:, None] * posterior], axis=1), of="attempts", groups=2
     )
     attempts, curvature = np.split(both, 2, axis=1)
     c, d = state.c, state.d
@@ -889,22 +908,50 @@ GUESSING_CEILING_3PL = 0.99
 GUESSING_CEILING_4PL = 0.5
 
 
+#: (item, node) cells per block of the M-step's Newton steps (512 KiB a float64 array).
+NEWTON_CELLS = 1 << 16
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(z)) = -log(1 - sigmoid(z)), to full relative precision for any z, from
+    NumPy's vectorised exp and log1p (np.logaddexp and SciPy's log_expit and expit are
+    scalar loops, 3-6x slower on the M-step's items x nodes arrays).
+
+    Example:
+        >>> _softplus(np.array([-800.0, -30.0, 0.0, 800.0])).round(15).tolist()
+        [0.0, 0.0, 0.693147180559945, 800.0]
+    """
+    out = np.abs(z)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += np.maximum(z, 0.0)
+    return out
+
+
+def _row_dots(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row, the sum of x * y (no temporary the size of x)."""
+    return np.einsum("ij,ij->i", x, y)
+
+
 def _logistic_objective(model, a, delta, success_sum, success_moment, attempts, nodes, priors,
-                        curvature) -> np.ndarray:  # fmt: skip
+                        curvature) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Expected complete-data log-likelihood plus log prior, logit = a * theta + delta: one
-    value per item, or (1PL, whose slope is shared) their sum as a 1-element array.
+    value per item, or (1PL, whose slope is shared) their sum as a 1-element array; and
+    P = sigmoid(logit) at every (item, node), which the Newton step needs next.
 
     sum_q R_q z_q - N_q softplus(z_q) needs successes only through their sum and first moment;
     the folding correction adds E[excess * a^2 P (1 - P)] / 2 (the softplus curvature).
     """
     z = a[:, None] * nodes + delta[:, None]
-    p = expit(z)
-    value = a * success_moment + delta * success_sum - (attempts * np.logaddexp(0.0, z)).sum(axis=1)
-    value += 0.5 * (curvature * (a**2)[:, None] * p * (1 - p)).sum(axis=1)
+    softplus = _softplus(z)
+    p = np.exp(z - softplus)  # sigmoid(z), to the relative precision of its logarithm
+    value = a * success_moment + delta * success_sum - _row_dots(attempts, softplus)
+    value += 0.5 * a**2 * _row_dots(curvature, p * (1 - p))
     value += location_prior(priors, a, delta)[0]
     if model == "1pl":
-        return np.array([value.sum() + slope_prior(priors, a[:1])[0][0]])
-    return value + slope_prior(priors, a)[0]
+        return np.array([value.sum() + slope_prior(priors, a[:1])[0][0]]), p
+    return value + slope_prior(priors, a)[0], p
 
 
 def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nodes, priors,
@@ -921,30 +968,52 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
     the arrow-shaped matrix, with one line search on the summed objective.
     The gradient's expected terms E[N P] and E[N theta P] are corrected by -E[excess * g''] / 2
     for the variance that folding added (``curvature`` = N.T @ (excess * posterior)).
+
+    Items other than the 1PL's are independent: they run in blocks of ``NEWTON_CELLS``
+    (item, node) cells, whose temporaries stay in cache, side by side on the worker threads
+    (:func:`~stepladder.difficulty._design.in_threads`), with the same result.
     """
+    block = max(1, NEWTON_CELLS // len(nodes))
+    if model != "1pl" and len(a) > block:
+        a, delta = a.copy(), delta.copy()
+
+        def run(start: int) -> None:
+            part = slice(start, start + block)
+            a[part], delta[part] = _logistic_newton(
+                model, a[part], delta[part], success_sum[part], success_moment[part],
+                np.ascontiguousarray(attempts[part]), nodes, priors,
+                np.ascontiguousarray(curvature[part]), steps,
+            )  # fmt: skip
+
+        in_threads(run, range(0, len(a), block))
+        return a, delta
     args = (success_sum, success_moment, attempts, nodes, priors, curvature)
-    before = _logistic_objective(model, a, delta, *args)
+    before, p = _logistic_objective(model, a, delta, *args)
+    powers = np.column_stack([np.ones_like(nodes), nodes, nodes**2])  # sums, moments
     for _ in range(steps):
-        p = expit(a[:, None] * nodes + delta[:, None])
         slope = p * (1 - p)
-        expected = attempts * p
-        weight = attempts * slope
-        # Second derivatives in theta of P and of theta * P, for the folding correction.
-        p_second = (a**2)[:, None] * slope * (1 - 2 * p)
-        theta_p_second = 2 * a[:, None] * slope + nodes * p_second
+        # Sums over nodes as one small product each (a block has at most NEWTON_CELLS
+        # cells: below OpenBLAS's threading threshold, so it runs on the calling thread).
+        expected = (attempts * p) @ powers[:, :2]
+        weight = (attempts * slope) @ powers
+        # Second derivatives in theta of P and of theta * P, for the folding correction:
+        # P'' = a^2 P (1 - P) (1 - 2P) and (theta P)'' = 2 a P (1 - P) + theta P''.
+        p_second = curvature * slope
+        corrections = (p_second * (1 - 2 * p)) @ powers[:, :2]
+        corrections *= (a**2)[:, None]
         _, prior_a, prior_d, prior_aa, prior_ad, prior_dd = location_prior(priors, a, delta)
-        g_delta = success_sum - expected.sum(axis=1) + 0.5 * (curvature * p_second).sum(axis=1)
-        g_delta += prior_d
-        g_a = success_moment - expected @ nodes + 0.5 * (curvature * theta_p_second).sum(axis=1)
-        g_a += prior_a
-        h_dd = weight.sum(axis=1) + prior_dd
-        h_aa = weight @ nodes**2 + prior_aa
-        h_ad = weight @ nodes + prior_ad
+        g_delta = success_sum - expected[:, 0] + 0.5 * corrections[:, 0] + prior_d
+        g_a = success_moment - expected[:, 1] + prior_a
+        g_a += 0.5 * (2 * a * p_second.sum(axis=1) + corrections[:, 1])
+        h_dd = weight[:, 0] + prior_dd
+        h_aa = weight[:, 2] + prior_aa
+        h_ad = weight[:, 1] + prior_ad
         g_a, h_aa = _add_slope_prior(model, priors, a, g_a, h_aa)
         step_a, step_d = _newton_direction(model, g_a, g_delta, h_aa, h_ad, h_dd)
         scale = _step_scale(model, priors, a, step_a, step_d)
         for _ in range(20):  # backtracking, vectorised over items
-            after = _logistic_objective(model, a + scale * step_a, delta + scale * step_d, *args)
+            after, p_after = _logistic_objective(model, a + scale * step_a,
+                                                 delta + scale * step_d, *args)  # fmt: skip
             worse = ~(after >= before - 1e-9 * np.abs(before))
             if not worse.any():
                 break
@@ -955,6 +1024,9 @@ def _logistic_newton(model, a, delta, success_sum, success_moment, attempts, nod
             np.where(worse, delta, delta + scale * step_d),
         )
         before = np.where(worse, before, after)
+        kept = np.broadcast_to(worse, a.shape)  # the 1PL's one flag stands for every item
+        p_after[kept] = p[kept]
+        p = p_after
     return a, delta
 
 
@@ -977,20 +1049,32 @@ def _response_probabilities(items: ItemParameters, theta: np.ndarray, responses:
 def _item_fit_statistics(items: ItemParameters, abilities: np.ndarray, responses: Responses,
                          chunk: int = CHUNK_ROWS) -> dict[str, np.ndarray]:  # fmt: skip
     """Infit and outfit (see :meth:`IRT.item_fit`), summed over blocks of ``chunk`` rows so
-    that no float64 array the length of the log is ever made."""
+    that no float64 array the length of the log is ever made. The sigmoid is 1 / (1 +
+    exp(-z)) with NumPy's vectorised exp (SciPy's expit is a scalar loop, 5x slower)."""
     n_items = responses.n_items
     squared_sum, ratio_sum, variance_sum, counts = (np.zeros(n_items) for _ in range(4))
+    a, b = items.discrimination, items.difficulty
+    floor, ceiling = items.guessing, 1 - items.slipping
+    logistic = not (np.any(np.nan_to_num(items.guessing)) or np.any(np.nan_to_num(items.slipping)))
     for start in range(0, len(responses), chunk):
         part = slice(start, start + chunk)
         item, trials = responses.item[part], responses.trials[part]
-        i, j = item, responses.learner[part]
-        f = expit(items.discrimination[i] * (abilities[j] - items.difficulty[i]))
-        p = items.guessing[i] + (1 - items.slipping[i] - items.guessing[i]) * f
-        variance = np.maximum(trials * p * (1.0 - p), _EPS)
-        squared = (responses.successes[part] - trials * p) ** 2
+        p = abilities[responses.learner[part]] - b[item]
+        p *= -a[item]
+        with np.errstate(over="ignore"):
+            np.exp(p, out=p)
+        p += 1.0
+        np.reciprocal(p, out=p)  # sigmoid(a (theta - b)): 0 where exp overflowed
+        if not logistic:
+            p = floor[item] + (ceiling[item] - floor[item]) * p
+        expected = trials * p
+        variance = np.maximum(expected * (1.0 - p), _EPS)
+        squared = responses.successes[part] - expected
+        squared *= squared
         squared_sum += np.bincount(item, weights=squared, minlength=n_items)
-        ratio_sum += np.bincount(item, weights=squared / variance, minlength=n_items)
         variance_sum += np.bincount(item, weights=variance, minlength=n_items)
+        squared /= variance
+        ratio_sum += np.bincount(item, weights=squared, minlength=n_items)
         counts += np.bincount(item, minlength=n_items)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"infit": squared_sum / variance_sum, "outfit": ratio_sum / counts}

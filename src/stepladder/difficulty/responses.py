@@ -11,8 +11,10 @@ import pyarrow.compute as pc
 
 __all__ = ["Responses", "chunked_bincount"]
 
-#: Rows per pass of :func:`chunked_bincount`.
-CHUNK_ROWS = 1 << 22
+#: Rows per pass of :func:`chunked_bincount` (and the other passes over the rows): a block's
+#: float64 temporaries (2 MiB) stay in cache and their memory is reused, where blocks of
+#: 4M rows cost as much again in page faults as in arithmetic.
+CHUNK_ROWS = 1 << 18
 
 
 @dataclass(frozen=True, eq=False)

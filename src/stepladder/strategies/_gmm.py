@@ -15,9 +15,9 @@ one by one), and no scikit-learn needed. It reproduces
 the same k-means++ seeding from ``RandomState(seed)``, the same Lloyd iterations, the same EM
 updates and stopping rule, so fits agree with scikit-learn's to rounding (the tests compare,
 to 1e-9; only exact distance ties in k-means, as on lattice data, may break differently).
-Two rounding-level choices: the E step floors ``log(weight x density) - max`` at -700
-before ``exp`` (``e^-700 = 1e-304`` vanishes in every sum it enters, and NumPy's ``exp`` is
-3 to 15 times slower where it underflows), and the moments are taken about the data mean.
+Two rounding-level choices: the E step takes ``exp`` of ``log(weight x density)`` floored
+at -700, without scikit-learn's log-sum-exp shift unless a point's total leaves ``[1e-280,
+inf)`` (:func:`_e_step`), and the moments are taken about the data mean.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 __all__ = ["Mixture", "best_mixture", "fit_mixture", "fit_mixtures", "kmeans_labels"]
 
 _LOG_2PI = math.log(2 * math.pi)
+_TINY = 10 * np.finfo(np.float64).eps  # scikit-learn's floor on a component's mass
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ def _m_step(
     ``mass = sum r + 10 eps``, ``mu = sum r x / mass`` and ``sum r (x - mu)(x - mu)^T /
     mass`` expanded in those sums. Means are returned less ``shift``."""
     d = len(shift)
-    masses = sums[:, 0] + 10 * np.finfo(sums.dtype).eps
+    masses = sums[:, 0] + _TINY
     scaled = sums / masses[:, None]
     share = scaled[:, :1]  # sum r / mass: 1 but for (nearly) empty components
     means = scaled[:, 1 : d + 1] - shift * (1.0 - share)
@@ -262,7 +263,7 @@ def _coefficients(
             except np.linalg.LinAlgError:
                 failing[row] = True
         lower = np.linalg.cholesky(np.where(failing[:, None, None], np.eye(d), covariances))
-    inverse = np.linalg.inv(lower)
+    inverse = _lower_inverse(lower)
     precision = inverse.swapaxes(1, 2) @ inverse
     pulled = (precision @ means[:, :, None])[:, :, 0]  # S^-1 mu
     rows, columns, _ = _upper(d)
@@ -279,21 +280,47 @@ def _coefficients(
     return coefficients, (failing & used.reshape(-1)).reshape(count, slots).any(axis=1)
 
 
+def _lower_inverse(lower: np.ndarray) -> np.ndarray:
+    """Inverses of lower-triangular matrices (m, d, d) by forward substitution, one row of
+    all m at a time (as ``solve_triangular(L, I)``; a few calls instead of a general
+    ``inv`` of each matrix)."""
+    d = lower.shape[1]
+    inverse = np.zeros_like(lower)
+    reciprocal = 1.0 / np.diagonal(lower, axis1=1, axis2=2)
+    for i in range(d):
+        inverse[:, i, i] = reciprocal[:, i]
+        if i:
+            found = (lower[:, i : i + 1, :i] @ inverse[:, :i, :i])[:, 0]
+            inverse[:, i, :i] = found * -reciprocal[:, i : i + 1]
+    return inverse
+
+
 def _e_step(
     coefficients: np.ndarray, features: np.ndarray, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(log density of each point under each candidate (count, n), responsibilities
-    (count, slots, n)): a log-sum-exp over each candidate's slots."""
-    joint = (coefficients @ features).reshape(count, -1, features.shape[1])
-    top = joint.max(axis=1)
-    joint -= top[:, None]
-    # exp underflows below -745 (and is subnormal below -708), where NumPy's exp is 3 to 15
-    # times slower: e^-700 = 1e-304 is as good as 0 in every sum it enters (each is >= 1)
-    np.maximum(joint, -700.0, out=joint)
-    resp = np.exp(joint, out=joint)
+    (count, slots, n)): a sum of ``exp`` over each candidate's slots.
+
+    No log-sum-exp shift: a log density is at most ``d/2 log(1 / (2 pi reg_covar))`` (about
+    7 per dimension), so ``exp`` overflows for no point, and it is floored at -700
+    (``e^-700 = 1e-304`` vanishes in every sum above ``1e-280``; NumPy's ``exp`` is 3 to 15
+    times slower where it underflows). Where a point's total falls below ``1e-280`` (a point
+    far from every component) or overflows, the step is redone with the shift by the
+    largest term, as scikit-learn's ``logsumexp``: the two agree to rounding."""
+    n = features.shape[1]
+    joint = coefficients @ features
+    resp = np.exp(np.maximum(joint, -700.0), out=joint).reshape(count, -1, n)
     total = resp.sum(axis=1)
+    if not 1e-280 <= total.min() <= total.max() < np.inf:
+        joint = (coefficients @ features).reshape(count, -1, n)
+        top = joint.max(axis=1)
+        joint -= top[:, None]
+        resp = np.exp(np.maximum(joint, -700.0, out=joint), out=joint)
+        total = resp.sum(axis=1)
+        resp /= total[:, None]
+        return np.log(total) + top, resp
     resp /= total[:, None]
-    return np.log(total) + top, resp
+    return np.log(total), resp
 
 
 def fit_mixtures(
@@ -371,7 +398,7 @@ def fit_mixtures(
         masses = masses.reshape(count, slots)
         weights = masses / (masses * used).sum(axis=1, keepdims=True)
         coefficients, failed = _coefficients(weights, used, means, covariances, halves)
-        previous, bound = bound, density.mean(axis=1)  # the bound before this M step
+        previous, bound = bound, np.add.reduce(density, axis=1) / n  # the bound before this M step
         iterations += 1
         converged = np.abs(bound - previous) < tol
         done = converged | (iterations >= max_iter)

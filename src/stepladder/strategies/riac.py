@@ -92,8 +92,10 @@ class RIAC(Strategy):
     gives what its episodes fed one by one would, with the random draws in another order.
 
     Cost: O(batch x depth) per step plus, per split, ``nb_split_attempts`` partitions of
-    ``max_region_size`` pairs (vectorised, about 0.3 ms), and O(regions x max_region_size)
-    for the ALPs at each proposal; points snap to tasks in O(1) each (``Snap``). Regions
+    ``max_region_size`` pairs (vectorised, about 0.3 ms); a leaf too narrow to split only
+    drops pairs, in closed form, without interrupting the batch. A proposal recomputes the
+    ALP of the regions whose rings changed since the last one (prefix sums along each ring,
+    O(max_region_size) per region); points snap to tasks in O(1) each (``Snap``). Regions
     hold task indices, so checkpoints grow with the regions (at most about
     ``2 / min_dims_range_ratio^d``), not with the pool.
 
@@ -168,6 +170,11 @@ class RIAC(Strategy):
         self.scores = np.zeros((1, width))
         self.count = np.zeros(1, dtype=np.int64)
         self.held = np.zeros(1, dtype=np.int64)
+        self._forget_alps()
+
+    def _forget_alps(self) -> None:
+        self._alp_key = np.zeros(0, dtype=np.int64)  # (count, held) each cached ALP is of
+        self._alp = np.zeros(0)
 
     @property
     def _window(self) -> int:
@@ -181,6 +188,7 @@ class RIAC(Strategy):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
+        self._forget_alps()
         regions = len(self.low)
         sizes = {len(self._rows[name]) for name in self.learned}
         if sizes != {regions} or (self.child >= regions).any():
@@ -201,9 +209,45 @@ class RIAC(Strategy):
         return self.tasks[rows, columns], self.scores[rows, columns], mask
 
     def alps(self) -> np.ndarray:
-        """ALP of every region."""
-        _, scores, held = self._rings(np.arange(len(self.low)))
-        return window_alp(scores, held, self._window)
+        """ALP of every region.
+
+        Cached per region with the ring state it was computed from (pairs ever added, pairs
+        held: a ring changes only by a push or a discard), so only regions whose rings
+        changed since the last call are recomputed."""
+        regions = len(self.low)
+        key = self.count * (self.tasks.shape[1] + 1) + self.held
+        if len(self._alp_key) < regions:
+            grow = max(regions, 2 * len(self._alp_key)) - len(self._alp_key)
+            self._alp_key = np.r_[self._alp_key, np.full(grow, -1, dtype=np.int64)]
+            self._alp = np.r_[self._alp, np.zeros(grow)]
+        stale = np.flatnonzero(self._alp_key[:regions] != key)
+        if len(stale):
+            self._alp[stale] = self._ring_alps(stale)
+            self._alp_key[stale] = key[stale]
+        return self._alp[:regions].copy()
+
+    def _ring_alps(self, regions: np.ndarray) -> np.ndarray:
+        """:func:`window_alp` of the regions' rings from prefix sums along each ring: the
+        sums of the newest ``half`` and ``span`` scores are two differences of the prefix
+        sums (three where the run wraps around), not masks over every slot."""
+        width = self.tasks.shape[1]
+        held, count = self.held[regions], self.count[regions]
+        span = np.minimum(held, self._window)
+        half = span // 2
+        prefix = np.zeros((len(regions), width + 1))
+        np.cumsum(self.scores[regions], axis=1, out=prefix[:, 1:])
+        rows = np.arange(len(regions))
+
+        def newest(m: np.ndarray) -> np.ndarray:  # sum of the newest m scores (m <= width)
+            start = (count - m) % width
+            wraps = start + m >= width
+            end = np.where(wraps, start + m - width, start + m)
+            return prefix[rows, end] - prefix[rows, start] + np.where(wraps, prefix[:, -1], 0.0)
+
+        second = newest(half)
+        first = newest(span) - second
+        gap = first / np.maximum(span - half, 1) - second / np.maximum(half, 1)
+        return np.where(held > 2, np.abs(gap), 0.0)
 
     def _leaf_paths(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(region, episode) of every region containing each point, and each point's leaf."""
@@ -239,6 +283,12 @@ class RIAC(Strategy):
         # pairs its leaf holds once episode i is pushed: a leaf is full at width; only the
         # episodes after a full one in the same leaf change (moved to a child, or fewer held)
         level = self._levels(leaf, np.arange(len(tasks)))
+        # a leaf too narrow to split only drops its oldest pairs when full, drawing nothing:
+        # what it holds after the batch is arithmetic, so it never interrupts the pushes
+        narrow = (self.high[leaf] - self.low[leaf] < 2 * self.min_dims_range_ratio).all(axis=1)
+        narrow_leaves, narrow_pushes = np.unique(leaf[narrow], return_counts=True)
+        narrow_held = self.held[narrow_leaves]
+        level[narrow] = 0
         start = 0
         while start < len(tasks):
             full = np.flatnonzero(level[start:] >= width)
@@ -246,7 +296,7 @@ class RIAC(Strategy):
             chunk = (episodes >= start) & (episodes < end)
             self._push(regions[chunk], tasks[episodes[chunk]], scores[episodes[chunk]])
             if not len(full):
-                return
+                break
             region = int(leaf[end - 1])
             self._split(region)
             later = end + np.flatnonzero(leaf[end:] == region)
@@ -257,6 +307,17 @@ class RIAC(Strategy):
                 episodes = np.concatenate([episodes, later])
             level[later] = self._levels(leaf, later)
             start = end
+        self.held[narrow_leaves] = self._held_after(narrow_held, narrow_pushes)
+
+    def _held_after(self, held: np.ndarray, pushes: np.ndarray) -> np.ndarray:
+        """Pairs a leaf that cannot split holds after ``pushes`` more, from ``held``: each
+        time it reaches the ring's width it drops ``discard`` of them."""
+        width = self.tasks.shape[1]
+        discard = int(self.max_region_size * self.discard_ratio)
+        reached = held + pushes - width  # pushes after the first time it is full
+        if discard == 0:
+            return np.minimum(held + pushes, width)
+        return np.where(reached < 0, held + pushes, width - discard + reached % discard)
 
     def _levels(self, leaf: np.ndarray, episodes: np.ndarray) -> np.ndarray:
         """Pairs held by the leaf of each of ``episodes`` (ascending) once it is pushed,
