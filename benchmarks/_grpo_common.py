@@ -1398,9 +1398,13 @@ def net_effect_text(out: dict[str, Any]) -> str:
 
 def incomplete_text(out: dict[str, Any]) -> str:
     missing = out.get("incomplete") or {}
+    text = ""
+    if out.get("seeds_left_out"):
+        text += (f" Seeds {', '.join(map(str, out['seeds_left_out']))} are left out: not every "
+                 "strategy here was run on them.")  # fmt: skip
     if not missing:
-        return ""
-    return (
+        return text
+    return text + (
         " Left out for lack of seeds (seeds they have): "
         + "; ".join(f"`{n}` ({', '.join(map(str, s)) or 'none'})" for n, s in missing.items())
         + "."
@@ -1580,12 +1584,14 @@ def load(
                 matched.setdefault(name, {})[seed] = part["matched"][name][row]
         if used and entry["command"] not in commands:
             commands.append(entry["command"])
-    order = sorted(s for s in warm if s in runs.get("uniform", {}))
+    # The seeds every strategy has (a strategy on fewer than 2 seeds is left out instead).
     names = sorted(runs, key=lambda n: [*RL_STRATEGIES, n].index(n))
-    incomplete = [n for n in names if any(s not in runs[n] for s in order)]
+    incomplete = [n for n in names if n != "uniform" and len(runs[n]) < 2]
     names = [n for n in names if n not in incomplete]
+    order = sorted(set.intersection(*(set(runs[n]) for n in names)))
     out = dict(saved[0]["out"])
-    out["incomplete"] = {n: sorted(s for s in order if s in runs[n]) for n in incomplete}
+    out["incomplete"] = {n: sorted(runs[n]) for n in incomplete}
+    out["seeds_left_out"] = sorted(set(runs.get("uniform", {})) - set(order))
     out["results"] = {n: [runs[n][s] for s in order] for n in names}
     out["matched"] = {n: [matched[n][s] for s in order] for n in names}
     out["controls"] = [controls[s] for s in order]

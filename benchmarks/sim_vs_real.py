@@ -48,12 +48,15 @@ MEASURES = ("final accuracy, same steps", "mean accuracy over uniform's rollouts
 CLEAR_LOSS = 0.02
 
 Measures = dict[str, tuple[float, float]]
+#: Both sides run the methods as published, without the safety net (load()'s uniform_mix,
+#: cover_groups), so that the simulator is judged on the methods' own behaviour.
+PAPERS_METHODS = (0.0, 0)
 
 
 def real_measures(paths: list[Path]) -> tuple[Measures, int]:
     """Strategy -> (final accuracy, mean accuracy over uniform's rollouts), seed means; and
     the number of seeds."""
-    _, out, _, _, _ = load(paths)
+    _, out, _, _, _ = load(paths, *PAPERS_METHODS)
     results = out["results"]
     budgets = [run["rollouts"] for run in results["uniform"]]
     measures = {
@@ -70,7 +73,10 @@ def sim_measures(
     scenario: str, names: list[str], seed: int, repeats: int, steps: int | None
 ) -> Measures:
     """The same two measures on a simulator scenario (means over ``repeats`` worlds)."""
-    results = compare(scenario, names, seed=seed, repeats=repeats, steps=steps)["strategies"]
+    off = {name: dict(zip(("uniform_mix", "cover_groups"), PAPERS_METHODS, strict=True))
+           for name in names}  # fmt: skip
+    results = compare(scenario, names, seed=seed, repeats=repeats, steps=steps, params=off)
+    results = results["strategies"]
     budgets = [curve[-1] for curve in results["uniform"]["curves"]["rollouts"]]
     measures = {}
     for name, row in results.items():

@@ -26,7 +26,7 @@ def test_section_from_the_saved_runs(tmp_path):
         out = tmp_path / "b.md"
         claims.main(["--results", *map(str, RESULTS), "--out", str(out)])
         text = out.read_text()
-        _, merged, *_ = claims.load(RESULTS)
+        _, merged, *_ = claims.load(RESULTS, *claims.PAPERS_METHODS)
     strategies = set(merged["results"])
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     grpo = [row for row in rows if "Fashion-MNIST" not in row]

@@ -261,7 +261,19 @@ def test_safety_net_is_passed_only_when_set(common: ModuleType, grpo: ModuleType
             common.safety_net(cfg)
         with pytest.raises(ValueError, match="--uniform-mix"):
             grpo.main(["--quick", "--uniform-mix", "0.1", "--out", "/nonexistent/b.md"])
-    assert common.variant(cfg, "T") == ("_net", "T, safety net (uniform_mix 0.1, cover_groups 50)")
+    assert common.variant(cfg, "T") == (
+        "_net",
+        "T, safety net on every strategy (uniform_mix 0.1, cover_groups 50)",
+    )
+    off = small_config(common, uniform_mix=0.0, cover_groups=0)
+    assert common.safety_net(off) == {"uniform_mix": 0.0, "cover_groups": 0}
+    assert common.variant(off, "T") == ("_nonet", "T, without the safety net (the papers' methods)")
+    assert common.variant(small_config(common), "T") == ("", "T")  # each strategy's default
+    defaults = small_config(common)
+    assert common.net_of("pcl", defaults) == {"uniform_mix": 0.1, "cover_groups": 4}
+    assert common.net_of("balanced_filter", defaults) == common.NET_OFF
+    assert common.net_of("uniform@64", cfg) == common.NET_OFF  # controls never get one
+    assert common.net_of("pcl", off) == common.NET_OFF
     assert common.variant(small_config(common, regime="b"), "T")[0] == "_b"
 
 
@@ -363,10 +375,11 @@ def test_results_saved_before_the_diagnostics_still_render(
     results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "grpo_cpu"
     out = tmp_path / "b.md"
     saved = [str(results / name) for name in ("reduced.json", "rest01.json", "rest2.json")]
-    grpo.main(["--render-from", *saved, "--out", str(out)])
+    grpo.main(["--render-from", *saved, "--uniform-mix", "0", "--cover-groups", "0",
+               "--out", str(out)])  # fmt: skip
     text = out.read_text()
-    assert "<!-- grpo_cpu:start -->" in text and "on seeds 0, 1, 2." in text
-    assert "| `pcl` |" in text and "| `vcrl` |" in text
+    assert "<!-- grpo_cpu_nonet:start -->" in text and "on seeds 0, 1, 2." in text
+    assert "| `pcl` |" in text and "| `mopps` |" in text
     assert "Diagnosis" not in text and "regime (b)" not in text
     other = tmp_path / "b.json"
     raw = json.loads(Path(saved[0]).read_text())
