@@ -40,18 +40,32 @@ chromium:
 	  || (apt-get update -qq && apt-get install -y -qq chromium) \
 	  || echo "Chromium missing: apt-get install -y chromium (as root); browser tests will skip"
 
+# The strategies that have the safety net by default (Strategy.default_safety_net).
+NETTED = --strategies uniform,mopps,cures,pcl,adarft,cdas,gain,dump,sec
+
 # Long benchmarks: each script rewrites its own section of docs/benchmarks.md.
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/hot_path.py
 	$(BIN)/python benchmarks/knapsack_speed.py
 	$(BIN)/python benchmarks/sim_strategies.py
 	mkdir -p bench-out
+	# Real GRPO, each strategy at its defaults, then the netted ones without the net (the
+	# papers' methods), on regimes (a) and (b); the papers' sections merge both runs.
 	$(BIN)/python benchmarks/grpo_cpu.py --save bench-out/grpo_cpu.json
+	$(BIN)/python benchmarks/grpo_cpu.py --uniform-mix 0 --cover-groups 0 $(NETTED) \
+	  --save bench-out/grpo_cpu_nonet.json
+	$(BIN)/python benchmarks/grpo_cpu.py --render-from bench-out/grpo_cpu.json \
+	  bench-out/grpo_cpu_nonet.json --uniform-mix 0 --cover-groups 0
 	$(BIN)/python benchmarks/grpo_cpu.py --regime b --seeds 3 --save bench-out/grpo_cpu_b.json
+	$(BIN)/python benchmarks/grpo_cpu.py --regime b --seeds 3 --uniform-mix 0 --cover-groups 0 \
+	  $(NETTED) --save bench-out/grpo_cpu_b_nonet.json
+	$(BIN)/python benchmarks/grpo_cpu.py --render-from bench-out/grpo_cpu_b.json \
+	  bench-out/grpo_cpu_b_nonet.json --uniform-mix 0 --cover-groups 0
 	$(BIN)/python benchmarks/gym_teachers.py --out docs/benchmarks.md
 	$(MAKE) bench-fashion-mnist
-	$(BIN)/python benchmarks/claims.py --results bench-out/grpo_cpu.json \
-	  --results-b bench-out/grpo_cpu_b.json --fashion bench-out
+	$(BIN)/python benchmarks/claims.py \
+	  --results bench-out/grpo_cpu.json bench-out/grpo_cpu_nonet.json \
+	  --results-b bench-out/grpo_cpu_b.json bench-out/grpo_cpu_b_nonet.json --fashion bench-out
 	$(BIN)/python benchmarks/pcl_cost.py
 	$(MAKE) bench-irt
 	$(BIN)/python benchmarks/evaluation.py --out docs/benchmarks.md
