@@ -7,28 +7,44 @@ written atomically at the end, so a failed run leaves no partial file behind.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from stepladder import __version__
 from stepladder.cli._common import InputError
-from stepladder.cli.evaluate import anchors, estimate
-from stepladder.cli.grade import grade
-from stepladder.cli.report import report
-from stepladder.cli.simulate import simulate
 
 __all__ = ["cli", "main"]
 
+#: Command name -> the module that defines it (the function has the command's name).
+COMMANDS = {
+    "anchors": "stepladder.cli.evaluate",
+    "estimate": "stepladder.cli.evaluate",
+    "grade": "stepladder.cli.grade",
+    "report": "stepladder.cli.report",
+    "simulate": "stepladder.cli.simulate",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group that imports a command's module only when that command runs (or help lists
+    it), so ``stepladder grade`` loads neither the strategies nor the simulator."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module = importlib.import_module(COMMANDS[cmd_name])
+            self.add_command(getattr(module, cmd_name))
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stepladder")
 def cli() -> None:
     """stepladder: decide what a model should learn next."""
-
-
-for _command in (simulate, grade, anchors, estimate, report):
-    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

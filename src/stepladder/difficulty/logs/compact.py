@@ -13,6 +13,7 @@ from stepladder.difficulty.logs._codebook import Codebook
 from stepladder.difficulty.logs._common import (
     ResponseLogError,
     TableLocator,
+    checked_ids,
     file_kind,
     long_arrays,
 )
@@ -111,19 +112,45 @@ def read_responses_compact(
     learner_book, item_book = Codebook(learner_column, limit), Codebook(item_column, limit)
     start = 0
     for shard, offset, batch in parquet_batches(files, columns, batch_rows):
-        locator = TableLocator(shard, batch, offset)
-        learners, items, scores, attempts = long_arrays(batch, columns, locator, csv_ids=False)
-        stop = start + len(scores)
+        stop = start + batch.num_rows
         if stop > total:
             raise ResponseLogError(f"{shard}: holds more rows than its metadata says")
-        learner[start:stop] = learner_book.encode(learners, shard)
-        item[start:stop] = item_book.encode(items, shard)
-        successes[start:stop] = scores
-        if attempts is not None:
-            trials[start:stop] = attempts
+        locator = TableLocator(shard, batch, offset)
+        if trials_column is None and _plain_scores(
+            batch.column(score_column), successes[start:stop]
+        ):
+            learners = checked_ids(
+                batch.column(learner_column), learner_column, locator, csv_ids=False
+            )
+            items = checked_ids(batch.column(item_column), item_column, locator, csv_ids=False)
+        else:
+            learners, items, scores, attempts = long_arrays(batch, columns, locator, csv_ids=False)
+            successes[start:stop] = scores
+            if attempts is not None:
+                trials[start:stop] = attempts
+        learner_book.encode(learners, shard, learner[start:stop])
+        item_book.encode(items, shard, item[start:stop])
         start = stop
     if start == 0:
         raise ResponseLogError(f"{path}: no data rows")
     if start < total:
         learner, item, successes, trials = (a[:start] for a in (learner, item, successes, trials))
     return Responses(learner, item, successes, trials, learner_book.values(), item_book.values())
+
+
+def _plain_scores(column: pa.Array, out: np.ndarray) -> bool:
+    """Copy a numeric score column without nulls into ``out`` when all of it lies in
+    [0, 1] (NaN fails the test); False, with ``out`` unspecified, for any other column,
+    which the full checks then read and, where bad, name the row at fault.
+
+    The result equals the checked path's float64-then-float32 conversion: a float32
+    score survives float64 unchanged, and integers in [0, 1] are exact in both.
+    """
+    kind = column.type
+    if column.null_count or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        return False
+    values = column.to_numpy()
+    if not len(values) or not (values.min() >= 0 and values.max() <= 1):
+        return not len(values)
+    out[:] = values
+    return True
