@@ -27,6 +27,7 @@ __all__ = [
     "ShuffledPasses",
     "SumTree",
     "empty_proposal",
+    "smallest",
     "softmax",
 ]
 
@@ -34,6 +35,26 @@ __all__ = [
 def empty_proposal() -> Proposal:
     """A proposal of zero items."""
     return Proposal(np.zeros(0, dtype=np.int64))
+
+
+def smallest(keys: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` smallest ``keys``, ascending, ties by position: exactly
+    ``np.argsort(keys, kind="stable")[:n]``, in O(len(keys) + n log n) instead of a full sort.
+
+    Example:
+        >>> smallest(np.array([3.0, 1.0, 2.0, 1.0, 0.5]), 3).tolist()
+        [4, 1, 3]
+    """
+    keys = np.asarray(keys)
+    if n >= len(keys) or n <= 0:
+        return np.argsort(keys, kind="stable")[: max(n, 0)]
+    kth = np.partition(keys, n - 1)[n - 1]
+    if np.isnan(kth):  # NaNs sort last: fewer than n numbers
+        return np.argsort(keys, kind="stable")[:n]
+    below = np.flatnonzero(keys < kth)
+    ties = np.flatnonzero(keys == kth)[: n - len(below)]
+    chosen = np.concatenate([below, ties])
+    return chosen[np.argsort(keys[chosen], kind="stable")]
 
 
 def softmax(

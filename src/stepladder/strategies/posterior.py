@@ -33,7 +33,7 @@ from stepladder.strategies._allocation import (
     check_rollout_bounds,
 )
 from stepladder.strategies._registry import register
-from stepladder.strategies._toolbox import ShuffledPasses, SumTree
+from stepladder.strategies._toolbox import ShuffledPasses, SumTree, smallest
 from stepladder.strategies.base import PROMPT_SELECTION_NET, Proposal
 
 __all__ = ["CurES", "MoPPS"]
@@ -109,7 +109,7 @@ class MoPPS(PosteriorStrategy):
         alpha, beta = self.beta(candidates)
         draws = self.rng.beta(alpha, beta)  # r ~ Beta(alpha, beta)
         if self.band is None:
-            order = np.argsort((draws - self.target) ** 2, kind="stable")[:n]
+            order = smallest((draws - self.target) ** 2, n)  # a full sort took ~1.3 ms
         else:
             order = self._in_band(draws, n)
         chosen = draws[order]
