@@ -10,13 +10,14 @@ parameters: application of an EM algorithm" (Psychometrika, 1981): abilities are
 over a fixed quadrature grid with N(0, 1) weights (log-sum-exp, so learners with thousands
 of responses do not underflow); the M-step is independent per item, so it runs vectorised
 over all items and standard errors come from per-item information blocks. 3PL/4PL M-steps
-treat "knew it / guessed / slipped" as latent classes (an ECM step), which keeps them
-stable. ``method="mml"`` maximises the marginal likelihood times the default
-:class:`Priors` (a lognormal slope prior and, from the 2PL on, a normal difficulty prior,
-as BILOG-MG does), which keep fits on few learners sane; items everyone answered right (or
-wrong) are left out. ``method="map"`` uses informative priors on the item parameters (Bayes
-modal estimation, Mislevy 1986); ``method="jml"`` is joint maximum likelihood (abilities and items
-alternately, with an N(0, 1) ability prior so perfect scores stay finite; 1PL/2PL only).
+maximise each item's expected log-likelihood in (a, delta, c[, d]) by Newton steps with a
+line search, on the exact (fine-grid) expected counts. ``method="mml"`` maximises the
+marginal likelihood times the default :class:`Priors` (a lognormal slope prior and, from
+the 2PL on, a normal difficulty prior, as BILOG-MG does), which keep fits on few learners
+sane; items everyone answered right (or wrong) are left out. ``method="map"`` uses
+informative priors on the item parameters (Bayes modal estimation, Mislevy 1986);
+``method="jml"`` is joint maximum likelihood (abilities and items alternately, with an
+N(0, 1) ability prior so perfect scores stay finite; 1PL/2PL only).
 """
 
 from __future__ import annotations
@@ -822,31 +823,34 @@ def _ability_moments(posterior: np.ndarray, nodes: np.ndarray,
 
 def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_totals,
             class_steps: int = 1) -> _State:  # fmt: skip
-    """One ECM step on the expected complete-data log-likelihood, independently per item.
+    """One M-step on the expected complete-data log-likelihood, independently per item.
 
     ``posterior`` is on the coarse nodes; ``excess`` is the variance folding added per
     learner, used to correct the expected attempts to second order. For 1PL/2PL the
     expected successes enter only through their sum (a constant) and first moment over
-    nodes, ``Y.T @ (posterior @ nodes)``: one matrix-vector product.
+    nodes, ``Y.T @ (posterior @ nodes)``: one matrix-vector product. The 3PL/4PL get exact
+    counts (no folding, see :func:`_fine_m_step`), which :func:`_guessing_m_step` maximises
+    in up to ``class_steps`` Newton steps; nodes where no learner has posterior mass add
+    nothing to any item's sums and are dropped (half the fine grid of an LLM matrix).
     """
-    both = matrices.item_products(
-        np.concatenate([posterior, excess[:, None] * posterior], axis=1), of="attempts", groups=2
-    )
-    attempts, curvature = np.split(both, 2, axis=1)
     c, d = state.c, state.d
     if model in ("1pl", "2pl"):
+        both = matrices.item_products(
+            np.concatenate([posterior, excess[:, None] * posterior], axis=1),
+            of="attempts",
+            groups=2,
+        )
+        attempts, curvature = np.split(both, 2, axis=1)
         first_moment = matrices.item_sums(posterior @ nodes, of="successes")
         a, delta = _logistic_newton(model, state.a, state.delta, success_totals, first_moment,
                                     attempts, nodes, priors, curvature)  # fmt: skip
         return _State(a, delta, c, d)
+    held = posterior.any(axis=0)
+    if not held.all():
+        posterior, nodes = np.ascontiguousarray(posterior[:, held]), nodes[held]
+    attempts = matrices.item_products(posterior, of="attempts")
     successes = matrices.item_products(posterior, of="successes")
-    for _ in range(class_steps):
-        updated = _latent_class_step(model, state, successes, attempts, nodes, priors, curvature)
-        moved = np.max(np.abs(updated.vector() - state.vector()))
-        state = updated
-        if moved < LATENT_CLASS_TOL:
-            break
-    return state
+    return _guessing_m_step(model, state, successes, attempts, nodes, priors, class_steps)
 
 
 def _fine_m_step(model: str, quadrature: Quadrature) -> bool:
@@ -855,42 +859,203 @@ def _fine_m_step(model: str, quadrature: Quadrature) -> bool:
     for the logistic part only), and on the folded coarse counts EM drifts downhill, even one
     step per E-step: on ltm's Mobility data the penalised log-likelihood peaked at -23143.56
     and fell to -23159.90 (tests/difficulty/test_irt_reference.py). On the exact fine-grid
-    counts the repeated ECM steps (:func:`_latent_class_step`) maximise the exact expected
+    counts the M-step (:func:`_guessing_m_step`) maximises the exact expected
     log-likelihood."""
     return model in ("3pl", "4pl") and quadrature.refine != 1
 
 
-#: ECM steps on the expected counts of one E-step, at most (3PL/4PL), and their tolerance.
+#: Newton steps of one 3PL/4PL M-step on the expected counts of one E-step, at most, and
+#: the parameter change below which an item has converged.
 LATENT_CLASS_STEPS = 50
 LATENT_CLASS_TOL = 1e-7
 
 
-def _latent_class_step(model, state, successes, attempts, nodes, priors, curvature) -> _State:
-    """One ECM step of the 3PL/4PL M-step on fixed expected counts per item and node.
+def _guessing_m_step(model, state, successes, attempts, nodes, priors,
+                     steps: int = LATENT_CLASS_STEPS) -> _State:  # fmt: skip
+    """The 3PL/4PL M-step: per item, maximise the expected log-likelihood on fixed counts
+    (expected successes and attempts per node) plus the log priors, by Newton's method in
+    (a, delta, c[, d]) with a line search (:func:`_guessing_newton`), as the Bock-Aitkin
+    M-step does. Stops when no parameter moves more than ``LATENT_CLASS_TOL``, or after
+    ``steps`` steps.
 
-    Latent classes "knew it / guessed / slipped" give c (and d) in closed form and (a, delta)
-    by the logistic Newton step. Repeating it on the same counts (cheap: items x nodes)
-    maximises the expected complete-data log-likelihood of the E-step, as the Bock-Aitkin
-    M-step does; one step alone leaves the outer EM to converge at the slow rate of the
-    guessing classes' missing information (hundreds of E-steps).
+    Items are independent: they run in blocks of ``NEWTON_CELLS`` (item, node) cells side
+    by side on the worker threads, as the 2PL's Newton steps do, with the same result. The
+    cost is (items x nodes with posterior mass) per Newton step, a handful of steps per
+    E-step. (An earlier version alternated latent-class "knew it / guessed" steps for c with
+    Newton steps for (a, delta): the same maximiser, but 50 passes per E-step still left
+    items 1e-3 short of it.)
     """
-    c, d = state.c, state.d
-    f = expit(state.logits(nodes))
+    names = ("a", "delta", "c", "d") if model == "4pl" else ("a", "delta", "c")
+    x = np.column_stack([getattr(state, name) for name in names])
+    block = max(1, NEWTON_CELLS // len(nodes))
+
+    def run(start: int) -> None:
+        part = slice(start, start + block)
+        rows = (np.ascontiguousarray(successes[part]), np.ascontiguousarray(attempts[part]))
+        x[part] = _guessing_newton(model, x[part], *rows, nodes, priors, steps)
+
+    in_threads(run, range(0, len(x), block))
+    d = x[:, 3] if model == "4pl" else state.d
+    return _State(x[:, 0].copy(), x[:, 1].copy(), x[:, 2].copy(), np.asarray(d).copy())
+
+
+def _guessing_objective(model, x, successes, failures, nodes, priors):
+    """Per item, the expected log-likelihood sum_q R_q log P_q + (N_q - R_q) log(1 - P_q)
+    plus the log priors, at parameters ``x`` = (a, delta, c[, d]) per row; and the logistic
+    part F and P at every (item, node)."""
+    a, delta, c = x[:, 0], x[:, 1], x[:, 2]
+    d = x[:, 3] if model == "4pl" else 1.0
+    z = a[:, None] * nodes + delta[:, None]
+    np.negative(z, out=z)
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
+    z += 1.0
+    f = np.reciprocal(z, out=z)  # sigmoid: 0 where exp overflowed
     p = np.clip(c[:, None] + (d - c)[:, None] * f, _EPS, 1 - _EPS)
-    knew_if_right = f * d[:, None] / p  # P(knew | correct)
-    knew_if_wrong = f * (1 - d)[:, None] / (1 - p)  # P(knew | wrong): a slip
-    knew = successes * knew_if_right + (attempts - successes) * knew_if_wrong
-    guess_a, guess_b = priors.guessing
-    right_by_guess = (successes * (1 - knew_if_right)).sum(axis=1)
-    c = (right_by_guess + guess_a - 1) / ((attempts - knew).sum(axis=1) + guess_a + guess_b - 2)
+    value = _row_dots(successes, np.log(p)) + _row_dots(failures, np.log1p(-p))
+    value += slope_prior(priors, a)[0] + location_prior(priors, a, delta)[0]
+    ga, gb = priors.guessing
+    safe = np.clip(c, _EPS, 1 - _EPS)
+    value += (ga - 1) * np.log(safe) + (gb - 1) * np.log1p(-safe)
     if model == "4pl":
-        slip_a, slip_b = priors.slipping
-        right_when_knew = (successes * knew_if_right).sum(axis=1)
-        d = (right_when_knew + slip_b - 1) / (knew.sum(axis=1) + slip_a + slip_b - 2)
-    a, delta = _logistic_newton(model, state.a, state.delta, knew.sum(axis=1), knew @ nodes,
-                                attempts, nodes, priors, curvature)  # fmt: skip
+        sa, sb = priors.slipping
+        slip = np.clip(1 - x[:, 3], _EPS, 1 - _EPS)
+        value += (sa - 1) * np.log(slip) + (sb - 1) * np.log1p(-slip)
+    return value, f, p
+
+
+def _guessing_newton(model, x, successes, attempts, nodes, priors, steps) -> np.ndarray:
+    """Newton ascent for one block of 3PL/4PL items (see :func:`_guessing_m_step`).
+
+    P = c + (d - c) F(a theta + delta). The Newton matrix is minus the exact Hessian of the
+    objective where that is positive definite, else the Gauss-Newton matrix sum_q
+    (R_q / P_q^2 + (N_q - R_q) / (1 - P_q)^2) dP dP^T plus the priors' Fisher curvatures
+    (positive definite): either way an ascent direction. Steps are scaled so that a and delta
+    move at most 1 and a lognormal slope at most halves, c and d are projected onto their
+    bounds (a bound that the gradient pushes against holds its parameter), and each item's
+    step is halved until its objective does not fall.
+    """
+    k = x.shape[1]
+    failures = attempts - successes
+    powers = np.column_stack([np.ones_like(nodes), nodes, nodes**2])
     ceiling = GUESSING_CEILING_4PL if model == "4pl" else GUESSING_CEILING_3PL
-    return _State(a, delta, np.clip(c, 0.0, ceiling), np.clip(d, 0.5, 1.0))
+    lower = np.array([-np.inf, -np.inf, 0.0, 0.5][:k])
+    upper = np.array([np.inf, np.inf, ceiling, 1.0][:k])
+    before, f, p = _guessing_objective(model, x, successes, failures, nodes, priors)
+    ga, gb = priors.guessing
+    sa, sb = priors.slipping
+    for _ in range(steps):
+        a, delta, c = x[:, 0], x[:, 1], x[:, 2]
+        d = x[:, 3] if model == "4pl" else np.ones_like(c)
+        u = f * (1 - f)
+        h = (d - c)[:, None] * u  # dP / d delta
+        w = successes / p - failures / (1 - p)  # d loglik / dP
+        v = successes / p**2 + failures / (1 - p) ** 2  # -d2 loglik / dP2
+        wh = (w * h) @ powers[:, :2]
+        curve = (w * h * (1 - 2 * f)) @ powers  # second derivatives of P in (a, delta)
+        cross = (w * u) @ powers[:, :2]  # d2 P / d(a, delta) dc = -u (theta, 1); dd: +u
+        vh = v * h
+        outer = (vh * h) @ powers
+        outer_c = (vh * (1 - f)) @ powers[:, :2]
+        gradient = np.zeros_like(x)
+        exact = np.zeros((len(x), k, k))
+        gauss = np.zeros((len(x), k, k))
+        gradient[:, 0], gradient[:, 1] = wh[:, 1], wh[:, 0]
+        gradient[:, 2] = _row_dots(w, 1 - f)
+        for i, j, power in ((0, 0, 2), (0, 1, 1), (1, 1, 0)):
+            gauss[:, i, j] = outer[:, power]
+            exact[:, i, j] = outer[:, power] - curve[:, power]
+        gauss[:, 0, 2], gauss[:, 1, 2] = outer_c[:, 1], outer_c[:, 0]
+        exact[:, 0, 2], exact[:, 1, 2] = outer_c[:, 1] + cross[:, 1], outer_c[:, 0] + cross[:, 0]
+        gauss[:, 2, 2] = exact[:, 2, 2] = _row_dots(v, (1 - f) ** 2)
+        if model == "4pl":
+            gradient[:, 3] = _row_dots(w, f)
+            outer_d = (vh * f) @ powers[:, :2]
+            gauss[:, 0, 3], gauss[:, 1, 3] = outer_d[:, 1], outer_d[:, 0]
+            exact[:, 0, 3] = outer_d[:, 1] - cross[:, 1]
+            exact[:, 1, 3] = outer_d[:, 0] - cross[:, 0]
+            gauss[:, 2, 3] = exact[:, 2, 3] = _row_dots(v, f * (1 - f))
+            gauss[:, 3, 3] = exact[:, 3, 3] = _row_dots(v, f * f)
+        # Priors: gradients, Fisher curvatures (both matrices), exact corrections (exact only).
+        _, g_slope, h_slope = slope_prior(priors, a)
+        _, g_a, g_d, h_aa, h_ad, h_dd = location_prior(priors, a, delta)
+        gradient[:, 0] += g_slope + g_a
+        gradient[:, 1] += g_d
+        for matrix in (gauss, exact):
+            matrix[:, 0, 0] += h_slope + h_aa
+            matrix[:, 0, 1] += h_ad
+            matrix[:, 1, 1] += h_dd
+        exact_aa, exact_ad = _prior_curvature_corrections(priors, a, delta)
+        exact[:, 0, 0] += exact_aa
+        exact[:, 0, 1] += exact_ad
+        safe_c = np.clip(c, _EPS, 1 - _EPS)
+        gradient[:, 2] += (ga - 1) / safe_c - (gb - 1) / (1 - safe_c)
+        beta_c = (ga - 1) / safe_c**2 + (gb - 1) / (1 - safe_c) ** 2
+        exact[:, 2, 2] += beta_c
+        gauss[:, 2, 2] += np.maximum(beta_c, 0.0)
+        if model == "4pl":
+            slip = np.clip(1 - d, _EPS, 1 - _EPS)
+            gradient[:, 3] -= (sa - 1) / slip - (sb - 1) / (1 - slip)
+            beta_d = (sa - 1) / slip**2 + (sb - 1) / (1 - slip) ** 2
+            exact[:, 3, 3] += beta_d
+            gauss[:, 3, 3] += np.maximum(beta_d, 0.0)
+        # A parameter on a bound that the gradient pushes against stays there.
+        held = ((x <= lower) & (gradient < 0)) | ((x >= upper) & (gradient > 0))
+        gradient[held] = 0.0
+        matrix = np.where((np.linalg.eigvalsh(_symmetric(exact))[:, 0] > 0)[:, None, None],
+                          exact, gauss)  # fmt: skip
+        matrix = _symmetric(matrix)
+        free = ~held
+        matrix *= free[:, :, None] & free[:, None, :]
+        matrix[held] += np.eye(k)[np.nonzero(held)[1]]  # unit rows for held parameters
+        matrix += np.eye(k) * (1e-12 * np.abs(np.diagonal(matrix, axis1=1, axis2=2)).max(axis=1)
+                               + 1e-300)[:, None, None]  # fmt: skip
+        step = np.linalg.solve(matrix, gradient[:, :, None])[:, :, 0]
+        step[~np.isfinite(step).all(axis=1)] = 0.0
+        scale = _step_scale("3pl", priors, a, step[:, 0], step[:, 1])
+        for _ in range(30):  # backtracking, vectorised over items
+            trial = np.clip(x + scale[:, None] * step, lower, upper)
+            after, f_after, p_after = _guessing_objective(model, trial, successes, failures,
+                                                          nodes, priors)  # fmt: skip
+            worse = ~(after >= before)
+            # A step below the tolerance that does not gain (rounding) is not taken.
+            tiny = np.max(np.abs(trial - x), axis=1) < LATENT_CLASS_TOL
+            if not (worse & ~tiny).any():
+                break
+            scale = np.where(worse, scale / 2, scale)
+        moved = np.where(worse[:, None], 0.0, trial - x)
+        x = np.where(worse[:, None], x, trial)
+        before = np.where(worse, before, after)
+        f, p = np.where(worse[:, None], f, f_after), np.where(worse[:, None], p, p_after)
+        if np.max(np.abs(moved), initial=0.0) < LATENT_CLASS_TOL:
+            break
+    return x
+
+
+def _symmetric(matrix: np.ndarray) -> np.ndarray:
+    """The symmetric matrices whose upper triangles are those of ``matrix`` (stacked)."""
+    upper = np.triu(matrix)
+    return upper + np.swapaxes(np.triu(matrix, 1), 1, 2)
+
+
+def _prior_curvature_corrections(priors: Priors, a: np.ndarray, delta: np.ndarray):
+    """Minus the exact Hessian of the slope and location priors, less their Fisher
+    curvatures (:mod:`~stepladder.difficulty._priors`), in (a, a) and (a, delta): the
+    lognormal's -(log a - m) / (s a)^2, and the difficulty prior's (b - m) / s^2 times the
+    Hessian of b = -delta / a."""
+    aa, ad = np.zeros_like(a), np.zeros_like(a)
+    if priors.log_discrimination is not None:
+        mean, sd = priors.log_discrimination
+        positive = a > 0
+        safe = np.where(positive, a, 1.0)
+        aa -= np.where(positive, (np.log(safe) - mean) / (sd * safe) ** 2, 0.0)
+    if priors.difficulty is not None:
+        mean, sd = priors.difficulty
+        safe = np.where(np.abs(a) < 1e-6, np.copysign(1e-6, a), a)
+        residual = (-delta / safe - mean) / sd**2
+        aa += residual * (-2 * delta / safe**3)
+        ad += residual / safe**2
+    return aa, ad
 
 
 def _guessing_ceiling(d: np.ndarray) -> np.ndarray:
