@@ -40,6 +40,18 @@ class RunResult:
     rollouts: list[int] = field(default_factory=list)
 
 
+
+def split_safety(params: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``params`` split into the strategy's and the curriculum's safety net's
+    (``uniform_mix``, ``cover_groups``), which belong to the Curriculum.
+
+    Example:
+        >>> split_safety({"tau": 0.5, "uniform_mix": 0})
+        ({'tau': 0.5}, {'uniform_mix': 0})
+    """
+    own = dict(params or {})
+    return own, {key: own.pop(key) for key in ("uniform_mix", "cover_groups") if key in own}
+
 def run(
     scenario: Scenario | str,
     strategy: str,
@@ -73,9 +85,7 @@ def run(
     world_seed, curriculum_seed = np.random.SeedSequence([seed, repeat]).spawn(2)
     started = time.perf_counter()
     world = scenario.make_world(world_seed)
-    params = dict(params or {})
-    # the safety net belongs to the Curriculum, not to the strategy
-    safety = {key: params.pop(key) for key in ("uniform_mix", "cover_groups") if key in params}
+    params, safety = split_safety(params)
     chosen = create(strategy, **params)
     reason = unsupported(scenario, chosen)
     if reason is not None:
@@ -215,8 +225,9 @@ def compare(
             )
             if progress is not None:
                 progress(name, repeat)
+        own, safety = split_safety(strategy_params)
         per_strategy[name] = {
-            "params": create(name, **strategy_params).get_params(),
+            "params": {**create(name, **own).get_params(), **safety},
             **summarise(runs),
         }
     return {
