@@ -40,7 +40,6 @@ class RunResult:
     rollouts: list[int] = field(default_factory=list)
 
 
-
 def split_safety(params: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """``params`` split into the strategy's and the curriculum's safety net's
     (``uniform_mix``, ``cover_groups``), which belong to the Curriculum.
@@ -51,6 +50,7 @@ def split_safety(params: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict
     """
     own = dict(params or {})
     return own, {key: own.pop(key) for key in ("uniform_mix", "cover_groups") if key in own}
+
 
 def run(
     scenario: Scenario | str,
