@@ -48,7 +48,8 @@ from torch import nn
 
 from stepladder import Curriculum, ItemPool, Outcomes
 from stepladder.batching import fill_batch
-from stepladder.strategies import Proposal, get
+from stepladder.safety import SafetyNet
+from stepladder.strategies import Proposal, create
 
 # Every strategy that learns from GRPO rewards to choose prompts or rollout budgets (see
 # docs/benchmarks.md for why the others are left out): prompt selection, the filters and the
@@ -765,18 +766,18 @@ def grpo_run(
     }
 
 
-NET_OFF = {"uniform_mix": 0.0, "cover_groups": None}
+NET_OFF = SafetyNet().get_params()
+#: A pool with groups, as the benchmark's always has (the net's default coverage needs them).
+_GROUPED = ItemPool(size=2, groups=[0, 1])
 
 
 def net_of(name: str, cfg: Config) -> dict[str, Any]:
     """The safety net ``name`` runs with under ``cfg`` (uniform and its controls: none), as
-    ``Curriculum.safety.get_params()`` reports it; the benchmark's pool always has groups."""
+    ``Curriculum.safety.get_params()`` reports it: resolved by the ``Curriculum``'s own rule."""
     if name == "uniform" or name.startswith("uniform@"):
         return dict(NET_OFF)
-    default = get(name).default_safety_net
-    mix = default.get("uniform_mix", 0.0) if cfg.uniform_mix is None else cfg.uniform_mix
-    cover = default.get("cover_groups") if cfg.cover_groups is None else cfg.cover_groups
-    return {"uniform_mix": float(mix), "cover_groups": cover or None}
+    net = SafetyNet.for_strategy(create(name), _GROUPED, cfg.uniform_mix, cfg.cover_groups)
+    return net.get_params()
 
 
 def control_name(batch: int) -> str:

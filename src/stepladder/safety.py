@@ -4,8 +4,10 @@ A :class:`SafetyNet` rewrites the :class:`~stepladder.strategies.Proposal` a str
 so that no strategy can starve part of the pool: ``uniform_mix`` replaces a share of each
 proposal by items drawn uniformly from the pool, and ``cover_groups=W`` makes every group of
 the pool appear at least once in every ``W`` consecutive proposals. The
-:class:`~stepladder.Curriculum` owns one (``Curriculum(..., uniform_mix=, cover_groups=)``);
-with the defaults (no mix, no coverage) it is off and touches nothing, not even the generator.
+:class:`~stepladder.Curriculum` owns one (``Curriculum(..., uniform_mix=, cover_groups=)``),
+built by :meth:`SafetyNet.for_strategy` from the strategy's ``default_safety_net`` where a
+setting is left unset. With no mix and no coverage it is off and touches nothing, not even the
+generator.
 
 Replacing items at positions of the strategy's own ``n``-item proposal (keeping each
 position's rollouts and weight) leaves the proposal's size and, for strategies that allocate
