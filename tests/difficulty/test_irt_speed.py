@@ -283,3 +283,72 @@ def test_3pl_with_few_learners_and_many_items_is_fast():
     seconds = time.process_time() - started
     assert model.report_.converged and model.quadrature_.refine > 10
     assert seconds < 15.0, f"3PL on 20 x 2,000 took {seconds:.1f} s of CPU"
+
+
+def test_posterior_blocks_on_threads_equal_one_block(monkeypatch):
+    """Blocks of 7 learners give the same result on one or two worker threads, and one
+    block's to rounding (BLAS rounds a product's rows differently with their number)."""
+    from stepladder.difficulty import _design
+    from stepladder.difficulty import _quadrature as quadrature_module
+
+    quadrature = quadrature_module.Quadrature(21, 6.0, refine=8)
+    loglik = np.random.default_rng(3).normal(scale=30.0, size=(50, 21))
+    whole = quadrature.posterior(loglik)
+    monkeypatch.setattr(quadrature_module, "POSTERIOR_ROWS", 7)
+    blocked = []
+    for threads in (1, 2):
+        monkeypatch.setattr(_design, "worker_threads", lambda threads=threads: threads)
+        blocked.append(quadrature.posterior(loglik))
+    for one, two, expected in zip(*blocked, whole, strict=True):
+        np.testing.assert_array_equal(one, two)
+        np.testing.assert_allclose(one, expected, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(whole[0].sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_item_fit_on_threads_equals_one_thread(monkeypatch, responses):
+    from stepladder.difficulty import _design
+
+    model = IRT("2pl").fit(responses)
+    fits = []
+    for threads in (1, 2):
+        monkeypatch.setattr(_design, "worker_threads", lambda threads=threads: threads)
+        fits.append(_item_fit_statistics(model.items_, model.abilities_, responses, chunk=997))
+    for name in ("infit", "outfit"):
+        np.testing.assert_array_equal(fits[0][name], fits[1][name])
+
+
+def test_sum_in_threads_adds_in_the_order_of_the_starts(monkeypatch):
+    """Float sums depend on their order: the threaded sum equals the sequential one exactly."""
+    from stepladder.difficulty import _design
+
+    values = np.random.default_rng(0).normal(size=(41, 3)) * 10.0 ** np.arange(-8, 33)[:, None]
+    expected = np.zeros(3)
+    for row in values:
+        expected += row
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(_design, "worker_threads", lambda threads=threads: threads)
+        got = _design.sum_in_threads(lambda start: values[start], range(41), np.zeros(3))
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_m_step_drops_nodes_without_posterior_mass():
+    """Nodes where no learner has posterior mass add nothing: the Newton step with them equals
+    the one without them (to rounding: the sums over nodes have fewer terms)."""
+    from stepladder.difficulty.irt import _logistic_newton
+
+    rng = np.random.default_rng(1)
+    n_items, nodes = 50, np.linspace(-6.0, 6.0, 41)
+    attempts = rng.random((n_items, 41)) * 20.0
+    attempts[:, :9] = attempts[:, 33:] = 0.0
+    curvature = attempts * rng.random((n_items, 41)) * 1e-3
+    a, delta = rng.lognormal(0.0, 0.3, n_items), rng.normal(size=n_items)
+    success_sum = (attempts * 0.5).sum(axis=1)
+    success_moment = (attempts * 0.5 * np.maximum(nodes, 0.0)).sum(axis=1)
+    kept = slice(9, 33)
+    args = (success_sum, success_moment)
+    full = _logistic_newton("2pl", a, delta, *args, attempts, nodes, Priors(), curvature)
+    dropped = _logistic_newton("2pl", a, delta, *args, attempts[:, kept], nodes[kept], Priors(),
+                               curvature[:, kept])  # fmt: skip
+    for got, expected in zip(dropped, full, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(full[0], a)  # the step moved the items

@@ -17,13 +17,16 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from stepladder.difficulty.responses import CHUNK_ROWS, Responses, chunked_bincount
 
-__all__ = ["ResponseMatrices", "in_threads"]
+__all__ = ["ResponseMatrices", "in_threads", "sum_in_threads"]
+
+T = TypeVar("T")
 
 #: Use dense matrices when they cost at most this many bytes (both of them together) ...
 DENSE_BYTES_LIMIT = 2 * 1024**3
@@ -314,30 +317,48 @@ def worker_threads() -> int:
 _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
-def in_threads(function: Callable[[int], None], starts: Iterable[int]) -> None:
-    """Call ``function(start)`` for every start, on :func:`worker_threads` threads.
+def in_threads(function: Callable[[int], T], starts: Iterable[int]) -> list[T]:
+    """``[function(start) for start in starts]``, run on :func:`worker_threads` threads.
 
-    For independent blocks that write disjoint slices: NumPy releases the GIL inside its
-    loops, so blocks of items or learners run side by side, and each block's result is the
-    same on any number of threads.
+    For independent blocks that write disjoint slices or return partial results: NumPy
+    releases the GIL inside its loops, so blocks of items or learners run side by side.
+    Results come back in the order of ``starts``, so partial sums added in that order are
+    the same on any number of threads.
 
     Example:
         >>> out = np.zeros(6)
         >>> def fill(start):
         ...     out[start : start + 2] = start
+        ...     return start * 10
         >>> in_threads(fill, range(0, 6, 2))
+        [0, 20, 40]
         >>> out.tolist()
         [0.0, 0.0, 2.0, 2.0, 4.0, 4.0]
     """
     threads = worker_threads()
     starts = list(starts)
     if threads == 1 or len(starts) == 1:
-        for start in starts:
-            function(start)
-        return
+        return [function(start) for start in starts]
     key = (os.getpid(), threads)
     pool = _POOLS.get(key)
     if pool is None:
         pool = _POOLS[key] = ThreadPoolExecutor(threads, thread_name_prefix="stepladder")
-    for _ in pool.map(function, starts):  # re-raises the first error
-        pass
+    return list(pool.map(function, starts))  # re-raises the first error
+
+
+def sum_in_threads(function: Callable[[int], Any], starts: Iterable[int], total: Any) -> Any:
+    """``total`` plus ``function(start)`` for every start, added in the order of ``starts``
+    (so the same on any number of threads), the calls run on :func:`worker_threads`
+    threads a few at a time: at most twice as many partial results are held as there are
+    threads, whatever the number of starts.
+
+    Example:
+        >>> sum_in_threads(lambda start: np.full(2, float(start)), range(5), np.zeros(2)).tolist()
+        [10.0, 10.0]
+    """
+    starts = list(starts)
+    window = 2 * worker_threads()
+    for first in range(0, len(starts), window):
+        for part in in_threads(function, starts[first : first + window]):
+            total += part
+    return total

@@ -24,10 +24,14 @@ import math
 
 import numpy as np
 
+from stepladder.difficulty._design import in_threads
+
 __all__ = ["Quadrature", "log_sum_exp"]
 
 #: Fine-grid steps per coarse interval, at most.
 MAX_REFINE = 64
+#: Learners per block of :meth:`Quadrature.posterior`.
+POSTERIOR_ROWS = 128
 #: Log of the smallest posterior mass kept (float32's smallest normal number is 1.2e-38).
 _LOG_TINY = math.log(1e-30)
 
@@ -86,8 +90,22 @@ class Quadrature:
     def posterior(self, loglik: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior over the fine grid per learner, and each learner's marginal log-likelihood.
 
-        ``loglik`` holds each learner's log-likelihood at the coarse nodes.
+        ``loglik`` holds each learner's log-likelihood at the coarse nodes. Blocks of
+        ``POSTERIOR_ROWS`` learners run side by side on the worker threads (rows are
+        independent: the result is the same on any number of threads).
         """
+        n_rows = loglik.shape[0]
+        posterior = np.empty((n_rows, len(self.fine_nodes)))
+        marginal = np.empty(n_rows)
+
+        def block(start: int) -> None:
+            rows = slice(start, start + POSTERIOR_ROWS)
+            posterior[rows], marginal[rows] = self._posterior_block(loglik[rows])
+
+        in_threads(block, range(0, n_rows, POSTERIOR_ROWS))
+        return posterior, marginal
+
+    def _posterior_block(self, loglik: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._interpolate is None:
             log_joint = loglik + self.log_weights
         else:

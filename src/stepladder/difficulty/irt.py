@@ -31,7 +31,12 @@ import pyarrow as pa
 from scipy.special import expit, log_expit
 from tqdm.auto import tqdm
 
-from stepladder.difficulty._design import PATTERN_SHARE, ResponseMatrices, in_threads
+from stepladder.difficulty._design import (
+    PATTERN_SHARE,
+    ResponseMatrices,
+    in_threads,
+    sum_in_threads,
+)
 from stepladder.difficulty._priors import location_prior, slope_prior
 from stepladder.difficulty._quadrature import Quadrature, log_sum_exp
 from stepladder.difficulty._standard_errors import cross_product_standard_errors
@@ -842,6 +847,10 @@ def _m_step(model, state, matrices, posterior, excess, nodes, priors, success_to
         )
         attempts, curvature = np.split(both, 2, axis=1)
         first_moment = matrices.item_sums(posterior @ nodes, of="successes")
+        held = attempts.any(axis=0)  # nodes beyond every learner's posterior add nothing
+        if not held.all():
+            attempts, curvature = attempts[:, held], curvature[:, held]
+            nodes = nodes[held]
         a, delta = _logistic_newton(model, state.a, state.delta, success_totals, first_moment,
                                     attempts, nodes, priors, curvature)  # fmt: skip
         return _State(a, delta, c, d)
@@ -1217,11 +1226,12 @@ def _item_fit_statistics(items: ItemParameters, abilities: np.ndarray, responses
     that no float64 array the length of the log is ever made. The sigmoid is 1 / (1 +
     exp(-z)) with NumPy's vectorised exp (SciPy's expit is a scalar loop, 5x slower)."""
     n_items = responses.n_items
-    squared_sum, ratio_sum, variance_sum, counts = (np.zeros(n_items) for _ in range(4))
     a, b = items.discrimination, items.difficulty
     floor, ceiling = items.guessing, 1 - items.slipping
     logistic = not (np.any(np.nan_to_num(items.guessing)) or np.any(np.nan_to_num(items.slipping)))
-    for start in range(0, len(responses), chunk):
+
+    def sums(start: int) -> np.ndarray:
+        """Squared residuals, ratios, variances and counts per item over one chunk."""
         part = slice(start, start + chunk)
         item, trials = responses.item[part], responses.trials[part]
         p = abilities[responses.learner[part]] - b[item]
@@ -1236,11 +1246,17 @@ def _item_fit_statistics(items: ItemParameters, abilities: np.ndarray, responses
         variance = np.maximum(expected * (1.0 - p), _EPS)
         squared = responses.successes[part] - expected
         squared *= squared
-        squared_sum += np.bincount(item, weights=squared, minlength=n_items)
-        variance_sum += np.bincount(item, weights=variance, minlength=n_items)
+        out = np.empty((4, n_items))
+        out[0] = np.bincount(item, weights=squared, minlength=n_items)
+        out[1] = np.bincount(item, weights=variance, minlength=n_items)
         squared /= variance
-        ratio_sum += np.bincount(item, weights=squared, minlength=n_items)
-        counts += np.bincount(item, minlength=n_items)
+        out[2] = np.bincount(item, weights=squared, minlength=n_items)
+        out[3] = np.bincount(item, minlength=n_items)
+        return out
+
+    # Chunks side by side on the worker threads, their sums added in chunk order.
+    totals = sum_in_threads(sums, range(0, len(responses), chunk), np.zeros((4, n_items)))
+    squared_sum, variance_sum, ratio_sum, counts = totals
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"infit": squared_sum / variance_sum, "outfit": ratio_sum / counts}
 
