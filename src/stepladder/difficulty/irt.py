@@ -28,10 +28,10 @@ from typing import Any, Self
 
 import numpy as np
 import pyarrow as pa
-from scipy.special import expit, log_expit
-from tqdm.auto import tqdm
 
+from stepladder._progress import tqdm
 from stepladder.difficulty._design import PATTERN_SHARE, ResponseMatrices, in_threads
+from stepladder.difficulty._logistic import expit, log_expit
 from stepladder.difficulty._priors import location_prior, slope_prior
 from stepladder.difficulty._quadrature import Quadrature, log_sum_exp
 from stepladder.difficulty._standard_errors import cross_product_standard_errors
