@@ -29,6 +29,7 @@ from typing import Any, Self
 import numpy as np
 import pyarrow as pa
 
+from stepladder._arrow import strings
 from stepladder._progress import tqdm
 from stepladder.difficulty._design import PATTERN_SHARE, ResponseMatrices, in_threads
 from stepladder.difficulty._logistic import expit, log_expit
@@ -369,7 +370,7 @@ class IRT(Grader):
         if self.model == "4pl":
             columns.update(slipping=items.slipping, se_slipping=se["slipping"])
         columns.update(self.item_fit())
-        columns["flag"] = pa.array(_flags(responses, self.constant_), pa.string())
+        columns["flag"] = strings(_flags(responses, self.constant_))
         return item_table(responses, items.difficulty, **columns)
 
     def learner_table(self) -> pa.Table:
