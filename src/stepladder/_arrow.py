@@ -59,9 +59,11 @@ def to_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     values = array.buffers()[1]
     if values is None:  # an empty array may have no buffer
         return np.empty(0, dtype=dtype)
-    return np.frombuffer(
+    view = np.frombuffer(
         values, dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize
     )
+    view.flags.writeable = False  # Arrow arrays are immutable
+    return view
 
 
 def from_numpy(values: np.ndarray, kind: pa.DataType | None = None) -> pa.Array:
