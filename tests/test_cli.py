@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import stepladder
 from stepladder.cli import main
 
 
@@ -112,6 +113,13 @@ def test_installed_command_runs(tmp_path):
     assert done.returncode == 2 and "'--scenario'" in done.stderr
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
     assert "stepladder" in version.stdout
+
+
+def test_module_entry_point_runs_the_command():
+    src = str(Path(stepladder.__file__).resolve().parents[1])
+    command = [sys.executable, "-m", "stepladder.cli", "grade", "--model", "2pl"]
+    done = subprocess.run(command, capture_output=True, text=True, env={"PYTHONPATH": src})
+    assert done.returncode == 2 and "INPUT" in done.stderr
 
 
 def test_no_arguments_prints_the_help(capsys):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 import stepladder
 
 SRC = str(Path(stepladder.__file__).resolve().parents[1])
@@ -23,6 +25,21 @@ NOT_FOR_GRADING = (
     "stepladder.cli.evaluate",
     "stepladder.cli.report",
     "torch",
+)
+
+#: ... and what a 2PL run needs none of: the other graders, SciPy's special functions
+#: (0.16 s) and tqdm (loaded only for a shown bar; tqdm.auto pulls in asyncio).
+NOT_FOR_A_2PL = (
+    "stepladder.difficulty.ratings",
+    "stepladder.difficulty.passrate",
+    "stepladder.difficulty.model_choice",
+    "stepladder.difficulty.crowd",
+    "stepladder.difficulty.predictor",
+    "stepladder.difficulty.text",
+    "scipy.special",
+    "tqdm",
+    "tqdm.auto",
+    "asyncio",
 )
 
 
@@ -60,6 +77,36 @@ def test_grade_command_loads_only_what_grading_needs(tmp_path):
     assert "stepladder.difficulty.irt" in loaded  # the run did grade
     assert [m for m in NOT_FOR_GRADING if m in loaded] == []
     assert not any(m.startswith("stepladder.report") for m in loaded)
+
+
+def test_grade_2pl_on_parquet_loads_no_other_grader(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    learners, items = (a.ravel() for a in np.meshgrid(np.arange(40), np.arange(6), indexing="ij"))
+    correct = ((learners * 7 + items * 3) % 5 < 3).astype(np.int8)
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"learner_id": learners, "item_id": items, "correct": correct}), log)
+    out = tmp_path / "items.parquet"
+    code = (
+        "from stepladder.cli import main\n"
+        f"assert main(['grade', {str(log)!r}, '--model', '2pl', '--out', {str(out)!r}, "
+        f"'--learners-out', {str(tmp_path / 'learners.parquet')!r}, '--quiet']) == 0"
+    )
+    loaded = _loaded_after(code)
+    assert out.exists() and "stepladder.difficulty.irt" in loaded
+    assert [m for m in NOT_FOR_GRADING + NOT_FOR_A_2PL if m in loaded] == []
+
+
+def test_difficulty_names_load_on_first_use():
+    loaded = _loaded_after(
+        "import stepladder.difficulty as d\n"
+        "assert d.Elo.__name__ == 'Elo' and 'Elo' in dir(d) and set(d.__all__) <= set(dir(d))\n"
+        "try:\n    d.no_such_name\nexcept AttributeError as error:\n"
+        "    assert 'no_such_name' in str(error)\nelse:\n    raise AssertionError"
+    )
+    assert "stepladder.difficulty.ratings" in loaded
+    assert "stepladder.difficulty.irt" not in loaded
 
 
 def test_grade_help_loads_no_other_command():

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
-from tqdm.auto import tqdm
 
+from stepladder._progress import tqdm
 from stepladder.cli._common import InputError, check_outputs, json_ready, read_log
 from stepladder.io import atomic_write
 

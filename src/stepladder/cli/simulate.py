@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
-from tqdm.auto import tqdm
 
 from stepladder import strategies
+from stepladder._progress import tqdm
 from stepladder.cli._common import InputError, writable_directory
 from stepladder.io import atomic_write, write_json
 

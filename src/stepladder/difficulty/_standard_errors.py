@@ -25,8 +25,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import expit
 
+from stepladder.difficulty._logistic import expit
 from stepladder.difficulty._priors import slope_prior
 
 __all__ = ["cross_product_standard_errors"]

@@ -8,6 +8,7 @@ from typing import Any, Self
 import numpy as np
 import pyarrow as pa
 
+from stepladder._arrow import from_numpy
 from stepladder.difficulty.responses import Responses
 
 __all__ = [
@@ -78,8 +79,8 @@ def item_basics(responses: Responses) -> dict[str, Any]:
     """The columns every item table starts with: item_id, n_responses, p_correct."""
     return {
         "item_id": responses.item_ids,
-        "n_responses": pa.array(_counts(responses.item_attempts()), pa.int64()),
-        "p_correct": pa.array(responses.item_p_correct(), pa.float64()),
+        "n_responses": from_numpy(_counts(responses.item_attempts()), pa.int64()),
+        "p_correct": as_column(responses.item_p_correct()),
     }
 
 
@@ -87,7 +88,7 @@ def learner_basics(responses: Responses) -> dict[str, Any]:
     """The columns every learner table starts with: learner_id, n_responses."""
     return {
         "learner_id": responses.learner_ids,
-        "n_responses": pa.array(_counts(responses.learner_attempts()), pa.int64()),
+        "n_responses": from_numpy(_counts(responses.learner_attempts()), pa.int64()),
     }
 
 
@@ -125,4 +126,4 @@ def _counts(attempts: np.ndarray) -> np.ndarray:
 
 def as_column(values: np.ndarray) -> pa.Array:
     """A float64 Arrow column from a NumPy array."""
-    return pa.array(np.asarray(values, dtype=np.float64), pa.float64())
+    return from_numpy(np.asarray(values, dtype=np.float64), pa.float64())

@@ -28,15 +28,16 @@ from typing import Any, Self
 
 import numpy as np
 import pyarrow as pa
-from scipy.special import expit, log_expit
-from tqdm.auto import tqdm
 
+from stepladder._arrow import strings
+from stepladder._progress import tqdm
 from stepladder.difficulty._design import (
     PATTERN_SHARE,
     ResponseMatrices,
     in_threads,
     sum_in_threads,
 )
+from stepladder.difficulty._logistic import expit, log_expit
 from stepladder.difficulty._priors import location_prior, slope_prior
 from stepladder.difficulty._quadrature import Quadrature, log_sum_exp
 from stepladder.difficulty._standard_errors import cross_product_standard_errors
@@ -374,7 +375,7 @@ class IRT(Grader):
         if self.model == "4pl":
             columns.update(slipping=items.slipping, se_slipping=se["slipping"])
         columns.update(self.item_fit())
-        columns["flag"] = pa.array(_flags(responses, self.constant_), pa.string())
+        columns["flag"] = strings(_flags(responses, self.constant_))
         return item_table(responses, items.difficulty, **columns)
 
     def learner_table(self) -> pa.Table:

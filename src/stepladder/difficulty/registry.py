@@ -1,7 +1,8 @@
 """The graders by ``--model`` name; :func:`stepladder.grading.make_grader` is the public door.
 
-It imports the grader modules directly (not the :mod:`stepladder.difficulty` package), so
-the package and :mod:`stepladder.grading` can both import it without a cycle.
+A factory imports its grader's module when called, so choosing ``2pl`` loads the IRT
+module only (not the ratings, pass-rate or model-choice ones), and the package and
+:mod:`stepladder.grading` can both import this module without a cycle.
 
 Example:
     >>> type(make_grader("elo")).__name__, make_grader("1pl").model
@@ -10,27 +11,37 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stepladder.difficulty.base import Grader
-from stepladder.difficulty.irt import IRT
-from stepladder.difficulty.model_choice import AutoIRT
-from stepladder.difficulty.passrate import PassRateGrader
-from stepladder.difficulty.ratings import Elo, Glicko2
+if TYPE_CHECKING:
+    from stepladder.difficulty.base import Grader
 
 __all__ = ["GRADERS", "make_grader"]
 
+
+def _factory(module: str, name: str, *args: Any) -> Callable[..., Grader]:
+    """``module.name(*args, **options)``, the module imported on the first call."""
+
+    def make(**options: Any) -> Grader:
+        return getattr(importlib.import_module(module), name)(*args, **options)
+
+    return make
+
+
+_IRT = "stepladder.difficulty.irt"
+
 #: ``--model`` name -> factory of the grader (keyword options pass through).
 GRADERS: dict[str, Callable[..., Grader]] = {
-    "1pl": lambda **options: IRT("1pl", **options),
-    "2pl": lambda **options: IRT("2pl", **options),
-    "3pl": lambda **options: IRT("3pl", **options),
-    "4pl": lambda **options: IRT("4pl", **options),
-    "auto": AutoIRT,
-    "elo": Elo,
-    "glicko2": Glicko2,
-    "passrate": PassRateGrader,
+    "1pl": _factory(_IRT, "IRT", "1pl"),
+    "2pl": _factory(_IRT, "IRT", "2pl"),
+    "3pl": _factory(_IRT, "IRT", "3pl"),
+    "4pl": _factory(_IRT, "IRT", "4pl"),
+    "auto": _factory("stepladder.difficulty.model_choice", "AutoIRT"),
+    "elo": _factory("stepladder.difficulty.ratings", "Elo"),
+    "glicko2": _factory("stepladder.difficulty.ratings", "Glicko2"),
+    "passrate": _factory("stepladder.difficulty.passrate", "PassRateGrader"),
 }
 
 
