@@ -37,6 +37,8 @@ NOT_FOR_A_2PL = (
     "stepladder.difficulty.predictor",
     "stepladder.difficulty.text",
     "scipy.special",
+    "scipy.sparse",
+    "pandas",
     "tqdm",
     "tqdm.auto",
     "asyncio",

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stepladder._arrow import from_numpy, to_numpy
 from stepladder.difficulty.logs._common import ResponseLogError
 
 
@@ -45,7 +46,7 @@ class Codebook:
         elif ids.type != self.type:
             ids = ids.cast(self.type)
         if self.table is not None and pa.types.is_integer(ids.type):
-            values = ids.to_numpy()
+            values = to_numpy(ids)
             if not len(values) or (values.min() >= 0 and values.max() < self.limit):
                 self._lookup(values, out)
                 self._check(shard)
@@ -91,7 +92,7 @@ class Codebook:
         found = np.take(self.table, fresh, out=codes[:count], mode="clip")
         new = fresh[np.equal(found, marks, out=unseen[:count])]  # in first-appearance order
         self.table[new] = self.size + np.arange(len(new), dtype=np.int32)
-        self.chunks.append(pa.array(new, type=self.type))
+        self.chunks.append(from_numpy(new, self.type))
         self.size += len(new)
         np.take(self.table, values, out=out, mode="clip")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from stepladder._arrow import to_numpy
 from stepladder.difficulty.logs._codebook import Codebook
 from stepladder.difficulty.logs._common import (
     ResponseLogError,
@@ -149,7 +150,7 @@ def _plain_scores(column: pa.Array, out: np.ndarray) -> bool:
     kind = column.type
     if column.null_count or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
         return False
-    values = column.to_numpy()
+    values = to_numpy(column)
     if not len(values) or not (values.min() >= 0 and values.max() <= 1):
         return not len(values)
     out[:] = values
