@@ -352,3 +352,28 @@ def test_m_step_drops_nodes_without_posterior_mass():
     for got, expected in zip(dropped, full, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     assert not np.allclose(full[0], a)  # the step moved the items
+
+
+def test_item_fit_beside_the_standard_errors_equals_the_lazy_one(monkeypatch, responses):
+    """On two worker threads the fit computes infit/outfit beside the standard errors; on one
+    the item table computes them when asked: the same values."""
+    from stepladder.difficulty import irt as irt_module
+
+    fits = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(irt_module, "worker_threads", lambda threads=threads: threads)
+        model = IRT("2pl").fit(responses)
+        assert (model._item_fit is not None) == (threads == 2)
+        fits[threads] = model.item_fit()
+    for name in ("infit", "outfit"):
+        np.testing.assert_array_equal(fits[1][name], fits[2][name])
+
+
+def test_background_hands_its_error_to_the_caller():
+    from stepladder.difficulty.irt import _Background
+
+    def fail() -> None:
+        raise ValueError("bad block")
+
+    with pytest.raises(ValueError, match="bad block"):
+        _Background(fail).result()

@@ -22,7 +22,9 @@ N(0, 1) ability prior so perfect scores stay finite; 1PL/2PL only).
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
@@ -36,6 +38,7 @@ from stepladder.difficulty._design import (
     ResponseMatrices,
     in_threads,
     sum_in_threads,
+    worker_threads,
 )
 from stepladder.difficulty._logistic import expit, log_expit
 from stepladder.difficulty._priors import location_prior, slope_prior
@@ -324,6 +327,13 @@ class IRT(Grader):
             abilities, se_abilities = abilities[learner_rows], se_abilities[learner_rows]
         self.abilities_ = abilities
         self.se_abilities_ = se_abilities
+        item_fit = None
+        if self.standard_errors and worker_threads() > 1:
+            # The item table needs infit/outfit: compute them beside the standard errors
+            # (on a thread of its own, one chunk at a time), so that the two overlap.
+            item_fit = _Background(
+                _item_fit_statistics, self.items_, abilities, responses, threaded=False
+            )
         if not self.standard_errors:
             se = {name: np.full(len(state.a), np.nan) for name in _PARAMETER_NAMES}
         elif posterior is None:
@@ -334,6 +344,8 @@ class IRT(Grader):
                 quadrature.nodes,
             )  # fmt: skip
         self.se_ = {name: _expand_array(values, self.fitted_) for name, values in se.items()}
+        if item_fit is not None:
+            self._item_fit = item_fit.result()
         report.seconds = time.perf_counter() - started
         self.report_ = report
         return self
@@ -1221,10 +1233,41 @@ def _response_probabilities(items: ItemParameters, theta: np.ndarray, responses:
     return items.guessing[i] + (1 - items.slipping[i] - items.guessing[i]) * f
 
 
+class _Background:
+    """``function(*args, **kwargs)`` run on a thread of its own; :meth:`result` waits for it
+    and returns its value (or raises its exception).
+
+    Example:
+        >>> _Background(sum, [1, 2, 3]).result()
+        6
+    """
+
+    def __init__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = function(*args, **kwargs)
+            except BaseException as error:  # handed to the caller by result()
+                self._error = error
+
+        self._thread = threading.Thread(target=run, name="stepladder-background", daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def _item_fit_statistics(items: ItemParameters, abilities: np.ndarray, responses: Responses,
-                         chunk: int = CHUNK_ROWS) -> dict[str, np.ndarray]:  # fmt: skip
+                         chunk: int = CHUNK_ROWS,
+                         threaded: bool = True) -> dict[str, np.ndarray]:  # fmt: skip
     """Infit and outfit (see :meth:`IRT.item_fit`), summed over blocks of ``chunk`` rows so
-    that no float64 array the length of the log is ever made. The sigmoid is 1 / (1 +
+    that no float64 array the length of the log is ever made (the blocks on the worker
+    threads when ``threaded``; the sums are the same either way). The sigmoid is 1 / (1 +
     exp(-z)) with NumPy's vectorised exp (SciPy's expit is a scalar loop, 5x slower)."""
     n_items = responses.n_items
     a, b = items.discrimination, items.difficulty
@@ -1256,7 +1299,12 @@ def _item_fit_statistics(items: ItemParameters, abilities: np.ndarray, responses
         return out
 
     # Chunks side by side on the worker threads, their sums added in chunk order.
-    totals = sum_in_threads(sums, range(0, len(responses), chunk), np.zeros((4, n_items)))
+    starts, totals = range(0, len(responses), chunk), np.zeros((4, n_items))
+    if threaded:
+        totals = sum_in_threads(sums, starts, totals)
+    else:
+        for start in starts:
+            totals += sums(start)
     squared_sum, variance_sum, ratio_sum, counts = totals
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"infit": squared_sum / variance_sum, "outfit": ratio_sum / counts}
