@@ -377,3 +377,24 @@ def test_background_hands_its_error_to_the_caller():
 
     with pytest.raises(ValueError, match="bad block"):
         _Background(fail).result()
+
+
+def test_windowed_posterior_equals_the_whole_grid():
+    """Exponentiating only the window where some row keeps mass gives the whole grid's
+    posterior (zero outside, to rounding inside), also for rows far apart."""
+    from stepladder.difficulty._quadrature import _LOG_TINY, Quadrature
+
+    quadrature = Quadrature(41, 6.0, refine=16)
+    theta = np.array([-2.0, -1.9, 0.3, 2.5])
+    loglik = -0.5 * 400.0 * (quadrature.nodes[None, :] - theta[:, None]) ** 2
+    posterior, marginal = quadrature.posterior(loglik)
+    log_joint = loglik @ quadrature._interpolate + quadrature.log_weights
+    peak = log_joint.max(axis=1, keepdims=True)
+    shifted = np.where(log_joint - peak < _LOG_TINY, -np.inf, log_joint - peak)
+    expected = np.exp(shifted)
+    total = expected.sum(axis=1)
+    np.testing.assert_allclose(posterior, expected / total[:, None], rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(marginal, np.log(total) + peak[:, 0], rtol=1e-14)
+    assert np.count_nonzero(posterior) < 0.2 * posterior.size  # narrow posteriors
+    nan_rows = quadrature.posterior(np.full((2, 41), np.nan))[1]
+    assert np.isnan(nan_rows).all()
