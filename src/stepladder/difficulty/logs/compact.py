@@ -108,7 +108,10 @@ def read_responses_compact(
     learner = np.empty(total, dtype=np.int32)
     item = np.empty(total, dtype=np.int32)
     successes = np.empty(total, dtype=np.float32)
-    trials = np.ones(total, dtype=np.float32)
+    if trials_column is None:  # one attempt a row: a read-only view, no 4 bytes a row
+        trials = np.broadcast_to(np.float32(1.0), (total,))
+    else:
+        trials = np.ones(total, dtype=np.float32)
     limit = min(max(total, 1 << 22), np.iinfo(np.int32).max)  # id-table cap: 4 bytes a row
     learner_book, item_book = Codebook(learner_column, limit), Codebook(item_column, limit)
     start = 0
