@@ -146,7 +146,8 @@ def run_child(command: Sequence[str], threads: int, name: Path, timeout: float) 
 
         poller = threading.Thread(target=poll, daemon=True)
         killer = threading.Timer(timeout, os.killpg, (process.pid, signal.SIGKILL))
-        poller.start(), killer.start()
+        poller.start()
+        killer.start()
         try:  # wait for the exit without reaping it, so that the poller never sees a new pid
             os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
             wall = time.perf_counter() - started
@@ -154,9 +155,12 @@ def run_child(command: Sequence[str], threads: int, name: Path, timeout: float) 
             os.killpg(process.pid, signal.SIGKILL)
             raise
         finally:
-            done.set(), killer.cancel(), poller.join()
+            done.set()
+            killer.cancel()
+            poller.join()
             _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    if process.returncode != 0:
         lines = Path(f"{name}.err").read_text(encoding="utf-8", errors="replace").splitlines()
         why = (lines or ["no message"])[-1] if wall < timeout else f"ran past {timeout:.0f} s"
         raise SystemExit(f"{' '.join(command[:4])} ... failed: {why}")
