@@ -81,9 +81,11 @@ bench-fashion-mnist: $(VENV)/.installed
 	mkdir -p bench-out
 	$(BIN)/python benchmarks/fashion_mnist.py --json bench-out/fm.json
 
-# IRT against py-irt, girth and mirt (installed into .venv-peers), and 100M responses.
+# IRT against py-irt, girth and mirt (installed into .venv-peers), the whole grade command
+# against the floor (reading the log), and 100M responses.
 bench-irt: $(VENV)/.installed
 	$(BIN)/python benchmarks/irt_vs_peers.py
+	$(BIN)/python benchmarks/grade_command.py
 	$(BIN)/python benchmarks/irt_scale.py
 	$(BIN)/python benchmarks/irt_patterns.py
 
