@@ -59,6 +59,24 @@ def _group(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return order, ordered[starts], np.diff(np.append(starts, len(keys)))
 
 
+def _at_most(ordered: np.ndarray, dims: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """How many of each row of ``ordered`` (sorted rows) are at most ``values[k]``, in the row
+    ``dims[k]``: a binary search per value.
+
+    Example:
+        >>> _at_most(np.array([[0.1, 0.5, 0.9], [0.2, 0.2, 0.3]]), np.array([0, 1, 1]),
+        ...          np.array([0.5, 0.2, 0.0])).tolist()
+        [2, 2, 0]
+    """
+    if len(ordered) == 1:
+        return ordered[0].searchsorted(values, side="right")
+    counts = np.empty(len(values), dtype=np.int64)
+    for dim, row in enumerate(ordered):
+        along = dims == dim
+        counts[along] = row.searchsorted(values[along], side="right")
+    return counts
+
+
 class _RegionRows:
     """A per-region array kept with spare rows (``obj._rows[name]``), of which the first
     ``obj._regions`` are in use: a split appends two rows without copying every region's
@@ -420,6 +438,7 @@ class RIAC(Strategy):
             return
         tasks, scores = self.pairs(region)
         columns = self._unit[tasks].T  # (d, pairs)
+        ordered = np.sort(columns, axis=1)
         n, d, attempts, minlen = len(tasks), len(low), self.nb_split_attempts, self._minlen
         dims = np.zeros(attempts, dtype=np.int64)
         at = np.zeros(attempts)
@@ -428,7 +447,7 @@ class RIAC(Strategy):
         for _ in range(_MAX_REDRAWS):
             drawn = self.rng.integers(0, d, size=len(todo))
             cut = low[drawn] + self.rng.random(len(todo)) * (high[drawn] - low[drawn])
-            counted = (cut[:, None] >= columns[drawn]).sum(axis=1)
+            counted = _at_most(ordered, drawn, cut)
             dims[todo], at[todo], below[todo] = drawn, cut, counted
             todo = todo[(counted < minlen) | (n - counted < minlen)]
             if not len(todo):
@@ -461,25 +480,24 @@ class RIAC(Strategy):
 
     def _child_gaps(self, lower: np.ndarray, below: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """``|ALP_1 - ALP_2|`` of the two children of each split attempt: :func:`window_alp`
-        of the pairs with ``lower`` (``below`` of them, at least one) and of the others,
-        from prefix sums along each child's scores (per row, so equal rows give equal
-        gaps) and the positions of its k-th pair, not masks over every pair."""
+        of the pairs with ``lower`` (``below`` of them, at least one) and of the others.
+
+        Each child's scores, oldest first, are laid end to end; one ``add.reduceat`` sums
+        the slices of its window's older and newer halves (a sum per slice of the same
+        scores, so equal children give equal gaps), not masks over every pair."""
         attempts, n = lower.shape
         sides = np.concatenate([lower, ~lower])  # (2 attempts, pairs): lower, then upper
-        prefix = np.cumsum(np.where(sides, scores, 0.0), axis=1).ravel()
-        positions = np.flatnonzero(sides)  # of each child's pairs, oldest first, row by row
         held = np.concatenate([below, n - below])
-        offset = np.cumsum(held) - held
-
-        def oldest(k: np.ndarray) -> np.ndarray:  # sum of each child's oldest k scores
-            return np.where(k > 0, prefix[positions[offset + np.maximum(k, 1) - 1]], 0.0)
-
+        laid = np.broadcast_to(scores, sides.shape)[sides]
+        start = np.cumsum(held) - held
         span = np.minimum(held, self._window)
         half = span // 2
-        newest = oldest(held - half)
-        second = prefix[n - 1 :: n] - newest
-        first = newest - oldest(held - span)
-        gap = first / np.maximum(span - half, 1) - second / np.maximum(half, 1)
+        # slices per child: dropped (older than the window), first, second (to the next child)
+        bounds = np.stack([start, start + held - span, start + held - half], axis=1)
+        sums = np.add.reduceat(laid, np.minimum(bounds.ravel(), len(laid) - 1)).reshape(-1, 3)
+        # a slice that ends where it starts holds its first score, not 0: a first slice is
+        # never empty (span - half >= 1), a second one only with half 0, held < 3 (ALP 0)
+        gap = sums[:, 1] / np.maximum(span - half, 1) - sums[:, 2] / np.maximum(half, 1)
         alp = np.where(held > 2, np.abs(gap), 0.0)
         return np.abs(alp[:attempts] - alp[attempts:])
 
@@ -517,9 +535,11 @@ class RIAC(Strategy):
         has_pairs = self.held[chosen] > 0
         slots = guided
         if has_pairs.any():
-            tasks, scores, held = self._rings(chosen[has_pairs])
-            worst = tasks[np.arange(len(tasks)), np.argmin(np.where(held, scores, np.inf), axis=1)]
             region = chosen[has_pairs]
+            distinct, back = np.unique(region, return_inverse=True)
+            tasks, scores, held = self._rings(distinct)
+            lowest = np.argmin(np.where(held, scores, np.inf), axis=1)  # the oldest on ties
+            worst = tasks[np.arange(len(distinct)), lowest][back]
             moved = np.clip(
                 self._unit[worst] + noise[has_pairs],
                 self.low[region] + 1e-5,
