@@ -61,20 +61,15 @@ def _group(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def _at_most(ordered: np.ndarray, dims: np.ndarray, values: np.ndarray) -> np.ndarray:
     """How many of each row of ``ordered`` (sorted rows) are at most ``values[k]``, in the row
-    ``dims[k]``: a binary search per value.
+    ``dims[k]``: a binary search per value and row.
 
     Example:
         >>> _at_most(np.array([[0.1, 0.5, 0.9], [0.2, 0.2, 0.3]]), np.array([0, 1, 1]),
         ...          np.array([0.5, 0.2, 0.0])).tolist()
         [2, 2, 0]
     """
-    if len(ordered) == 1:
-        return ordered[0].searchsorted(values, side="right")
-    counts = np.empty(len(values), dtype=np.int64)
-    for dim, row in enumerate(ordered):
-        along = dims == dim
-        counts[along] = row.searchsorted(values[along], side="right")
-    return counts
+    counts = [row.searchsorted(values, side="right") for row in ordered]
+    return counts[0] if len(counts) == 1 else np.stack(counts)[dims, np.arange(len(values))]
 
 
 class _RegionRows:
@@ -439,6 +434,7 @@ class RIAC(Strategy):
         tasks, scores = self.pairs(region)
         columns = self._unit[tasks].T  # (d, pairs)
         ordered = np.sort(columns, axis=1)
+        spans = high - low
         n, d, attempts, minlen = len(tasks), len(low), self.nb_split_attempts, self._minlen
         dims = np.zeros(attempts, dtype=np.int64)
         at = np.zeros(attempts)
@@ -446,7 +442,7 @@ class RIAC(Strategy):
         todo = np.arange(attempts)  # attempts still to (re)draw until both halves hold minlen
         for _ in range(_MAX_REDRAWS):
             drawn = self.rng.integers(0, d, size=len(todo))
-            cut = low[drawn] + self.rng.random(len(todo)) * (high[drawn] - low[drawn])
+            cut = low[drawn] + self.rng.random(len(todo)) * spans[drawn]
             counted = _at_most(ordered, drawn, cut)
             dims[todo], at[todo], below[todo] = drawn, cut, counted
             todo = todo[(counted < minlen) | (n - counted < minlen)]
