@@ -261,25 +261,24 @@ class RIAC(Strategy):
         return self._alp[:regions].copy()
 
     def _ring_alps(self, regions: np.ndarray) -> np.ndarray:
-        """:func:`window_alp` of the regions' rings from prefix sums along each ring: the
-        sums of the newest ``half`` and ``span`` scores are two differences of the prefix
-        sums (three where the run wraps around), not masks over every slot."""
+        """:func:`window_alp` of the regions' rings: the older and newer halves of each
+        window are runs of the ring (two pieces each where a run wraps around), summed by
+        one ``add.reduceat`` over the rings laid end to end, not masks over every slot."""
         width = self.tasks.shape[1]
         held, count = self.held[regions], self.count[regions]
         span = np.minimum(held, self._window)
         half = span // 2
-        prefix = np.zeros((len(regions), width + 1))
-        np.cumsum(self.scores[regions], axis=1, out=prefix[:, 1:])
-        rows = np.arange(len(regions))
-
-        def newest(m: np.ndarray) -> np.ndarray:  # sum of the newest m scores (m <= width)
-            start = (count - m) % width
-            wraps = start + m >= width
-            end = np.where(wraps, start + m - width, start + m)
-            return prefix[rows, end] - prefix[rows, start] + np.where(wraps, prefix[:, -1], 0.0)
-
-        second = newest(half)
-        first = newest(span) - second
+        laid = np.append(self.scores[regions], 0.0)  # a last index for runs that end a ring
+        base = np.arange(len(regions)) * width
+        pieces = []
+        for start, length in ((count - span, span - half), (count - half, half)):
+            start %= width
+            pieces += [start, np.minimum(start + length, width)]  # up to the ring's end
+            pieces += [np.zeros_like(start), np.maximum(start + length - width, 0)]  # wrapped
+        bounds = np.stack(pieces, axis=1) + base[:, None]  # (regions, begin/end of 4 pieces)
+        sums = np.add.reduceat(laid, bounds.ravel())[::2].reshape(-1, 4)
+        sums[bounds[:, 1::2] == bounds[:, ::2]] = 0.0  # an empty run sums its first slot
+        first, second = sums[:, 0] + sums[:, 1], sums[:, 2] + sums[:, 3]
         gap = first / np.maximum(span - half, 1) - second / np.maximum(half, 1)
         return np.where(held > 2, np.abs(gap), 0.0)
 
@@ -541,7 +540,8 @@ class RIAC(Strategy):
                 self.low[region] + 1e-5,
                 self.high[region] - 1e-5,
             )
-            points, slots = np.r_[points, moved], np.r_[guided, mutate[has_pairs]]
+            points = np.concatenate([points, moved])
+            slots = np.concatenate([guided, mutate[has_pairs]])
         out[slots] = self._snap(points)  # one lookup for both modes
         return Proposal(out)
 
