@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stepladder import Curriculum, ItemPool, Outcomes
+from stepladder import Curriculum, ItemPool, Outcomes, load_state, save_state
 from stepladder.strategies.riac import RIAC, _at_most, _group, window_alp
 
 
@@ -250,3 +250,29 @@ def test_split_helpers_against_brute_force() -> None:
         np.testing.assert_array_equal(order, np.argsort(keys, kind="stable"))
         np.testing.assert_array_equal(distinct, np.unique(keys))
         np.testing.assert_array_equal(lengths, np.unique(keys, return_counts=True)[1])
+
+
+def test_riac_resumes_exactly_across_splits(tmp_path) -> None:
+    """A state saved after splits (spare rows in use) loads into a fresh curriculum, which
+    then splits further exactly as the original does."""
+    pool = ItemPool(size=4000, features=np.random.default_rng(0).random((4000, 2)))
+    cur = Curriculum(pool, "riac", seed=3, max_region_size=25)
+    rng = np.random.default_rng(1)
+
+    def step(c: Curriculum, rewards: np.ndarray) -> np.ndarray:
+        proposed = c.propose(len(rewards)).indices
+        c.observe(Outcomes(proposed, rewards=rewards))
+        return proposed
+
+    for _ in range(10):
+        step(cur, rng.random((90, 4)))
+    regions = len(cur.strategy.low)
+    save_state(tmp_path / "riac.npz", cur.state_dict())
+    resumed = Curriculum(pool, "riac", seed=99, max_region_size=25)
+    resumed.load_state_dict(load_state(tmp_path / "riac.npz"))
+    for _ in range(10):
+        rewards = rng.random((90, 4))
+        np.testing.assert_array_equal(step(resumed, rewards), step(cur, rewards))
+    assert regions > 3 and len(cur.strategy.low) > regions
+    for name in cur.strategy.learned:
+        np.testing.assert_array_equal(getattr(resumed.strategy, name), getattr(cur.strategy, name))
