@@ -61,15 +61,18 @@ def _group(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def _at_most(ordered: np.ndarray, dims: np.ndarray, values: np.ndarray) -> np.ndarray:
     """How many of each row of ``ordered`` (sorted rows) are at most ``values[k]``, in the row
-    ``dims[k]``: a binary search per value and row.
+    ``dims[k]``: a binary search per value.
 
     Example:
         >>> _at_most(np.array([[0.1, 0.5, 0.9], [0.2, 0.2, 0.3]]), np.array([0, 1, 1]),
         ...          np.array([0.5, 0.2, 0.0])).tolist()
         [2, 2, 0]
     """
-    counts = [row.searchsorted(values, side="right") for row in ordered]
-    return counts[0] if len(counts) == 1 else np.stack(counts)[dims, np.arange(len(values))]
+    counts = ordered[0].searchsorted(values, side="right")
+    for dim in range(1, len(ordered)):
+        along = dims == dim
+        counts[along] = ordered[dim].searchsorted(values[along], side="right")
+    return counts
 
 
 class _RegionRows:
@@ -482,22 +485,23 @@ class RIAC(Strategy):
         """``|ALP_1 - ALP_2|`` of the two children of each split attempt: :func:`window_alp`
         of the pairs with ``lower`` (``below`` of them, at least one) and of the others.
 
-        Each child's scores, oldest first, are laid end to end; one ``add.reduceat`` sums
-        the slices of its window's older and newer halves (a sum per slice of the same
-        scores, so equal children give equal gaps), not masks over every pair."""
+        A child's window is two runs of its row of masked scores (older half, newer half),
+        from its pair at rank ``held - span`` (then ``held - half``) to the end of the row;
+        one ``add.reduceat`` sums every run (equal rows give equal sums, so equal attempts
+        tie exactly, as the authors' do)."""
         attempts, n = lower.shape
         sides = np.concatenate([lower, ~lower])  # (2 attempts, pairs): lower, then upper
         held = np.concatenate([below, n - below])
-        laid = np.broadcast_to(scores, sides.shape)[sides]
+        pairs = np.flatnonzero(sides)  # row * n + column of each child's pairs, oldest first
         start = np.cumsum(held) - held
         span = np.minimum(held, self._window)
         half = span // 2
-        # slices per child: dropped (older than the window), first, second (to the next child)
-        bounds = np.stack([start, start + held - span, start + held - half], axis=1)
-        sums = np.add.reduceat(laid, np.minimum(bounds.ravel(), len(laid) - 1)).reshape(-1, 3)
-        # a slice that ends where it starts holds its first score, not 0: a first slice is
-        # never empty (span - half >= 1), a second one only with half 0, held < 3 (ALP 0)
-        gap = sums[:, 1] / np.maximum(span - half, 1) - sums[:, 2] / np.maximum(half, 1)
+        # with half 0 (held < 3, ALP 0) the newer run starts in the next row: any bounds do
+        ranks = np.stack([start + held - span, start + held - half], axis=1)
+        rows_end = np.arange(1, len(sides) + 1) * n  # the last row runs to the end of the array
+        bounds = np.column_stack([pairs[np.minimum(ranks, len(pairs) - 1)], rows_end]).ravel()
+        sums = np.add.reduceat((sides * scores).ravel(), bounds[:-1])
+        gap = sums[0::3] / np.maximum(span - half, 1) - sums[1::3] / np.maximum(half, 1)
         alp = np.where(held > 2, np.abs(gap), 0.0)
         return np.abs(alp[:attempts] - alp[attempts:])
 
