@@ -102,7 +102,10 @@ def test_cached_alps_equal_window_alp_of_the_rings(window: int | None) -> None:
         proposal = cur.propose(int(rng.integers(1, 600)))
         cur.observe(Outcomes(proposal.indices, rewards=rng.random((len(proposal.indices), 2))))
         s = cur.strategy
-        _, scores, held = s._rings(np.arange(len(s.low)))
+        scores, held = np.zeros((len(s.low), 13)), np.zeros((len(s.low), 13), dtype=bool)
+        for region in range(len(s.low)):
+            ring = s.pairs(region)[1]
+            scores[region, : len(ring)], held[region, : len(ring)] = ring, True
         expected = window_alp(scores, held, s._window)
         np.testing.assert_allclose(s.alps(), expected, rtol=0, atol=1e-12)
     assert len(cur.strategy.low) > 20
@@ -276,3 +279,18 @@ def test_riac_resumes_exactly_across_splits(tmp_path) -> None:
     assert regions > 3 and len(cur.strategy.low) > regions
     for name in cur.strategy.learned:
         np.testing.assert_array_equal(getattr(resumed.strategy, name), getattr(cur.strategy, name))
+
+
+def test_worst_task_is_the_oldest_of_the_lowest() -> None:
+    """Mode 3 starts from each region's lowest-scoring held task, the oldest on ties
+    (``argmin`` over the pairs oldest first), whatever the ring's rotation."""
+    cur = Curriculum(_line(), "riac", seed=0, max_region_size=10)
+    rng = np.random.default_rng(4)
+    for _ in range(6):
+        proposed = cur.propose(37).indices
+        cur.observe(Outcomes(proposed, rewards=rng.integers(0, 3, size=(37, 1)) / 2))  # ties
+    s = cur.strategy
+    regions = np.flatnonzero(s.held > 0)
+    expected = [s.pairs(r)[0][np.argmin(s.pairs(r)[1])] for r in regions]
+    assert len(regions) > 3 and (s.count[regions] > s.held[regions]).any()  # rings wrapped
+    np.testing.assert_array_equal(s._worst(regions), expected)

@@ -241,14 +241,15 @@ class RIAC(Strategy):
         slots = (count - held + np.arange(held)) % width
         return rows["tasks"][region, slots], rows["scores"][region, slots]
 
-    def _rings(self, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _worst(self, regions: np.ndarray) -> np.ndarray:
+        """Each region's lowest-scoring held task (the oldest on ties); regions hold pairs."""
         width = self.tasks.shape[1]
         held = self.held[regions]
-        columns = (self.count[regions] - held)[:, None] + np.arange(width)
-        columns %= width
-        rows = regions[:, None]
-        mask = np.arange(width) < held[:, None]
-        return self.tasks[rows, columns], self.scores[rows, columns], mask
+        slots = (self.count[regions] - held)[:, None] + np.arange(width)  # oldest first
+        slots %= width
+        scores = self.scores[regions[:, None], slots]
+        lowest = np.argmin(np.where(np.arange(width) < held[:, None], scores, np.inf), axis=1)
+        return self.tasks[regions, slots[np.arange(len(regions)), lowest]]
 
     def alps(self) -> np.ndarray:
         """ALP of every region.
@@ -541,9 +542,7 @@ class RIAC(Strategy):
         if has_pairs.any():
             region = chosen[has_pairs]
             distinct, back = np.unique(region, return_inverse=True)
-            tasks, scores, held = self._rings(distinct)
-            lowest = np.argmin(np.where(held, scores, np.inf), axis=1)  # the oldest on ties
-            worst = tasks[np.arange(len(distinct)), lowest][back]
+            worst = self._worst(distinct)[back]
             moved = np.clip(
                 self._unit[worst] + noise[has_pairs],
                 self.low[region] + 1e-5,
