@@ -462,11 +462,11 @@ class RIAC(Strategy):
             rows["held"][region] -= drop
             return
         tried = np.flatnonzero(valid)
-        gap = np.full(attempts, -np.inf)
         lower = at[tried, None] >= columns[dims[tried]]
-        gap[tried] = self._child_gaps(lower, below[tried], scores)
-        best = attempts - 1 - int(np.argmax(gap[::-1]))  # the last of the best, as theirs
-        dim, threshold = int(dims[best]), float(at[best])
+        gap = self._child_gaps(lower, below[tried], scores)
+        pick = len(tried) - 1 - int(np.argmax(gap[::-1]))  # the last of the best, as theirs
+        best, mask = tried[pick], lower[pick]
+        dim, threshold, k = int(dims[best]), float(at[best]), int(below[best])
         first = self._regions
         self._add_regions(2)
         rows = self._rows
@@ -475,12 +475,10 @@ class RIAC(Strategy):
         rows["low"][first : first + 2] = low
         rows["high"][first : first + 2] = high
         rows["high"][first, dim] = rows["low"][first + 1, dim] = threshold
-        mask = lower[np.searchsorted(tried, best)]
-        for child, side in ((first, mask), (first + 1, ~mask)):  # empty rings: slots 0, 1, ...
-            k = int(side.sum())
-            rows["tasks"][child, :k] = tasks[side]
-            rows["scores"][child, :k] = scores[side]
-            rows["count"][child] = rows["held"][child] = k
+        for child, side, held in ((first, mask, k), (first + 1, ~mask, n - k)):  # empty rings
+            rows["tasks"][child, :held] = tasks[side]
+            rows["scores"][child, :held] = scores[side]
+            rows["count"][child] = rows["held"][child] = held
 
     def _child_gaps(self, lower: np.ndarray, below: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """``|ALP_1 - ALP_2|`` of the two children of each split attempt: :func:`window_alp`
