@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from stepladder._checks import number, positive_int
 from stepladder.outcomes import Outcomes
 from stepladder.strategies._registry import register
-from stepladder.strategies._teacher_tools import Snap, episode_scores, segments, unit_features
+from stepladder.strategies._teacher_tools import Snap, episode_scores, unit_features
 from stepladder.strategies._toolbox import empty_proposal
 from stepladder.strategies.base import Proposal, Strategy
 
@@ -39,6 +40,39 @@ def window_alp(rewards: np.ndarray, held: np.ndarray, window: int) -> np.ndarray
     mean_first = (rewards * first).sum(axis=1) / np.maximum(first.sum(axis=1), 1)
     mean_second = (rewards * second).sum(axis=1) / np.maximum(second.sum(axis=1), 1)
     return np.where(n > 2, np.abs(mean_first - mean_second), 0.0)
+
+
+def _group(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions sorted by key, batch order kept within a key; the distinct keys, ascending;
+    occurrences of each) for keys in ``0..bound - 1``: a radix sort where keys fit 16 bits.
+
+    Example:
+        >>> [a.tolist() for a in _group(np.array([7, 2, 7, 7]), 8)]
+        [[1, 0, 2, 3], [2, 7], [1, 3]]
+    """
+    small = keys.astype(np.uint16) if bound <= 2**16 else keys
+    order = np.argsort(small, kind="stable")
+    ordered = keys[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(first)
+    return order, ordered[starts], np.diff(np.append(starts, len(keys)))
+
+
+def _at_most(ordered: np.ndarray, dims: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """How many of each row of ``ordered`` (sorted rows) are at most ``values[k]``, in the row
+    ``dims[k]``: a binary search per value.
+
+    Example:
+        >>> _at_most(np.array([[0.1, 0.5, 0.9], [0.2, 0.2, 0.3]]), np.array([0, 1, 1]),
+        ...          np.array([0.5, 0.2, 0.0])).tolist()
+        [2, 2, 0]
+    """
+    counts = ordered[0].searchsorted(values, side="right")
+    for dim in range(1, len(ordered)):
+        along = dims == dim
+        counts[along] = ordered[dim].searchsorted(values[along], side="right")
+    return counts
 
 
 class _RegionRows:
@@ -88,14 +122,19 @@ class RIAC(Strategy):
     up after 100 redraws (theirs loops forever when the pairs are one repeated task); a leaf
     narrower than ``2 min_dims_range_ratio`` in every dimension, where no split can be
     valid, drops its oldest pairs without drawing. The
-    uniform draw covers the pool's tasks (as ``alp_gmm``), not points of the box. A batch
-    gives what its episodes fed one by one would, with the random draws in another order.
+    uniform draw covers the pool's tasks (as ``alp_gmm``), not points of the box. A batch of
+    episodes leaves exactly what they would fed one by one; a batch of proposals makes
+    their draws in another order than proposals drawn one at a time.
 
-    Cost: O(batch x depth) per step plus, per split, ``nb_split_attempts`` partitions of
-    ``max_region_size`` pairs (vectorised, about 0.3 ms); a leaf too narrow to split only
-    drops pairs, in closed form, without interrupting the batch. A proposal recomputes the
-    ALP of the regions whose rings changed since the last one (prefix sums along each ring,
-    O(max_region_size) per region); points snap to tasks in O(1) each (``Snap``). Regions
+    Cost: O(batch x depth) per step. ``observe`` descends the tree once for the batch and
+    writes every pair to its regions' rings in one batched write, except around the leaves
+    that fill: those events are taken in episode order (so their splits draw in the order
+    the authors' loop would), each a split of ``max_region_size + 1`` pairs: draws counted
+    by binary search over the pairs' coordinates sorted per dimension, both children of
+    every attempt scored by one ``add.reduceat`` over their scores (about 0.2 ms). A leaf
+    too narrow to split only drops pairs, in closed form, and makes no event. A proposal
+    recomputes the ALP of the regions whose rings changed since the last one
+    (O(max_region_size) per region); points snap to tasks in O(1) each (``Snap``). Regions
     hold task indices, so checkpoints grow with the regions (at most about
     ``2 / min_dims_range_ratio^d``), not with the pool.
 
@@ -196,17 +235,21 @@ class RIAC(Strategy):
 
     def pairs(self, region: int) -> tuple[np.ndarray, np.ndarray]:
         """The region's (tasks, scores), oldest first."""
-        tasks, scores, held = self._rings(np.array([region]))
-        return tasks[0, held[0]], scores[0, held[0]]
+        rows = self._rows
+        width = rows["tasks"].shape[1]
+        held, count = int(rows["held"][region]), int(rows["count"][region])
+        slots = (count - held + np.arange(held)) % width
+        return rows["tasks"][region, slots], rows["scores"][region, slots]
 
-    def _rings(self, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _worst(self, regions: np.ndarray) -> np.ndarray:
+        """Each region's lowest-scoring held task (the oldest on ties); regions hold pairs."""
         width = self.tasks.shape[1]
         held = self.held[regions]
-        columns = (self.count[regions] - held)[:, None] + np.arange(width)
-        columns %= width
-        rows = regions[:, None]
-        mask = np.arange(width) < held[:, None]
-        return self.tasks[rows, columns], self.scores[rows, columns], mask
+        slots = (self.count[regions] - held)[:, None] + np.arange(width)  # oldest first
+        slots %= width
+        scores = self.scores[regions[:, None], slots]
+        lowest = np.argmin(np.where(np.arange(width) < held[:, None], scores, np.inf), axis=1)
+        return self.tasks[regions, slots[np.arange(len(regions)), lowest]]
 
     def alps(self) -> np.ndarray:
         """ALP of every region.
@@ -227,87 +270,155 @@ class RIAC(Strategy):
         return self._alp[:regions].copy()
 
     def _ring_alps(self, regions: np.ndarray) -> np.ndarray:
-        """:func:`window_alp` of the regions' rings from prefix sums along each ring: the
-        sums of the newest ``half`` and ``span`` scores are two differences of the prefix
-        sums (three where the run wraps around), not masks over every slot."""
+        """:func:`window_alp` of the regions' rings: the older and newer halves of each
+        window are runs of the ring (two pieces each where a run wraps around), summed by
+        one ``add.reduceat`` over the rings laid end to end, not masks over every slot."""
         width = self.tasks.shape[1]
         held, count = self.held[regions], self.count[regions]
         span = np.minimum(held, self._window)
         half = span // 2
-        prefix = np.zeros((len(regions), width + 1))
-        np.cumsum(self.scores[regions], axis=1, out=prefix[:, 1:])
-        rows = np.arange(len(regions))
-
-        def newest(m: np.ndarray) -> np.ndarray:  # sum of the newest m scores (m <= width)
-            start = (count - m) % width
-            wraps = start + m >= width
-            end = np.where(wraps, start + m - width, start + m)
-            return prefix[rows, end] - prefix[rows, start] + np.where(wraps, prefix[:, -1], 0.0)
-
-        second = newest(half)
-        first = newest(span) - second
+        laid = np.append(self.scores[regions], 0.0)  # a last index for runs that end a ring
+        base = np.arange(len(regions)) * width
+        pieces = []
+        for start, length in ((count - span, span - half), (count - half, half)):
+            start %= width
+            pieces += [start, np.minimum(start + length, width)]  # up to the ring's end
+            pieces += [np.zeros_like(start), np.maximum(start + length - width, 0)]  # wrapped
+        bounds = np.stack(pieces, axis=1) + base[:, None]  # (regions, begin/end of 4 pieces)
+        sums = np.add.reduceat(laid, bounds.ravel())[::2].reshape(-1, 4)
+        sums[bounds[:, 1::2] == bounds[:, ::2]] = 0.0  # an empty run sums its first slot
+        first, second = sums[:, 0] + sums[:, 1], sums[:, 2] + sums[:, 3]
         gap = first / np.maximum(span - half, 1) - second / np.maximum(half, 1)
         return np.where(held > 2, np.abs(gap), 0.0)
 
-    def _leaf_paths(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(region, episode) of every region containing each point, and each point's leaf."""
+    def _descend(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each point's leaf, and (region, point) for every internal region containing it
+        (level by level, points ascending within a level)."""
+        rows = self._rows
+        child, dim, at = rows["child"], rows["split_dim"], rows["split_at"]
         node = np.zeros(len(points), dtype=np.int64)
-        regions, episodes = [node.copy()], [np.arange(len(points))]
-        inside = np.flatnonzero(self.child[node] >= 0)
+        regions, episodes = [], []
+        inside = np.arange(len(points)) if child[0] >= 0 else node[:0]
         while len(inside):
-            at = node[inside]
-            upper = points[inside, self.split_dim[at]] > self.split_at[at]
-            node[inside] = self.child[at] + upper
-            regions.append(node[inside])
+            here = node[inside]
+            regions.append(here)
             episodes.append(inside)
-            inside = inside[self.child[node[inside]] >= 0]
-        return np.concatenate(regions), np.concatenate(episodes), node
+            below = child[here] + (points[inside, dim[here]] > at[here])
+            node[inside] = below
+            inside = inside[child[below] >= 0]
+        if not regions:
+            return node, node[:0], node[:0]
+        return node, np.concatenate(regions), np.concatenate(episodes)
 
     def _push(self, regions: np.ndarray, tasks: np.ndarray, scores: np.ndarray) -> None:
         """Append pairs to regions' rings, in the given order within each region."""
-        width = self.tasks.shape[1]
-        s = segments(regions)
-        rows = regions[s.order]
-        last = s.within >= s.lengths[s.segment] - width  # older ones would be overwritten
-        slots = (self.count[rows] + s.within) % width
-        self.tasks[rows[last], slots[last]] = tasks[s.order][last]
-        self.scores[rows[last], slots[last]] = scores[s.order][last]
-        self.count[s.keys] += s.lengths
-        self.held[s.keys] = np.minimum(self.held[s.keys] + s.lengths, width)
+        if not len(regions):
+            return
+        rows = self._rows
+        width = rows["tasks"].shape[1]
+        order, keys, lengths = _group(regions, self._regions)
+        starts = np.cumsum(lengths) - lengths
+        within = np.arange(len(order)) - np.repeat(starts, lengths)
+        last = within >= np.repeat(lengths - width, lengths)  # older ones would be overwritten
+        order, within = order[last], within[last]
+        ring = regions[order]
+        slots = (rows["count"][ring] + within) % width
+        rows["tasks"][ring, slots] = tasks[order]
+        rows["scores"][ring, slots] = scores[order]
+        rows["count"][keys] += lengths
+        rows["held"][keys] = np.minimum(rows["held"][keys] + lengths, width)
+
+    def _push_one(self, region: int, tasks: np.ndarray, scores: np.ndarray) -> None:
+        """Append pairs to one region's ring, in order."""
+        rows = self._rows
+        width = rows["tasks"].shape[1]
+        count, pushed = int(rows["count"][region]), len(tasks)
+        kept = min(pushed, width)
+        slots = (count + pushed - kept + np.arange(kept)) % width
+        rows["tasks"][region, slots] = tasks[pushed - kept :]
+        rows["scores"][region, slots] = scores[pushed - kept :]
+        rows["count"][region] = count + pushed
+        rows["held"][region] = min(int(rows["held"][region]) + pushed, width)
+
+    def _narrow(self, regions: np.ndarray | int) -> np.ndarray:
+        """Whether each region is too narrow in every dimension for any valid split."""
+        rows = self._rows
+        spans = rows["high"][regions] - rows["low"][regions]
+        return (spans < 2 * self.min_dims_range_ratio).all(axis=-1)
 
     def observe(self, outcomes: Outcomes) -> None:
+        """Push each episode's pair to every region containing its task, in batch order.
+
+        Only the pushes that fill a leaf (it then holds ``max_region_size + 1`` pairs) need
+        the batch's order: those events are taken in episode order (the order the random
+        draws of their split attempts follow), each pushing its leaf's pairs up to the
+        event, then splitting it or dropping pairs; every other push is one batched write.
+        A leaf too narrow to split only drops its oldest pairs when full, drawing nothing:
+        what it holds after the batch is arithmetic, so it makes no event."""
         tasks, scores = episode_scores(outcomes)
-        width = self.tasks.shape[1]
+        if not len(tasks):
+            return
+        width = self.max_region_size + 1
         points = self._unit[tasks]
-        regions, episodes, leaf = self._leaf_paths(points)  # once: a split moves few tasks
-        # pairs its leaf holds once episode i is pushed: a leaf is full at width; only the
-        # episodes after a full one in the same leaf change (moved to a child, or fewer held)
-        level = self._levels(leaf, np.arange(len(tasks)))
-        # a leaf too narrow to split only drops its oldest pairs when full, drawing nothing:
-        # what it holds after the batch is arithmetic, so it never interrupts the pushes
-        narrow = (self.high[leaf] - self.low[leaf] < 2 * self.min_dims_range_ratio).all(axis=1)
-        narrow_leaves, narrow_pushes = np.unique(leaf[narrow], return_counts=True)
-        narrow_held = self.held[narrow_leaves]
-        level[narrow] = 0
-        start = 0
-        while start < len(tasks):
-            full = np.flatnonzero(level[start:] >= width)
-            end = start + int(full[0]) + 1 if len(full) else len(tasks)  # up to a full leaf
-            chunk = (episodes >= start) & (episodes < end)
-            self._push(regions[chunk], tasks[episodes[chunk]], scores[episodes[chunk]])
-            if not len(full):
-                break
-            region = int(leaf[end - 1])
+        leaf, regions, episodes = self._descend(points)  # once: a split moves few tasks
+        pending_regions, pending_episodes = [regions], [episodes]  # pushed after the events
+        narrow_regions, narrow_held, narrow_pushes = [], [], []
+        events: list[tuple[int, int, int, np.ndarray]] = []
+
+        def enqueue(region: int, later: np.ndarray) -> None:
+            """The leaf's next episodes (ascending): an event where one fills it, else pending."""
+            if not len(later):
+                return
+            held = int(self._rows["held"][region])
+            if self._narrow(region):
+                narrow_regions.append(region)
+                narrow_held.append(held)
+                narrow_pushes.append(len(later))
+            elif len(later) > (fills := max(width - 1 - held, 0)):
+                heapq.heappush(events, (int(later[fills]), region, fills, later))
+                return
+            pending_regions.append(np.full(len(later), region))
+            pending_episodes.append(later)
+
+        order, keys, lengths = _group(leaf, self._regions)
+        held = self._rows["held"][keys]
+        narrow = self._narrow(keys)
+        busy = ~narrow & (lengths > np.maximum(width - 1 - held, 0))  # filled in this batch
+        quiet = ~np.repeat(busy, lengths)  # in group order
+        pending_regions.append(leaf[order[quiet]])
+        pending_episodes.append(order[quiet])
+        narrow_regions.extend(keys[narrow].tolist())
+        narrow_held.extend(held[narrow].tolist())
+        narrow_pushes.extend(lengths[narrow].tolist())
+        starts = np.cumsum(lengths) - lengths
+        for group in np.flatnonzero(busy).tolist():
+            start = int(starts[group])
+            enqueue(int(keys[group]), order[start : start + int(lengths[group])])
+
+        while events:
+            _, region, fills, later = heapq.heappop(events)
+            now = later[: fills + 1]
+            self._push_one(region, tasks[now], scores[now])
             self._split(region)
-            later = end + np.flatnonzero(leaf[end:] == region)
-            if self.child[region] >= 0:  # later episodes in it go down to a new child
-                upper = points[later, self.split_dim[region]] > self.split_at[region]
-                leaf[later] = self.child[region] + upper
-                regions = np.concatenate([regions, leaf[later]])
-                episodes = np.concatenate([episodes, later])
-            level[later] = self._levels(leaf, later)
-            start = end
-        self.held[narrow_leaves] = self._held_after(narrow_held, narrow_pushes)
+            later = later[fills + 1 :]
+            rows = self._rows
+            first = int(rows["child"][region])
+            if first < 0:  # no split: the leaf dropped pairs and goes on filling
+                enqueue(region, later)
+                continue
+            pending_regions.append(np.full(len(later), region))  # an internal region now
+            pending_episodes.append(later)
+            upper = points[later, rows["split_dim"][region]] > rows["split_at"][region]
+            enqueue(first, later[~upper])
+            enqueue(first + 1, later[upper])
+
+        episodes = np.concatenate(pending_episodes)
+        self._push(np.concatenate(pending_regions), tasks[episodes], scores[episodes])
+        if narrow_regions:
+            held_now = self._rows["held"]
+            held_now[narrow_regions] = self._held_after(
+                np.array(narrow_held, dtype=np.int64), np.array(narrow_pushes, dtype=np.int64)
+            )
 
     def _held_after(self, held: np.ndarray, pushes: np.ndarray) -> np.ndarray:
         """Pairs a leaf that cannot split holds after ``pushes`` more, from ``held``: each
@@ -319,68 +430,93 @@ class RIAC(Strategy):
             return np.minimum(held + pushes, width)
         return np.where(reached < 0, held + pushes, width - discard + reached % discard)
 
-    def _levels(self, leaf: np.ndarray, episodes: np.ndarray) -> np.ndarray:
-        """Pairs held by the leaf of each of ``episodes`` (ascending) once it is pushed,
-        counting from the pairs held now."""
-        s = segments(leaf[episodes])
-        occurrence = np.empty(len(episodes), dtype=np.int64)
-        occurrence[s.order] = s.within + 1
-        return self.held[leaf[episodes]] + occurrence
-
     def _split(self, region: int) -> None:
         """Split a full leaf into two children, or drop its oldest pairs."""
-        low, high = self.low[region], self.high[region]
+        rows = self._rows
+        low, high = rows["low"][region].copy(), rows["high"][region].copy()
         ratio = self.min_dims_range_ratio
+        drop = int(self.max_region_size * self.discard_ratio)
         if (high - low < 2 * ratio).all():  # no threshold leaves both children wide enough
-            self.held[region] -= int(self.max_region_size * self.discard_ratio)
+            rows["held"][region] -= drop
             return
         tasks, scores = self.pairs(region)
-        points = self._unit[tasks]
-        attempts, d = self.nb_split_attempts, points.shape[1]
+        columns = self._unit[tasks].T  # (d, pairs)
+        ordered = np.sort(columns, axis=1)
+        spans = high - low
+        n, d, attempts, minlen = len(tasks), len(low), self.nb_split_attempts, self._minlen
         dims = np.zeros(attempts, dtype=np.int64)
         at = np.zeros(attempts)
-        lower = np.zeros((attempts, len(tasks)), dtype=bool)
-        drawn = np.zeros(attempts, dtype=bool)  # both halves hold min_region_size pairs
+        below = np.zeros(attempts, dtype=np.int64)
+        todo = np.arange(attempts)  # attempts still to (re)draw until both halves hold minlen
         for _ in range(_MAX_REDRAWS):
-            todo = np.flatnonzero(~drawn)
+            drawn = self.rng.integers(0, d, size=len(todo))
+            cut = low[drawn] + self.rng.random(len(todo)) * spans[drawn]
+            counted = _at_most(ordered, drawn, cut)
+            dims[todo], at[todo], below[todo] = drawn, cut, counted
+            todo = todo[(counted < minlen) | (n - counted < minlen)]
             if not len(todo):
                 break
-            dims[todo] = self.rng.integers(0, d, size=len(todo))
-            at[todo] = low[dims[todo]] + self.rng.random(len(todo)) * (
-                high[dims[todo]] - low[dims[todo]]
-            )
-            lower[todo] = at[todo, None] >= points[:, dims[todo]].T
-            below = lower[todo].sum(axis=1)
-            drawn[todo] = (below >= self._minlen) & (len(tasks) - below >= self._minlen)
-        valid = drawn & (at - low[dims] >= ratio) & (high[dims] - at >= ratio)
+        valid = (at - low[dims] >= ratio) & (high[dims] - at >= ratio)
+        valid[todo] = False  # still short after the last redraw
         if not valid.any():
-            self.held[region] -= int(self.max_region_size * self.discard_ratio)
+            rows["held"][region] -= drop
             return
-        halves = np.concatenate([lower, ~lower])  # both children of every attempt at once
-        alps = window_alp(np.broadcast_to(scores, halves.shape), halves, self._window)
-        gap = np.where(valid, np.abs(alps[:attempts] - alps[attempts:]), -np.inf)
-        best = attempts - 1 - int(np.argmax(gap[::-1]))  # the last of the best, as theirs
-        dim, threshold, mask = int(dims[best]), float(at[best]), lower[best]
-        first = len(self.low)
-        self.child[region] = first
-        self.split_dim[region], self.split_at[region] = dim, threshold
-        lows, highs = np.repeat(low[None], 2, axis=0), np.repeat(high[None], 2, axis=0)
-        highs[0, dim], lows[1, dim] = threshold, threshold
+        tried = np.flatnonzero(valid)
+        lower = at[tried, None] >= columns[dims[tried]]
+        gap = self._child_gaps(lower, below[tried], scores)
+        pick = len(tried) - 1 - int(np.argmax(gap[::-1]))  # the last of the best, as theirs
+        best, mask = tried[pick], lower[pick]
+        dim, threshold, k = int(dims[best]), float(at[best]), int(below[best])
+        first = self._regions
         self._add_regions(2)
-        self.low[first:], self.high[first:] = lows, highs
-        side = np.where(mask, first, first + 1)
-        self._push(side, tasks, scores)
+        rows = self._rows
+        rows["child"][region] = first
+        rows["split_dim"][region], rows["split_at"][region] = dim, threshold
+        rows["low"][first : first + 2] = low
+        rows["high"][first : first + 2] = high
+        rows["high"][first, dim] = rows["low"][first + 1, dim] = threshold
+        for child, side, held in ((first, mask, k), (first + 1, ~mask, n - k)):  # empty rings
+            rows["tasks"][child, :held] = tasks[side]
+            rows["scores"][child, :held] = scores[side]
+            rows["count"][child] = rows["held"][child] = held
+
+    def _child_gaps(self, lower: np.ndarray, below: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """``|ALP_1 - ALP_2|`` of the two children of each split attempt: :func:`window_alp`
+        of the pairs with ``lower`` (``below`` of them, at least one) and of the others.
+
+        A child's window is two runs of its row of masked scores (older half, newer half),
+        from its pair at rank ``held - span`` (then ``held - half``) to the end of the row;
+        one ``add.reduceat`` sums every run (equal rows give equal sums, so equal attempts
+        tie exactly, as the authors' do)."""
+        attempts, n = lower.shape
+        sides = np.concatenate([lower, ~lower])  # (2 attempts, pairs): lower, then upper
+        held = np.concatenate([below, n - below])
+        pairs = np.flatnonzero(sides)  # row * n + column of each child's pairs, oldest first
+        start = np.cumsum(held) - held
+        span = np.minimum(held, self._window)
+        half = span // 2
+        # with half 0 (held < 3, ALP 0) the newer run starts in the next row: any bounds do
+        ranks = np.stack([start + held - span, start + held - half], axis=1)
+        rows_end = np.arange(1, len(sides) + 1) * n  # the last row runs to the end of the array
+        bounds = np.column_stack([pairs[np.minimum(ranks, len(pairs) - 1)], rows_end]).ravel()
+        sums = np.add.reduceat((sides * scores).ravel(), bounds[:-1])
+        gap = sums[0::3] / np.maximum(span - half, 1) - sums[1::3] / np.maximum(half, 1)
+        alp = np.where(held > 2, np.abs(gap), 0.0)
+        return np.abs(alp[:attempts] - alp[attempts:])
 
     def _add_regions(self, added: int) -> None:
-        """Append ``added`` empty leaves (rows zeroed, ``child`` -1), doubling the spare rows
-        when they run out."""
+        """Append ``added`` empty leaves. Rows past the regions in use are kept empty
+        (``child`` -1, the rest 0); when they run out the spare rows double."""
         used = self._regions
         for name, rows in self._rows.items():
             if len(rows) < used + added:
-                spare = np.zeros((max(2 * used, used + added), *rows.shape[1:]), rows.dtype)
+                spare = np.full(
+                    (max(2 * used, used + added), *rows.shape[1:]),
+                    -1 if name == "child" else 0,
+                    dtype=rows.dtype,
+                )
                 spare[:used] = rows[:used]
-                self._rows[name] = rows = spare
-            rows[used : used + added] = -1 if name == "child" else 0
+                self._rows[name] = spare
         self._regions = used + added
 
     def propose(self, n: int) -> Proposal:
@@ -402,15 +538,16 @@ class RIAC(Strategy):
         has_pairs = self.held[chosen] > 0
         slots = guided
         if has_pairs.any():
-            tasks, scores, held = self._rings(chosen[has_pairs])
-            worst = tasks[np.arange(len(tasks)), np.argmin(np.where(held, scores, np.inf), axis=1)]
             region = chosen[has_pairs]
+            distinct, back = np.unique(region, return_inverse=True)
+            worst = self._worst(distinct)[back]
             moved = np.clip(
                 self._unit[worst] + noise[has_pairs],
                 self.low[region] + 1e-5,
                 self.high[region] - 1e-5,
             )
-            points, slots = np.r_[points, moved], np.r_[guided, mutate[has_pairs]]
+            points = np.concatenate([points, moved])
+            slots = np.concatenate([guided, mutate[has_pairs]])
         out[slots] = self._snap(points)  # one lookup for both modes
         return Proposal(out)
 
