@@ -137,8 +137,13 @@ def _guessing_data(n_learners: int, n_items: int, seed: int = 0) -> Responses:
 def test_guessing_m_step_converges_in_few_em_steps(monkeypatch, model):
     """Maximising each E-step's expected log-likelihood (Newton steps to convergence): the
     3PL/4PL converge in tens of EM steps to a penalised log-likelihood at least as high as
-    one Newton step per E-step reaches."""
+    one Newton step per E-step reaches. Both are compared by the exact (float64) marginal
+    log-likelihood plus log prior at their estimates: the EM history's values come from
+    float32 products, whose rounding moves them by about 1e-3 here."""
     from stepladder.difficulty import irt as irt_module
+
+    def penalised(fit: IRT) -> float:
+        return fit.report_.loglik + _log_prior(fit.state_, fit.priors_, fit.model)
 
     data = _guessing_data(1_000, 30)
     new = IRT(model, max_iter=300).fit(data)
@@ -146,7 +151,7 @@ def test_guessing_m_step_converges_in_few_em_steps(monkeypatch, model):
     monkeypatch.setattr(irt_module, "LATENT_CLASS_STEPS", 1)
     old = IRT(model, max_iter=300).fit(data)
     assert old.report_.iterations >= new.report_.iterations
-    assert new.report_.loglik_history[-1] >= old.report_.loglik_history[-1] - 1e-3
+    assert penalised(new) >= penalised(old) - 1e-3
 
 
 @pytest.mark.parametrize("model", ["3pl", "4pl"])

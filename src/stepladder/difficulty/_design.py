@@ -14,8 +14,10 @@ log-likelihood is a weighted sum over patterns, so each product costs O(patterns
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 from stepladder.difficulty.responses import CHUNK_ROWS, Responses, chunked_bincount
 
-__all__ = ["ResponseMatrices", "in_threads", "sum_in_threads"]
+__all__ = ["ResponseMatrices", "blas_on_one_thread", "in_threads", "sum_in_threads"]
 
 T = TypeVar("T")
 
@@ -159,10 +161,10 @@ class ResponseMatrices:
 
         Either table is (items x nodes); ``successes_table`` may be None (skipped).
         """
-        out = self.attempts @ attempts_table.astype(self.dtype)
+        out = _row_products(self.attempts, attempts_table.astype(self.dtype))
         if successes_table is not None:
-            out = out + self.successes @ successes_table.astype(self.dtype)
-        return np.asarray(out, dtype=np.float64)
+            out += _row_products(self.successes, successes_table.astype(self.dtype))
+        return out
 
     def item_products(self, posterior: np.ndarray, *, of: str, groups: int = 1) -> np.ndarray:
         """Expected successes (``Y.T @ post``) or attempts (``N.T @ post``) per item and node,
@@ -175,7 +177,7 @@ class ResponseMatrices:
         """``Y @ v`` or ``N @ v`` for an item vector ``v``: one value per learner (row); for
         an (items x k) ``v``, k per learner in one pass over the matrix."""
         matrix = self.successes if of == "successes" else self.attempts
-        out = np.asarray(matrix @ item_values.astype(self.dtype), dtype=np.float64)
+        out = _row_products(matrix, item_values.astype(self.dtype))
         return out.ravel() if item_values.ndim == 1 else out.reshape(matrix.shape[0], -1)
 
     def item_sums(self, learner_values: np.ndarray, *, of: str) -> np.ndarray:
@@ -186,6 +188,32 @@ class ResponseMatrices:
 
     def max_attempts_per_learner(self) -> float:
         return float(np.asarray(self.attempts.sum(axis=1)).max())
+
+
+def _row_products(matrix, table: np.ndarray) -> np.ndarray:
+    """``matrix @ table`` in float64: for a dense matrix, blocks of ``BLOCK_ROWS`` rows side
+    by side on the worker threads (each row's products are those of its fixed block, so the
+    same on any number of threads).
+
+    Example:
+        >>> matrix = np.arange(6.0, dtype=np.float32).reshape(3, 2)
+        >>> _row_products(matrix, np.array([1.0, 10.0], dtype=np.float32)).tolist()
+        [10.0, 32.0, 54.0]
+    """
+    if not isinstance(matrix, np.ndarray):  # sparse: one product
+        return np.asarray(matrix @ table, dtype=np.float64)
+    out = np.empty((matrix.shape[0], *table.shape[1:]))
+
+    def block(start: int) -> None:
+        rows = slice(start, start + BLOCK_ROWS)
+        out[rows] = matrix[rows] @ table
+
+    in_threads(block, range(0, matrix.shape[0], BLOCK_ROWS))
+    return out
+
+
+#: Items per chunk of :func:`_column_products` on the worker threads.
+ITEM_CHUNK = 2048
 
 
 def _column_products(matrix, table: np.ndarray, rows: int = BLOCK_ROWS,
@@ -213,17 +241,30 @@ def _column_products(matrix, table: np.ndarray, rows: int = BLOCK_ROWS,
     nodes = width // groups
     used = (table != 0).reshape(n_rows, groups, nodes).any(axis=1)
     total = np.zeros((width, matrix.shape[1]))  # transposed: each block adds whole rows
+    blocks = []  # (rows, node window, the block's table columns)
     for start in range(0, n_rows, rows):
         block = slice(start, start + rows)
         where = np.flatnonzero(used[block].any(axis=0))
-        if len(where) == 0:
-            continue
-        first, last = int(where[0]), int(where[-1]) + 1
-        columns = (np.arange(groups)[:, None] * nodes + np.arange(first, last)).ravel()
-        part = np.asarray(table[block][:, columns].T @ matrix[block])
-        for group in range(groups):
-            window = slice(group * nodes + first, group * nodes + last)
-            total[window] += part[group * (last - first) : (group + 1) * (last - first)]
+        if len(where):
+            first, last = int(where[0]), int(where[-1]) + 1
+            columns = (np.arange(groups)[:, None] * nodes + np.arange(first, last)).ravel()
+            blocks.append((block, first, last, np.ascontiguousarray(table[block][:, columns].T)))
+    dense = isinstance(matrix, np.ndarray)
+    # Dense: chunks of items side by side on the worker threads, each adding its blocks in
+    # order (the sums of each item are the same on any number of threads).
+    chunk = ITEM_CHUNK if dense else matrix.shape[1]
+
+    def add(item_start: int) -> None:
+        items = slice(item_start, item_start + chunk)
+        for block, first, last, block_table in blocks:
+            part = np.asarray(block_table @ matrix[block][:, items] if dense
+                              else block_table @ matrix[block])  # fmt: skip
+            span = last - first
+            for group in range(groups):
+                window = slice(group * nodes + first, group * nodes + last)
+                total[window, items] += part[group * span : (group + 1) * span]
+
+    in_threads(add, range(0, matrix.shape[1], chunk))
     return total.T  # items x columns (a transposed view: each column is contiguous)
 
 
@@ -341,13 +382,25 @@ def in_threads(function: Callable[[int], T], starts: Iterable[int]) -> list[T]:
     """
     threads = worker_threads()
     starts = list(starts)
-    if threads == 1 or len(starts) == 1:
+    if threads == 1 or len(starts) == 1 or getattr(_WORKER, "busy", False):
+        # (Inside a worker, blocks run in turn: waiting on the pool from the pool could
+        # leave every worker waiting for work queued behind it.)
         return [function(start) for start in starts]
     key = (os.getpid(), threads)
     pool = _POOLS.get(key)
     if pool is None:
-        pool = _POOLS[key] = ThreadPoolExecutor(threads, thread_name_prefix="stepladder")
+        pool = _POOLS[key] = ThreadPoolExecutor(
+            threads, thread_name_prefix="stepladder", initializer=_mark_worker
+        )
     return list(pool.map(function, starts))  # re-raises the first error
+
+
+#: Marks the pool's worker threads (see :func:`in_threads`).
+_WORKER = threading.local()
+
+
+def _mark_worker() -> None:
+    _WORKER.busy = True
 
 
 def sum_in_threads(function: Callable[[int], Any], starts: Iterable[int], total: Any) -> Any:
@@ -366,3 +419,29 @@ def sum_in_threads(function: Callable[[int], Any], starts: Iterable[int], total:
         for part in in_threads(function, starts[first : first + window]):
             total += part
     return total
+
+
+@contextmanager
+def blas_on_one_thread() -> Iterator[None]:
+    """BLAS on one thread per call while the worker threads run blocks side by side.
+
+    BLAS's own threads would compete with the workers for the same cores (and spin between
+    calls): the products are split into blocks here instead, which also keeps every result
+    the same on any number of threads. Needs ``threadpoolctl`` (a dependency, imported only
+    here); without it BLAS keeps its threads and only the speed differs.
+
+    Example:
+        >>> with blas_on_one_thread():
+        ...     float(np.ones(3) @ np.ones(3))
+        3.0
+    """
+    if worker_threads() == 1:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency; kept working without it
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield

@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from stepladder.difficulty._design import sum_in_threads
 from stepladder.difficulty._logistic import expit
 from stepladder.difficulty._priors import slope_prior
 
@@ -129,22 +130,27 @@ def _dense_block_scores(successes, attempts, posterior, tables) -> list[np.ndarr
 def _item_score_products(matrices, posterior, tables, chunk_cells: int = CHUNK_CELLS):
     """Per item, the sum over learners of score_u * score_v for every u <= v (weighted by
     the pattern counts), accumulated over blocks of about ``chunk_cells`` answered cells:
-    memory stays at a block's scores whatever the size of the log."""
+    memory stays at a few blocks' scores whatever the size of the log. Dense blocks run
+    side by side on the worker threads, their sums added in block order."""
     n_items, k = matrices.attempts.shape[1], len(tables)
     sums = {(u, v): np.zeros(n_items) for u in range(k) for v in range(u, k)}
     weights = matrices.weights
     step = max(1, chunk_cells // n_items)  # rows per block
     if matrices.dense:
-        for start in range(0, posterior.shape[0], step):
+
+        def block(start: int) -> np.ndarray:
             rows = slice(start, start + step)
             scores = _dense_block_scores(matrices.successes[rows], matrices.attempts[rows],
                                          posterior[rows], tables)  # fmt: skip
             if weights is not None:
                 weighted = [s * weights[rows, None] for s in scores]
-            for (u, v), total in sums.items():
-                left = scores[u] if weights is None else weighted[u]
-                total += np.einsum("ij,ij->j", left, scores[v])
-        return sums
+            return np.array([np.einsum("ij,ij->j", scores[u] if weights is None else weighted[u],
+                                       scores[v]) for u, v in sums])  # fmt: skip
+
+        totals = sum_in_threads(
+            block, range(0, posterior.shape[0], step), np.zeros((len(sums), n_items))
+        )
+        return dict(zip(sums, totals, strict=True))
     attempts, successes = matrices.attempts, matrices.successes
     for start in range(0, attempts.shape[0], step):
         block = slice(start, start + step)

@@ -36,6 +36,7 @@ from stepladder._progress import tqdm
 from stepladder.difficulty._design import (
     PATTERN_SHARE,
     ResponseMatrices,
+    blas_on_one_thread,
     in_threads,
     sum_in_threads,
     worker_threads,
@@ -278,7 +279,13 @@ class IRT(Grader):
 
         With ``constant_items="exclude"``, ``items_`` and ``se_`` still have one entry per
         item of ``responses`` (NaN for the excluded ones); ``fitted_`` marks the fitted items.
+        The work runs in blocks on the worker threads, with BLAS on one thread per call
+        (:func:`~stepladder.difficulty._design.blas_on_one_thread`).
         """
+        with blas_on_one_thread():
+            return self._fit(responses)
+
+    def _fit(self, responses: Responses) -> Self:
         _check_fittable(responses)
         started = time.perf_counter()
         self.responses_ = responses
@@ -577,7 +584,9 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
     for start in range(0, len(nodes), node_step):
         part = slice(start, start + node_step)
         log_p, log_q = _log_probabilities(state, nodes[part], model)
-        for first in range(0, n_learners, row_step):
+
+        def rows_block(first: int, part=part, log_p=log_p, log_q=log_q) -> None:
+            # Blocks write their own rows: they run on the worker threads.
             rows = slice(first, first + row_step)
             block = successes[rows].astype(np.float64)
             if model in ("1pl", "2pl"):  # Y @ (log P - log Q) = (Y a) theta + Y delta
@@ -592,6 +601,8 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
                 total[rows] = quadrature.posterior(loglik)[1]
             else:
                 posterior[rows], total[rows] = quadrature.posterior(loglik)
+
+        in_threads(rows_block, range(0, n_learners, row_step))
     loglik = float(matrices.learner_total(total))
     return (loglik, posterior) if with_posterior else loglik
 
