@@ -64,8 +64,9 @@ def read_responses_compact(
 ) -> Responses:
     """Read a long Parquet log batch by batch into int32 indices and float32 scores.
 
-    Peak memory is the compact arrays (16 bytes a row) plus one batch. Ids are numbered
-    in order of first appearance, as :func:`read_responses` numbers them, so both give the
+    Peak memory is the compact arrays (12 bytes a row, 16 with a trials column: without
+    one, ``trials`` is a read-only view of a single 1) plus one batch. Ids are numbered in
+    order of first appearance, as :func:`read_responses` numbers them, so both give the
     same content; ``learner`` and ``item`` are int32, so cast them to int64 before any
     arithmetic that can pass 2**31 (such as ``learner * n_items + item``). CSV and JSON
     Lines logs are read whole with :func:`read_responses` and then narrowed.
