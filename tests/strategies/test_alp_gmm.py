@@ -40,19 +40,29 @@ def test_alp_nearest_neighbour_is_exact_beyond_the_tree_rebuild() -> None:
     np.testing.assert_allclose(cur.strategy.alps, expected)
 
 
-def _alp_run(criterion: str = "aic", seed: int = 0) -> Curriculum:
+def _alp_run(criterion: str = "aic", seed: int = 0, steps: int = 10, **params) -> Curriculum:
     pool = BoxTasks([0.0, 0.0], [1.0, 1.0]).pool(2000, seed=0)
     cur = Curriculum(
-        pool, "alp_gmm", seed=seed, fit_every=100, random_fraction=0.0, criterion=criterion
+        pool,
+        "alp_gmm",
+        seed=seed,
+        fit_every=100,
+        random_fraction=0.0,
+        criterion=criterion,
+        **params,
     )
     rng = np.random.default_rng(1)
-    for _ in range(10):
-        batch = cur.propose(30).indices
-        x = pool.features[batch, 0]
-        # progress only left of 0.3: rewards there are noisy, elsewhere always 0
-        rewards = np.where(x < 0.3, rng.random(len(batch)), 0.0)
-        cur.observe(Outcomes(batch, rewards))
+    for _ in range(steps):
+        _alp_step(cur, rng)
     return cur
+
+
+def _alp_step(cur: Curriculum, rng: np.random.Generator) -> np.ndarray:
+    batch = cur.propose(30).indices
+    x = cur.pool.features[batch, 0]
+    # progress only left of 0.3: rewards there are noisy, elsewhere always 0
+    cur.observe(Outcomes(batch, np.where(x < 0.3, rng.random(len(batch)), 0.0)))
+    return batch
 
 
 def test_alp_gmm_fits_and_samples_where_progress_is() -> None:
@@ -147,3 +157,33 @@ def test_alp_gmm_needs_no_scikit_learn(monkeypatch) -> None:
     cur = _alp_run(seed=3)
     assert 2 <= len(cur.strategy.means) <= 10
     assert np.mean(cur.pool.features[cur.propose(500).indices, 0] < 0.35) > 0.6
+
+
+def test_alp_gmm_warm_start_refits_from_the_last_fits_and_resumes_exactly(tmp_path) -> None:
+    from stepladder import load_state, save_state
+
+    # the first fit (after episode 100) is cold: the same as the default's until the second
+    cold, warm = _alp_run(seed=2, steps=6), _alp_run(seed=2, steps=6, warm_start=True)
+    np.testing.assert_array_equal(cold.strategy.means, warm.strategy.means)
+    assert sorted(warm.strategy.previous_fits.fits) == list(range(2, 11))
+    assert not cold.strategy.previous_fits.fits  # kept only with warm_start
+    start = warm.strategy.previous_fits.fits[2]
+    rng_cold, rng_warm = np.random.default_rng(5), np.random.default_rng(5)
+    # episodes 180 .. 210: the same proposals, then the second fit, started from the first
+    np.testing.assert_array_equal(_alp_step(cold, rng_cold), _alp_step(warm, rng_warm))
+    fit = warm.strategy.previous_fits.fits[2]
+    assert fit is not start and not np.array_equal(fit.means, start.means)
+    assert not np.array_equal(cold.strategy.means, warm.strategy.means)
+    # the last fits are learned state: a resumed run refits exactly as the original
+    save_state(tmp_path / "s.npz", warm.state_dict())
+    pool = BoxTasks([0.0, 0.0], [1.0, 1.0]).pool(2000, seed=0)
+    resumed = Curriculum(
+        pool, "alp_gmm", seed=9, fit_every=100, random_fraction=0.0, warm_start=True
+    )
+    resumed.load_state_dict(load_state(tmp_path / "s.npz"))
+    rng_a, rng_b = np.random.default_rng(6), np.random.default_rng(6)
+    for _ in range(8):  # two more fits
+        np.testing.assert_array_equal(_alp_step(warm, rng_a), _alp_step(resumed, rng_b))
+    np.testing.assert_array_equal(warm.strategy.means, resumed.strategy.means)
+    with pytest.raises(ValueError, match="warm_start"):
+        strategies.create("alp_gmm", warm_start=1)

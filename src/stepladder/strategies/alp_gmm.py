@@ -8,7 +8,7 @@ import numpy as np
 
 from stepladder._checks import choice, number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._gmm import best_mixture
+from stepladder.strategies._gmm import WarmStarts, best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Segments, Snap, episode_scores, segments
 from stepladder.strategies.base import Proposal, Strategy
@@ -122,8 +122,11 @@ class ALPGMM(Strategy):
       The fits are scikit-learn's ``GaussianMixture(k, covariance_type="full",
       random_state=seed)``, as the authors' code, reproduced in NumPy (``_gmm``: the same
       fits to rounding, the 9 run side by side in about 10 ms of CPU, and no scikit-learn
-      needed); a ``k`` whose fit
-      meets a singular covariance is skipped (scikit-learn raises).
+      needed); a ``k`` whose fit meets a singular covariance is skipped (scikit-learn
+      raises). ``warm_start=True`` is the authors' ``warm_start`` parameter (off there too):
+      each ``k`` keeps its ``GaussianMixture(warm_start=True)``, so each fit after its first
+      starts EM from that ``k``'s previous fit instead of k-means (``_gmm.WarmStarts``; a
+      ``k`` whose fit failed starts from k-means again). The previous fits are learned state.
     - Proposal: before the first fit, uniform; else with probability ``random_fraction``
       uniform, otherwise pick Gaussian ``i`` with ``P(i) ∝ mean ALP of i`` (its mean's last
       coordinate), draw ``(x, alp) ~ N(mu_i, Sigma_i)``, clip ``x`` to ``[0, 1]^d`` and snap it
@@ -144,7 +147,17 @@ class ALPGMM(Strategy):
 
     family = "teachers"
     feedback = ("rewards",)
-    learned = ("episodes", "tasks", "alps", "latest", "known", "played", "means", "covariances")
+    learned = (
+        "episodes",
+        "tasks",
+        "alps",
+        "latest",
+        "known",
+        "played",
+        "means",
+        "covariances",
+        "previous_fits",
+    )
 
     def __init__(
         self,
@@ -154,6 +167,7 @@ class ALPGMM(Strategy):
         max_components: int = 10,
         criterion: str = "aic",
         random_fraction: float = 0.2,
+        warm_start: bool = False,
     ) -> None:
         self.fit_every = positive_int("fit_every", fit_every)
         self.min_components = positive_int("min_components", min_components)
@@ -162,6 +176,9 @@ class ALPGMM(Strategy):
             raise ValueError("max_components must be >= min_components")
         self.criterion = choice("criterion", criterion, ("aic", "bic"))
         self.random_fraction = number("random_fraction", random_fraction, low=0.0, high=1.0)
+        if not isinstance(warm_start, bool):
+            raise ValueError(f"warm_start must be True or False, got {warm_start!r}")
+        self.warm_start = warm_start
 
     def _setup(self) -> None:
         features = _task_features(self)
@@ -178,6 +195,7 @@ class ALPGMM(Strategy):
         self.means = np.zeros((0, d))
         self.covariances = np.zeros((0, d, d))
         self._factors = np.zeros((0, d, d))
+        self.previous_fits = WarmStarts(d)  # the last fit of each count (warm_start=True)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
@@ -279,7 +297,8 @@ class ALPGMM(Strategy):
     def _fit(self, tasks: np.ndarray, alps: np.ndarray) -> None:
         data = np.column_stack([self._unit[tasks], alps])
         counts = range(self.min_components, min(self.max_components, len(data)) + 1)
-        best = best_mixture(data, counts, self.rng, criterion=self.criterion)
+        warm = self.previous_fits if self.warm_start else None
+        best = best_mixture(data, counts, self.rng, criterion=self.criterion, warm_start=warm)
         if best is not None:
             self.means = best.means
             self.covariances = best.covariances
