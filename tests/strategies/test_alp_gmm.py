@@ -187,3 +187,41 @@ def test_alp_gmm_warm_start_refits_from_the_last_fits_and_resumes_exactly(tmp_pa
     np.testing.assert_array_equal(warm.strategy.means, resumed.strategy.means)
     with pytest.raises(ValueError, match="warm_start"):
         strategies.create("alp_gmm", warm_start=1)
+
+
+def _brute_nearest_earlier(points: np.ndarray, bound: np.ndarray) -> tuple[list, list]:
+    best, found = [], []
+    for i in range(len(points)):
+        distances = np.sqrt(((points[:i] - points[i]) ** 2).sum(axis=1))
+        inside = np.flatnonzero(distances < bound[i])
+        if not len(inside):
+            best.append(np.inf)
+            found.append(-1)
+            continue
+        j = inside[np.argmin(distances[inside])]  # the first of the nearest
+        best.append(distances[j])
+        found.append(j)
+    return best, found
+
+
+@pytest.mark.parametrize("lattice", [False, True])
+def test_nearest_earlier_point_of_a_batch_against_brute_force(lattice: bool) -> None:
+    from stepladder.strategies.alp_gmm import ALPGMM
+
+    rng = np.random.default_rng(3)
+    for trial in range(12):
+        m = int(rng.integers(1, 400))
+        points = rng.random((m, 2))
+        if lattice:  # many exact ties, repeated points included
+            points = np.round(points * 6) / 6
+        bound = {
+            0: np.full(m, np.inf),  # nothing played before the batch
+            1: rng.random(m) * 0.05,  # many tasks played: small bounds
+            2: rng.random(m) ** 4,  # mostly small, a few large
+        }[trial % 3]
+        if lattice:
+            bound = np.where(np.isfinite(bound), np.round(bound * 12) / 12, bound)
+        best, found = ALPGMM._nearest_earlier(points, bound)
+        expected_best, expected_found = _brute_nearest_earlier(points, bound)
+        np.testing.assert_array_equal(found, expected_found)
+        np.testing.assert_array_equal(best, expected_best)

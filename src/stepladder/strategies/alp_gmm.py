@@ -15,8 +15,9 @@ from stepladder.strategies.base import Proposal, Strategy
 
 __all__ = ["ALPGMM"]
 
-#: Neighbours searched, in turn, for a task played earlier in the same batch.
-_BATCH_NEIGHBOURS = (8, 64)
+#: Tasks first played in a batch that are compared with every earlier one of the batch: those
+#: farthest from every task played before it (the others meet few pairs of batch tasks).
+_FAR_ROWS = 8
 
 
 def _tree(points: np.ndarray) -> Any:
@@ -238,40 +239,41 @@ class ALPGMM(Strategy):
     def _nearest_earlier(points: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance, position) of the nearest point before each, where closer than ``bound``.
 
-        (inf, -1) where none is. Only points whose nearest other point is closer than their
-        bound are searched (few, once many tasks were played): their k nearest points
-        (k = 8, then 64 for those still without an earlier one among them) hold the answer
-        for almost all; the few first points left over are compared with all points before.
+        (inf, -1) where none is; ties go to the first point. The points whose bound is among
+        the ``_FAR_ROWS`` largest are compared with every point before them; for the others,
+        the pairs of points within the largest of their bounds (``cKDTree.query_pairs``:
+        few once many tasks were played, as the bounds shrink) hold every candidate.
         """
         m = len(points)
         best = np.full(m, np.inf)
         found = np.full(m, -1, dtype=np.int64)
         if m < 2:  # the first point has no earlier one
             return best, found
-        tree = _tree(points)
-        other = tree.query(points, k=2)[0][:, 1]  # distance to the nearest other point
-        rows = np.flatnonzero(other < bound)
-        rows = rows[rows > 0]
-        if not len(rows):
-            return best, found
-        for k in _BATCH_NEIGHBOURS:
-            k = min(k, m)
-            distance, position = tree.query(points[rows], k=k)
-            distance, position = distance.reshape(-1, k), position.reshape(-1, k)
-            earlier = position < rows[:, None]
-            first = np.argmax(earlier, axis=1)  # neighbours come nearest first
-            hit = earlier[np.arange(len(rows)), first]
-            best[rows[hit]] = distance[hit, first[hit]]
-            found[rows[hit]] = position[hit, first[hit]]
-            rows = rows[~hit]
-            if not len(rows):
-                return best, found
-        last = int(rows.max())  # left over: compare with every point before
-        gaps = points[rows, None, :] - points[None, :last, :]
-        distances = np.sqrt((gaps**2).sum(axis=2))
-        distances[np.arange(last)[None, :] >= rows[:, None]] = np.inf
-        nearest = np.argmin(distances, axis=1)
-        best[rows], found[rows] = distances[np.arange(len(rows)), nearest], nearest
+        finite = np.sort(bound[np.isfinite(bound)])
+        radius = -np.inf  # rows with larger bounds: compared with every earlier point
+        if len(finite) > _FAR_ROWS:
+            radius = finite[-_FAR_ROWS - 1]
+            pairs = _tree(points).query_pairs(radius, output_type="ndarray")
+            before, row = pairs[:, 0], pairs[:, 1]  # before < row
+            distance = np.sqrt(sum((c[row] - c[before]) ** 2 for c in points.T))
+            keep = (distance < bound[row]) & (bound[row] <= radius)
+            row, before, distance = row[keep], before[keep], distance[keep]
+            first = np.lexsort((before, distance, row))  # by row, nearest, earliest
+            first = first[np.r_[True, row[first][1:] != row[first][:-1]]] if len(first) else first
+            best[row[first]], found[row[first]] = distance[first], before[first]
+        far = np.flatnonzero(bound > radius)
+        far = far[far > 0]
+        for rows in np.array_split(far, -(-len(far) // 256)) if len(far) else ():
+            last = int(rows.max())  # each row against every point before it
+            squares = np.zeros((len(rows), last))
+            for column in points.T:  # a sum over a short last axis is slow in NumPy
+                squares += (column[rows, None] - column[None, :last]) ** 2
+            distances = np.sqrt(squares)
+            distances[np.arange(last)[None, :] >= rows[:, None]] = np.inf
+            nearest = np.argmin(distances, axis=1)
+            closest = distances[np.arange(len(rows)), nearest]
+            hit = closest < bound[rows]
+            best[rows[hit]], found[rows[hit]] = closest[hit], nearest[hit]
         return best, found
 
     def observe(self, outcomes: Outcomes) -> None:
