@@ -225,3 +225,36 @@ def test_nearest_earlier_point_of_a_batch_against_brute_force(lattice: bool) -> 
         expected_best, expected_found = _brute_nearest_earlier(points, bound)
         np.testing.assert_array_equal(found, expected_found)
         np.testing.assert_array_equal(best, expected_best)
+
+
+@pytest.mark.parametrize("lattice", [False, True])
+def test_played_tasks_nearest_against_brute_force_over_many_insertions(lattice: bool) -> None:
+    from stepladder.strategies.alp_gmm import _PlayedTasks
+
+    rng = np.random.default_rng(4)
+    unit = rng.random((3000, 2))
+    if lattice:  # exact ties between tasks, and repeated points
+        unit = np.round(unit * 8) / 8
+    played = _PlayedTasks(unit)
+    order = rng.permutation(3000)
+    start = 0
+    for _ in range(40):
+        size = int(rng.integers(1, 120))
+        played.add(order[start : start + size])
+        start += size
+        tasks = order[:start]  # in order of first play
+        points = rng.random((50, 2))
+        if lattice:
+            points = np.round(points * 16) / 16
+        best, task = played.nearest(points)
+        distances = np.sqrt(((points[:, None] - unit[tasks][None]) ** 2).sum(axis=2))
+        np.testing.assert_allclose(best, distances.min(axis=1), rtol=1e-15)
+        found = np.sqrt(((points - unit[task]) ** 2).sum(axis=1))
+        np.testing.assert_allclose(found, best, rtol=1e-15)  # a nearest task
+        # of the tied ones, one of the oldest part that holds one
+        part_of = np.repeat(np.arange(len(played.parts)), [len(p) for p in played.parts])
+        position = np.argsort(tasks)[np.searchsorted(np.sort(tasks), task)]
+        tied = distances <= distances.min(axis=1, keepdims=True) * (1 + 1e-15)
+        oldest = np.where(tied, part_of[None], len(played.parts)).min(axis=1)
+        np.testing.assert_array_equal(part_of[position], oldest)
+    assert 1 < len(played.parts) < 8 and len(played) == start

@@ -61,12 +61,14 @@ class _PlayedTasks:
     def nearest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance, task) of the nearest played task to each point (inf, -1 when none).
 
-        Ties go to the task played first (the older tree, then the kd-tree's choice).
+        Ties go to the task played first (the older tree, then the kd-tree's choice). The
+        trees are asked oldest (largest) first; the later ones only for tasks nearer than the
+        farthest found so far (``distance_upper_bound``: a shorter search).
         """
         best = np.full(len(points), np.inf)
         task = np.full(len(points), -1, dtype=np.int64)
         for part, tree in zip(self.parts, self.trees, strict=True):
-            distance, position = tree.query(points)
+            distance, position = tree.query(points, distance_upper_bound=best.max())
             closer = distance < best
             best[closer], task[closer] = distance[closer], part[position[closer]]
         return best, task
