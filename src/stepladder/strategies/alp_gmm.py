@@ -116,7 +116,8 @@ class ALPGMM(Strategy):
       0) ``r_nn`` is its own latest reward, and a task's latest reward is the one its
       neighbours compare with. The played tasks live in kd-trees of geometrically shrinking
       sizes (the logarithmic method); tasks first played earlier in the same batch are found
-      among their nearest batch neighbours: the neighbour is exact, no scan of the history.
+      among the pairs of batch tasks closer than their distance to the history: the
+      neighbour is exact (ties go to the task played first), no scan of the history.
     - Every ``fit_every`` episodes, fit a Gaussian mixture with ``k`` components (full
       covariances) for ``k`` in ``min_components .. max_components`` on the last
       ``fit_every`` points ``(x, alp)`` (then dropped) and keep the lowest AIC
