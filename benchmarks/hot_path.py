@@ -276,6 +276,32 @@ def checkpoint_bytes(cur: Curriculum) -> int:
         return path.stat().st_size
 
 
+def strategy_entry(entry: str) -> tuple[str, dict[str, Any]]:
+    """(strategy name, options) of a ``--strategies`` entry: ``name`` or
+    ``name:option=value[:option=value]``, values ``true``/``false``, numbers or text.
+
+    Example:
+        >>> strategy_entry("alp_gmm:warm_start=true:fit_every=100")
+        ('alp_gmm', {'warm_start': True, 'fit_every': 100})
+    """
+    name, *pairs = entry.split(":")
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, text = pair.partition("=")
+        if not key or not equals:
+            raise ValueError(f"strategy option {pair!r} in {entry!r}: expected option=value")
+        value: Any = {"true": True, "false": False}.get(text.lower(), text)
+        if isinstance(value, str):
+            for kind in (int, float):
+                try:
+                    value = kind(text)
+                    break
+                except ValueError:
+                    pass
+        options[key] = value
+    return name, options
+
+
 def run_strategy(
     name: str,
     pool: ItemPool,
@@ -287,12 +313,16 @@ def run_strategy(
     budget_s: float,
     seed: int,
 ) -> Cell:
-    """Time one strategy on one pool; an error is recorded in the cell, not raised."""
+    """Time one strategy on one pool; an error is recorded in the cell, not raised.
+
+    ``name`` may carry options (:func:`strategy_entry`): the row is labelled with the entry.
+    """
     cell = Cell(name, pool.size)
     gc.collect()
     try:
+        strategy, options = strategy_entry(name)
         start = time.process_time()
-        cur = Curriculum(pool, name, seed=seed)
+        cur = Curriculum(pool, strategy, seed=seed, **options)
         cell.setup_ms = (time.process_time() - start) * 1e3
         times = time_strategy_steps(
             cur,
@@ -747,7 +777,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--strategies",
-        help="comma-separated strategies to time (default: every registered one; 'none': skip)",
+        help="comma-separated strategies to time (default: every registered one; 'none': skip);"
+        " name:option=value[:option=value] times a strategy with options, in its own row",
     )
     parser.add_argument(
         "--strategy-steps",
@@ -786,8 +817,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.names = [n.strip() for n in args.strategies.split(",") if n.strip()]
         for name in args.names:
             try:
-                strategies.get(name)
-            except ValueError as error:
+                strategy, options = strategy_entry(name)
+                strategies.create(strategy, **options)
+            except (ValueError, TypeError) as error:
                 parser.error(str(error))
     args.scaling_batches = sorted(
         set(args.scaling_batches or (max(1, args.batch // 4), args.batch, 4 * args.batch))

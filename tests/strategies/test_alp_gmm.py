@@ -40,19 +40,29 @@ def test_alp_nearest_neighbour_is_exact_beyond_the_tree_rebuild() -> None:
     np.testing.assert_allclose(cur.strategy.alps, expected)
 
 
-def _alp_run(criterion: str = "aic", seed: int = 0) -> Curriculum:
+def _alp_run(criterion: str = "aic", seed: int = 0, steps: int = 10, **params) -> Curriculum:
     pool = BoxTasks([0.0, 0.0], [1.0, 1.0]).pool(2000, seed=0)
     cur = Curriculum(
-        pool, "alp_gmm", seed=seed, fit_every=100, random_fraction=0.0, criterion=criterion
+        pool,
+        "alp_gmm",
+        seed=seed,
+        fit_every=100,
+        random_fraction=0.0,
+        criterion=criterion,
+        **params,
     )
     rng = np.random.default_rng(1)
-    for _ in range(10):
-        batch = cur.propose(30).indices
-        x = pool.features[batch, 0]
-        # progress only left of 0.3: rewards there are noisy, elsewhere always 0
-        rewards = np.where(x < 0.3, rng.random(len(batch)), 0.0)
-        cur.observe(Outcomes(batch, rewards))
+    for _ in range(steps):
+        _alp_step(cur, rng)
     return cur
+
+
+def _alp_step(cur: Curriculum, rng: np.random.Generator) -> np.ndarray:
+    batch = cur.propose(30).indices
+    x = cur.pool.features[batch, 0]
+    # progress only left of 0.3: rewards there are noisy, elsewhere always 0
+    cur.observe(Outcomes(batch, np.where(x < 0.3, rng.random(len(batch)), 0.0)))
+    return batch
 
 
 def test_alp_gmm_fits_and_samples_where_progress_is() -> None:
@@ -147,3 +157,104 @@ def test_alp_gmm_needs_no_scikit_learn(monkeypatch) -> None:
     cur = _alp_run(seed=3)
     assert 2 <= len(cur.strategy.means) <= 10
     assert np.mean(cur.pool.features[cur.propose(500).indices, 0] < 0.35) > 0.6
+
+
+def test_alp_gmm_warm_start_refits_from_the_last_fits_and_resumes_exactly(tmp_path) -> None:
+    from stepladder import load_state, save_state
+
+    # the first fit (after episode 100) is cold: the same as the default's until the second
+    cold, warm = _alp_run(seed=2, steps=6), _alp_run(seed=2, steps=6, warm_start=True)
+    np.testing.assert_array_equal(cold.strategy.means, warm.strategy.means)
+    assert sorted(warm.strategy.previous_fits.fits) == list(range(2, 11))
+    assert not cold.strategy.previous_fits.fits  # kept only with warm_start
+    start = warm.strategy.previous_fits.fits[2]
+    rng_cold, rng_warm = np.random.default_rng(5), np.random.default_rng(5)
+    # episodes 180 .. 210: the same proposals, then the second fit, started from the first
+    np.testing.assert_array_equal(_alp_step(cold, rng_cold), _alp_step(warm, rng_warm))
+    fit = warm.strategy.previous_fits.fits[2]
+    assert fit is not start and not np.array_equal(fit.means, start.means)
+    assert not np.array_equal(cold.strategy.means, warm.strategy.means)
+    # the last fits are learned state: a resumed run refits exactly as the original
+    save_state(tmp_path / "s.npz", warm.state_dict())
+    pool = BoxTasks([0.0, 0.0], [1.0, 1.0]).pool(2000, seed=0)
+    resumed = Curriculum(
+        pool, "alp_gmm", seed=9, fit_every=100, random_fraction=0.0, warm_start=True
+    )
+    resumed.load_state_dict(load_state(tmp_path / "s.npz"))
+    rng_a, rng_b = np.random.default_rng(6), np.random.default_rng(6)
+    for _ in range(8):  # two more fits
+        np.testing.assert_array_equal(_alp_step(warm, rng_a), _alp_step(resumed, rng_b))
+    np.testing.assert_array_equal(warm.strategy.means, resumed.strategy.means)
+    with pytest.raises(ValueError, match="warm_start"):
+        strategies.create("alp_gmm", warm_start=1)
+
+
+def _brute_nearest_earlier(points: np.ndarray, bound: np.ndarray) -> tuple[list, list]:
+    best, found = [], []
+    for i in range(len(points)):
+        distances = np.sqrt(((points[:i] - points[i]) ** 2).sum(axis=1))
+        inside = np.flatnonzero(distances < bound[i])
+        if not len(inside):
+            best.append(np.inf)
+            found.append(-1)
+            continue
+        j = inside[np.argmin(distances[inside])]  # the first of the nearest
+        best.append(distances[j])
+        found.append(j)
+    return best, found
+
+
+@pytest.mark.parametrize("lattice", [False, True])
+def test_nearest_earlier_point_of_a_batch_against_brute_force(lattice: bool) -> None:
+    from stepladder.strategies.alp_gmm import ALPGMM
+
+    rng = np.random.default_rng(3)
+    for trial in range(12):
+        m = int(rng.integers(1, 400))
+        points = rng.random((m, 2))
+        if lattice:  # many exact ties, repeated points included
+            points = np.round(points * 6) / 6
+        bound = {
+            0: np.full(m, np.inf),  # nothing played before the batch
+            1: rng.random(m) * 0.05,  # many tasks played: small bounds
+            2: rng.random(m) ** 4,  # mostly small, a few large
+        }[trial % 3]
+        if lattice:
+            bound = np.where(np.isfinite(bound), np.round(bound * 12) / 12, bound)
+        best, found = ALPGMM._nearest_earlier(points, bound)
+        expected_best, expected_found = _brute_nearest_earlier(points, bound)
+        np.testing.assert_array_equal(found, expected_found)
+        np.testing.assert_array_equal(best, expected_best)
+
+
+@pytest.mark.parametrize("lattice", [False, True])
+def test_played_tasks_nearest_against_brute_force_over_many_insertions(lattice: bool) -> None:
+    from stepladder.strategies.alp_gmm import _PlayedTasks
+
+    rng = np.random.default_rng(4)
+    unit = rng.random((3000, 2))
+    if lattice:  # exact ties between tasks, and repeated points
+        unit = np.round(unit * 8) / 8
+    played = _PlayedTasks(unit)
+    order = rng.permutation(3000)
+    start = 0
+    for _ in range(40):
+        size = int(rng.integers(1, 120))
+        played.add(order[start : start + size])
+        start += size
+        tasks = order[:start]  # in order of first play
+        points = rng.random((50, 2))
+        if lattice:
+            points = np.round(points * 16) / 16
+        best, task = played.nearest(points)
+        distances = np.sqrt(((points[:, None] - unit[tasks][None]) ** 2).sum(axis=2))
+        np.testing.assert_allclose(best, distances.min(axis=1), rtol=1e-15)
+        found = np.sqrt(((points - unit[task]) ** 2).sum(axis=1))
+        np.testing.assert_allclose(found, best, rtol=1e-15)  # a nearest task
+        # of the tied ones, one of the oldest part that holds one
+        part_of = np.repeat(np.arange(len(played.parts)), [len(p) for p in played.parts])
+        position = np.argsort(tasks)[np.searchsorted(np.sort(tasks), task)]
+        tied = distances <= distances.min(axis=1, keepdims=True) * (1 + 1e-15)
+        oldest = np.where(tied, part_of[None], len(played.parts)).min(axis=1)
+        np.testing.assert_array_equal(part_of[position], oldest)
+    assert 1 < len(played.parts) < 8 and len(played) == start

@@ -65,3 +65,36 @@ def test_covar_gmm_needs_features() -> None:
         Curriculum(ItemPool(size=4), "covar_gmm")
     cur = _covar()
     assert len(set(cur.propose(200).indices.tolist())) == 5  # uniform before the first fit
+
+
+def test_covar_gmm_warm_start_refits_from_the_last_fits_and_resumes_exactly(tmp_path) -> None:
+    from stepladder import load_state, save_state
+    from stepladder.tasks import BoxTasks
+
+    pool = BoxTasks([0.0, 0.0], [1.0, 1.0]).pool(2000, seed=0)
+
+    def make(**params) -> Curriculum:
+        return Curriculum(pool, "covar_gmm", seed=3, fit_every=100, **params)
+
+    def step(cur: Curriculum, rng: np.random.Generator) -> np.ndarray:
+        batch = cur.propose(40).indices
+        x = pool.features[batch, 0]
+        rewards = (rng.random(len(batch)) < 0.2 + 0.6 * x * cur.strategy.episodes / 800) * 1.0
+        cur.observe(Outcomes(batch, rewards))
+        return batch
+
+    cold, warm = make(), make(warm_start=True)
+    rng_cold, rng_warm = np.random.default_rng(1), np.random.default_rng(1)
+    for _ in range(3):  # one fit (at episode 100), cold in both
+        np.testing.assert_array_equal(step(cold, rng_cold), step(warm, rng_warm))
+    np.testing.assert_array_equal(cold.strategy.means, warm.strategy.means)
+    for _ in range(2):  # the second (at 200): from the first fits
+        np.testing.assert_array_equal(step(cold, rng_cold), step(warm, rng_warm))
+    assert not np.array_equal(cold.strategy.covariances, warm.strategy.covariances)
+    save_state(tmp_path / "s.npz", warm.state_dict())
+    resumed = make(warm_start=True)
+    resumed.load_state_dict(load_state(tmp_path / "s.npz"))
+    rng_a, rng_b = np.random.default_rng(2), np.random.default_rng(2)
+    for _ in range(6):
+        np.testing.assert_array_equal(step(warm, rng_a), step(resumed, rng_b))
+    np.testing.assert_array_equal(warm.strategy.covariances, resumed.strategy.covariances)

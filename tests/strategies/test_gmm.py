@@ -141,3 +141,65 @@ def test_e_step_equals_logsumexp_also_far_from_every_component() -> None:
         np.testing.assert_allclose(
             resp, np.exp(joint - logsumexp(joint, axis=1)[:, None]), rtol=1e-12
         )
+
+
+@pytest.mark.parametrize("data", [_alp_like, _covar_like])
+def test_warm_started_fits_match_scikit_learns_warm_start(data) -> None:
+    # scikit-learn's GaussianMixture(warm_start=True), refitted on 4 windows of new points;
+    # before the third, every other count starts afresh (a new estimator, no start here)
+    mixture = pytest.importorskip("sklearn.mixture")
+    from sklearn.exceptions import ConvergenceWarning
+
+    ks, seeds = range(2, 11), [7 * k + 1 for k in range(2, 11)]
+
+    def estimator(k: int, seed: int):
+        return mixture.GaussianMixture(
+            k, covariance_type="full", random_state=seed, warm_start=True
+        )
+
+    models = [estimator(k, s) for k, s in zip(ks, seeds, strict=True)]
+    starts: list = [None] * len(ks)
+    for window, seed in enumerate((10, 11, 12, 13)):
+        x = data(seed)
+        if window == 2:
+            starts = [None if c % 2 else start for c, start in enumerate(starts)]
+            models = [estimator(k, s) if c % 2 else m for c, (k, s, m) in
+                      enumerate(zip(ks, seeds, models, strict=True))]  # fmt: skip
+        fits = fit_mixtures(x, ks, seeds, warm_start=starts)
+        for fit, model in zip(fits, models, strict=True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(x)
+            assert fit.iterations == model.n_iter_ and fit.converged == model.converged_
+            assert fit.lower_bound == pytest.approx(model.lower_bound_, abs=1e-9)
+            assert fit.log_likelihood == pytest.approx(model.score(x), abs=1e-9)
+            np.testing.assert_allclose(fit.weights, model.weights_, atol=1e-9)
+            np.testing.assert_allclose(fit.means, model.means_, atol=1e-9)
+            np.testing.assert_allclose(fit.covariances, model.covariances_, atol=1e-9)
+        starts = fits
+
+
+def test_warm_starts_save_and_load_exactly_and_reject_bad_state() -> None:
+    from stepladder.strategies._gmm import WarmStarts
+
+    warm = WarmStarts(dimensions=3)
+    best = best_mixture(_alp_like(0), range(2, 6), np.random.default_rng(0), warm_start=warm)
+    state = warm.state_dict()
+    loaded = WarmStarts(dimensions=3)
+    loaded.load_state_dict(state)
+    assert sorted(loaded.fits) == [2, 3, 4, 5] and best is warm.fits[len(best.weights)]
+    for k, fit in warm.fits.items():
+        for name in fit.__dataclass_fields__:
+            assert np.array_equal(getattr(loaded.fits[k], name), getattr(fit, name)), name
+    # the loaded starts refit exactly as the originals
+    x, seeds = _alp_like(1), [0] * 4
+    ours = fit_mixtures(x, range(2, 6), seeds, warm_start=warm.starts(range(2, 6)))
+    again = fit_mixtures(x, range(2, 6), seeds, warm_start=loaded.starts(range(2, 6)))
+    for a, b in zip(ours, again, strict=True):
+        np.testing.assert_array_equal(a.covariances, b.covariances)
+    with pytest.raises(ValueError, match="dimension 2"):
+        WarmStarts(dimensions=2).load_state_dict(state)
+    with pytest.raises(ValueError, match="distinct"):
+        WarmStarts(dimensions=3).load_state_dict({**state, "counts": state["counts"] * 0})
+    with pytest.raises(ValueError, match="cannot start the 3-component"):
+        fit_mixtures(x, [3], [0], warm_start=[warm.fits[2]])

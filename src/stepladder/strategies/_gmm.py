@@ -18,18 +18,32 @@ to 1e-9; only exact distance ties in k-means, as on lattice data, may break diff
 Two rounding-level choices: the E step takes ``exp`` of ``log(weight x density)`` floored
 at -700, without scikit-learn's log-sum-exp shift unless a point's total leaves ``[1e-280,
 inf)`` (:func:`_e_step`), and the moments are taken about the data mean.
+
+``warm_start`` (:func:`fit_mixtures`, :class:`WarmStarts`) is scikit-learn's
+``GaussianMixture(warm_start=True)`` refitted on new data: EM starts from the previous fit of
+the same count, without k-means, and stops by the same rule (the tests compare sequences of
+refits with scikit-learn's, to 1e-9 and the same iterations).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Mixture", "best_mixture", "fit_mixture", "fit_mixtures", "kmeans_labels"]
+__all__ = [
+    "Mixture",
+    "WarmStarts",
+    "best_mixture",
+    "fit_mixture",
+    "fit_mixtures",
+    "kmeans_labels",
+]
 
 _LOG_2PI = math.log(2 * math.pi)
 _TINY = 10 * np.finfo(np.float64).eps  # scikit-learn's floor on a component's mass
@@ -46,6 +60,9 @@ class Mixture:
     samples: int  #: points fitted
     iterations: int  #: EM iterations run
     converged: bool  #: whether the lower bound settled within ``tol``
+    #: EM's last lower bound (scikit-learn's ``lower_bound_``: the mean log-likelihood before
+    #: the last M step), where a warm-started fit begins its convergence test
+    lower_bound: float
 
     @property
     def parameters(self) -> int:
@@ -323,6 +340,47 @@ def _e_step(
     return np.log(total), resp
 
 
+def _kmeans_start(
+    x: np.ndarray,
+    ks: np.ndarray,
+    seeds: list[int],
+    features: np.ndarray,
+    shift: np.ndarray,
+    product: np.ndarray,
+    reg_covar: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights (count, slots), means (count slots, d) less ``shift``, covariances) of the
+    k-means clusters of ``KMeans(ks[c], random_state=seeds[c])``: scikit-learn's start."""
+    n = len(x)
+    count, slots = len(ks), int(ks.max())
+    draws = [_seeding_draws(k, _seeded(seed)) for k, seed in zip(ks, seeds, strict=True)]
+    labels = _kmeans(x, ks, draws)
+    resp = np.zeros((count, slots, n))  # the k-means clusters
+    resp[np.arange(count)[:, None], labels, np.arange(n)] = 1.0
+    masses, means, covariances = _m_step(
+        resp.reshape(-1, n) @ features.T, shift, product, reg_covar
+    )
+    return masses.reshape(count, slots) / n, means, covariances
+
+
+def _check_starts(
+    warm_start: Sequence[Mixture | None] | None, ks: np.ndarray, d: int
+) -> list[Mixture | None]:
+    """The fit each candidate starts from (None: k-means), checked against its ``k`` and ``d``."""
+    if warm_start is None:
+        return [None] * len(ks)
+    starts = list(warm_start)
+    if len(starts) != len(ks):
+        raise ValueError(f"warm_start has {len(starts)} fits for {len(ks)} component counts")
+    for k, start in zip(ks, starts, strict=True):
+        if start is not None and start.means.shape != (k, d):
+            raise ValueError(
+                f"warm_start: a fit with means of shape {start.means.shape} cannot start "
+                f"the {k}-component fit of {d}-dimensional points"
+            )
+    return starts
+
+
 def fit_mixtures(
     x: np.ndarray,
     ks: list[int] | range,
@@ -331,9 +389,15 @@ def fit_mixtures(
     tol: float = 1e-3,
     reg_covar: float = 1e-6,
     max_iter: int = 100,
+    warm_start: Sequence[Mixture | None] | None = None,
 ) -> list[Mixture | None]:
     """:func:`fit_mixture` for each ``(ks[c], seeds[c])``, run side by side (None where a
     covariance is not positive definite).
+
+    ``warm_start[c]``, where given and not None, is an earlier fit of ``ks[c]`` components
+    that candidate ``c`` starts from, as scikit-learn's ``GaussianMixture(warm_start=True)``
+    refitted: EM begins at its weights, means and covariances (no k-means, ``seeds[c]``
+    unused), and the first step's convergence test compares with its ``lower_bound``.
 
     The components of all candidates are stacked, so one EM step of all of them is a few
     NumPy calls, and both steps work on the sums of ``1, x, x x^T`` weighted by the
@@ -353,21 +417,38 @@ def fit_mixtures(
     n, d = x.shape
     ks = np.array(ks, dtype=np.int64)
     count, slots = len(ks), int(ks.max())
-    draws = [_seeding_draws(k, _seeded(seed)) for k, seed in zip(ks, seeds, strict=True)]
-    labels = _kmeans(x, ks, draws)
+    starts = _check_starts(warm_start, ks, d)
+    cold = np.array([start is None for start in starts], dtype=bool)
     shift = x.mean(axis=0)
     features, product, halves = _moments(x - shift)
-    resp = np.zeros((count, slots, n))  # the k-means clusters
-    resp[np.arange(count)[:, None], labels, np.arange(n)] = 1.0
     used = np.arange(slots) < ks[:, None]
-    masses, means, covariances = _m_step(
-        resp.reshape(-1, n) @ features.T, shift, product, reg_covar
-    )
-    weights = masses.reshape(count, slots) / n
+    if cold.all():
+        weights, means, covariances = _kmeans_start(
+            x, ks, seeds, features, shift, product, reg_covar
+        )
+    else:  # scikit-learn's warm_start: the previous fit's parameters, no k-means
+        weights = np.full((count, slots), _TINY / n)  # unused slots, as a k-means start's
+        means = np.repeat(-shift[None], count * slots, axis=0).reshape(count, slots, d)
+        covariances = np.tile(reg_covar * np.eye(d), (count, slots, 1, 1))
+        rows = np.flatnonzero(cold)
+        if len(rows):
+            picked = [seeds[row] for row in rows]
+            found = _kmeans_start(x, ks[rows], picked, features, shift, product, reg_covar)
+            width = int(ks[rows].max())
+            weights[rows, :width] = found[0]
+            means[rows, :width] = found[1].reshape(len(rows), width, d)
+            covariances[rows, :width] = found[2].reshape(len(rows), width, d, d)
+        for row in np.flatnonzero(~cold):
+            k, start = ks[row], starts[row]
+            weights[row, :k] = start.weights
+            means[row, :k] = start.means - shift
+            covariances[row, :k] = start.covariances
+        means, covariances = means.reshape(-1, d), covariances.reshape(-1, d, d)
     coefficients, failed = _coefficients(weights, used, means, covariances, halves)
     fits: list[Mixture | None] = [None] * count
     which = np.arange(count)  # the candidate of each row of the stack
-    bound = np.full(count, -np.inf)
+    # EM's bound before the first step: -inf, or the warm start's last bound (scikit-learn's)
+    bound = np.array([-np.inf if start is None else start.lower_bound for start in starts])
     iterations = np.zeros(count, dtype=np.int64)
     converged = np.zeros(count, dtype=bool)
     done = np.full(count, max_iter <= 0)
@@ -386,6 +467,7 @@ def fit_mixtures(
                     n,
                     int(iterations[row]),
                     bool(converged[row]),
+                    float(bound[row]),
                 )
             stay = ~(done | failed)
             if not stay.any():
@@ -433,15 +515,109 @@ def fit_mixture(
     return fit
 
 
+class WarmStarts:
+    """The last fit of each component count, for the next fits to start from.
+
+    What scikit-learn's ``GaussianMixture(warm_start=True)`` keeps between calls to ``fit``
+    (one estimator per count, as in the ALP-GMM authors' code): a count's first fit starts
+    from k-means, each later one from its previous fit. A count whose fit failed (a
+    singular covariance: scikit-learn raises there) starts from k-means again. The fits are
+    learned state: :meth:`state_dict` saves them exactly.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.r_[rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2))]
+        >>> warm = WarmStarts(dimensions=2)
+        >>> first = best_mixture(x, range(1, 4), rng, warm_start=warm)
+        >>> sorted(warm.fits), best_mixture(x, range(1, 4), rng, warm_start=warm).iterations
+        ([1, 2, 3], 1)
+    """
+
+    def __init__(self, dimensions: int) -> None:
+        self.dimensions = dimensions
+        self.fits: dict[int, Mixture] = {}
+
+    def starts(self, ks: Sequence[int]) -> list[Mixture | None]:
+        """The fit each count starts from (None: k-means)."""
+        return [self.fits.get(int(k)) for k in ks]
+
+    def keep(self, ks: Sequence[int], fits: Sequence[Mixture | None]) -> None:
+        """Remember the new fits (forget a count whose fit failed)."""
+        for k, fit in zip(ks, fits, strict=True):
+            if fit is None:
+                self.fits.pop(int(k), None)
+            else:
+                self.fits[int(k)] = fit
+
+    def state_dict(self) -> dict[str, Any]:
+        d = self.dimensions
+        fits = [self.fits[k] for k in sorted(self.fits)]
+        return {
+            "counts": np.array(sorted(self.fits), dtype=np.int64),
+            "weights": np.concatenate([f.weights for f in fits] or [np.zeros(0)]),
+            "means": np.concatenate([f.means for f in fits] or [np.zeros((0, d))]),
+            "covariances": np.concatenate([f.covariances for f in fits] or [np.zeros((0, d, d))]),
+            "log_likelihood": np.array([f.log_likelihood for f in fits], dtype=np.float64),
+            "samples": np.array([f.samples for f in fits], dtype=np.int64),
+            "iterations": np.array([f.iterations for f in fits], dtype=np.int64),
+            "converged": np.array([f.converged for f in fits], dtype=bool),
+            "lower_bound": np.array([f.lower_bound for f in fits], dtype=np.float64),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        d = self.dimensions
+        counts = np.asarray(state["counts"], dtype=np.int64).reshape(-1)
+        total = int(counts.sum())
+        weights = np.asarray(state["weights"], dtype=np.float64)
+        means = np.asarray(state["means"], dtype=np.float64)
+        covariances = np.asarray(state["covariances"], dtype=np.float64)
+        rest = [np.asarray(state[key]).reshape(-1) for key in Mixture.__dataclass_fields__
+                if key not in ("weights", "means", "covariances")]  # fmt: skip
+        if (counts <= 0).any() or len(np.unique(counts)) != len(counts):
+            raise ValueError("warm starts: component counts must be distinct and positive")
+        shapes = (weights.shape, means.shape, covariances.shape)
+        if shapes != ((total,), (total, d), (total, d, d)):
+            raise ValueError(
+                f"warm starts: weights, means and covariances of shapes {shapes} do not "
+                f"hold {total} components of dimension {d}"
+            )
+        if any(len(column) != len(counts) for column in rest):
+            raise ValueError("warm starts: one score, size and bound per fit needed")
+        if not (np.isfinite(weights).all() and np.isfinite(means).all()):
+            raise ValueError("warm starts: weights and means must be finite")
+        ends = np.cumsum(counts)
+        fits = {}
+        for i, (k, end) in enumerate(zip(counts, ends, strict=True)):
+            part = slice(end - k, end)
+            log_likelihood, samples, iterations, converged, lower_bound = (c[i] for c in rest)
+            fits[int(k)] = Mixture(
+                weights[part].copy(),
+                means[part].copy(),
+                covariances[part].copy(),
+                float(log_likelihood),
+                int(samples),
+                int(iterations),
+                bool(converged),
+                float(lower_bound),
+            )
+        self.fits = fits
+
+
 def best_mixture(
-    x: np.ndarray, components: range, rng: np.random.Generator, *, criterion: str = "aic"
+    x: np.ndarray,
+    components: range,
+    rng: np.random.Generator,
+    *,
+    criterion: str = "aic",
+    warm_start: WarmStarts | None = None,
 ) -> Mixture | None:
     """The fit with the lowest AIC (or BIC) over the component counts in ``components``.
 
     As ALP-GMM and Covar-GMM do every ``fit_every`` episodes. Each count's fit is seeded by
     one draw from ``rng`` (drawn even when that fit fails), so runs are reproducible; counts
     whose fit meets a singular covariance are skipped. None if every fit failed. The fits
-    run side by side (:func:`fit_mixtures`).
+    run side by side (:func:`fit_mixtures`). With ``warm_start``, each count starts from its
+    last fit there (k-means for its first), and the new fits replace them.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -454,7 +630,11 @@ def best_mixture(
         return None
     seeds = [int(rng.integers(0, 2**31 - 1)) for _ in ks]
     best, best_score = None, math.inf
-    for fit in fit_mixtures(x, ks, seeds):
+    starts = None if warm_start is None else warm_start.starts(ks)
+    fits = fit_mixtures(x, ks, seeds, warm_start=starts)
+    if warm_start is not None:
+        warm_start.keep(ks, fits)
+    for fit in fits:
         if fit is None:  # a singular covariance: no fit with that many components
             continue
         score = fit.aic() if criterion == "aic" else fit.bic()

@@ -8,15 +8,16 @@ import numpy as np
 
 from stepladder._checks import choice, number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._gmm import best_mixture
+from stepladder.strategies._gmm import WarmStarts, best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Segments, Snap, episode_scores, segments
 from stepladder.strategies.base import Proposal, Strategy
 
 __all__ = ["ALPGMM"]
 
-#: Neighbours searched, in turn, for a task played earlier in the same batch.
-_BATCH_NEIGHBOURS = (8, 64)
+#: Tasks first played in a batch that are compared with every earlier one of the batch: those
+#: farthest from every task played before it (the others meet few pairs of batch tasks).
+_FAR_ROWS = 8
 
 
 def _tree(points: np.ndarray) -> Any:
@@ -60,12 +61,14 @@ class _PlayedTasks:
     def nearest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance, task) of the nearest played task to each point (inf, -1 when none).
 
-        Ties go to the task played first (the older tree, then the kd-tree's choice).
+        Ties go to the task played first (the older tree, then the kd-tree's choice). The
+        trees are asked oldest (largest) first; the later ones only for tasks nearer than the
+        farthest found so far (``distance_upper_bound``: a shorter search).
         """
         best = np.full(len(points), np.inf)
         task = np.full(len(points), -1, dtype=np.int64)
         for part, tree in zip(self.parts, self.trees, strict=True):
-            distance, position = tree.query(points)
+            distance, position = tree.query(points, distance_upper_bound=best.max())
             closer = distance < best
             best[closer], task[closer] = distance[closer], part[position[closer]]
         return best, task
@@ -113,7 +116,8 @@ class ALPGMM(Strategy):
       0) ``r_nn`` is its own latest reward, and a task's latest reward is the one its
       neighbours compare with. The played tasks live in kd-trees of geometrically shrinking
       sizes (the logarithmic method); tasks first played earlier in the same batch are found
-      among their nearest batch neighbours: the neighbour is exact, no scan of the history.
+      among the pairs of batch tasks closer than their distance to the history: the
+      neighbour is exact (ties go to the task played first), no scan of the history.
     - Every ``fit_every`` episodes, fit a Gaussian mixture with ``k`` components (full
       covariances) for ``k`` in ``min_components .. max_components`` on the last
       ``fit_every`` points ``(x, alp)`` (then dropped) and keep the lowest AIC
@@ -122,8 +126,11 @@ class ALPGMM(Strategy):
       The fits are scikit-learn's ``GaussianMixture(k, covariance_type="full",
       random_state=seed)``, as the authors' code, reproduced in NumPy (``_gmm``: the same
       fits to rounding, the 9 run side by side in about 10 ms of CPU, and no scikit-learn
-      needed); a ``k`` whose fit
-      meets a singular covariance is skipped (scikit-learn raises).
+      needed); a ``k`` whose fit meets a singular covariance is skipped (scikit-learn
+      raises). ``warm_start=True`` is the authors' ``warm_start`` parameter (off there too):
+      each ``k`` keeps its ``GaussianMixture(warm_start=True)``, so each fit after its first
+      starts EM from that ``k``'s previous fit instead of k-means (``_gmm.WarmStarts``; a
+      ``k`` whose fit failed starts from k-means again). The previous fits are learned state.
     - Proposal: before the first fit, uniform; else with probability ``random_fraction``
       uniform, otherwise pick Gaussian ``i`` with ``P(i) ∝ mean ALP of i`` (its mean's last
       coordinate), draw ``(x, alp) ~ N(mu_i, Sigma_i)``, clip ``x`` to ``[0, 1]^d`` and snap it
@@ -144,7 +151,17 @@ class ALPGMM(Strategy):
 
     family = "teachers"
     feedback = ("rewards",)
-    learned = ("episodes", "tasks", "alps", "latest", "known", "played", "means", "covariances")
+    learned = (
+        "episodes",
+        "tasks",
+        "alps",
+        "latest",
+        "known",
+        "played",
+        "means",
+        "covariances",
+        "previous_fits",
+    )
 
     def __init__(
         self,
@@ -154,6 +171,7 @@ class ALPGMM(Strategy):
         max_components: int = 10,
         criterion: str = "aic",
         random_fraction: float = 0.2,
+        warm_start: bool = False,
     ) -> None:
         self.fit_every = positive_int("fit_every", fit_every)
         self.min_components = positive_int("min_components", min_components)
@@ -162,6 +180,9 @@ class ALPGMM(Strategy):
             raise ValueError("max_components must be >= min_components")
         self.criterion = choice("criterion", criterion, ("aic", "bic"))
         self.random_fraction = number("random_fraction", random_fraction, low=0.0, high=1.0)
+        if not isinstance(warm_start, bool):
+            raise ValueError(f"warm_start must be True or False, got {warm_start!r}")
+        self.warm_start = warm_start
 
     def _setup(self) -> None:
         features = _task_features(self)
@@ -178,6 +199,7 @@ class ALPGMM(Strategy):
         self.means = np.zeros((0, d))
         self.covariances = np.zeros((0, d, d))
         self._factors = np.zeros((0, d, d))
+        self.previous_fits = WarmStarts(d)  # the last fit of each count (warm_start=True)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
@@ -220,40 +242,41 @@ class ALPGMM(Strategy):
     def _nearest_earlier(points: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance, position) of the nearest point before each, where closer than ``bound``.
 
-        (inf, -1) where none is. Only points whose nearest other point is closer than their
-        bound are searched (few, once many tasks were played): their k nearest points
-        (k = 8, then 64 for those still without an earlier one among them) hold the answer
-        for almost all; the few first points left over are compared with all points before.
+        (inf, -1) where none is; ties go to the first point. The points whose bound is among
+        the ``_FAR_ROWS`` largest are compared with every point before them; for the others,
+        the pairs of points within the largest of their bounds (``cKDTree.query_pairs``:
+        few once many tasks were played, as the bounds shrink) hold every candidate.
         """
         m = len(points)
         best = np.full(m, np.inf)
         found = np.full(m, -1, dtype=np.int64)
         if m < 2:  # the first point has no earlier one
             return best, found
-        tree = _tree(points)
-        other = tree.query(points, k=2)[0][:, 1]  # distance to the nearest other point
-        rows = np.flatnonzero(other < bound)
-        rows = rows[rows > 0]
-        if not len(rows):
-            return best, found
-        for k in _BATCH_NEIGHBOURS:
-            k = min(k, m)
-            distance, position = tree.query(points[rows], k=k)
-            distance, position = distance.reshape(-1, k), position.reshape(-1, k)
-            earlier = position < rows[:, None]
-            first = np.argmax(earlier, axis=1)  # neighbours come nearest first
-            hit = earlier[np.arange(len(rows)), first]
-            best[rows[hit]] = distance[hit, first[hit]]
-            found[rows[hit]] = position[hit, first[hit]]
-            rows = rows[~hit]
-            if not len(rows):
-                return best, found
-        last = int(rows.max())  # left over: compare with every point before
-        gaps = points[rows, None, :] - points[None, :last, :]
-        distances = np.sqrt((gaps**2).sum(axis=2))
-        distances[np.arange(last)[None, :] >= rows[:, None]] = np.inf
-        nearest = np.argmin(distances, axis=1)
-        best[rows], found[rows] = distances[np.arange(len(rows)), nearest], nearest
+        finite = np.sort(bound[np.isfinite(bound)])
+        radius = -np.inf  # rows with larger bounds: compared with every earlier point
+        if len(finite) > _FAR_ROWS:
+            radius = finite[-_FAR_ROWS - 1]
+            pairs = _tree(points).query_pairs(radius, output_type="ndarray")
+            before, row = pairs[:, 0], pairs[:, 1]  # before < row
+            distance = np.sqrt(sum((c[row] - c[before]) ** 2 for c in points.T))
+            keep = (distance < bound[row]) & (bound[row] <= radius)
+            row, before, distance = row[keep], before[keep], distance[keep]
+            first = np.lexsort((before, distance, row))  # by row, nearest, earliest
+            first = first[np.r_[True, row[first][1:] != row[first][:-1]]] if len(first) else first
+            best[row[first]], found[row[first]] = distance[first], before[first]
+        far = np.flatnonzero(bound > radius)
+        far = far[far > 0]
+        for rows in np.array_split(far, -(-len(far) // 256)) if len(far) else ():
+            last = int(rows.max())  # each row against every point before it
+            squares = np.zeros((len(rows), last))
+            for column in points.T:  # a sum over a short last axis is slow in NumPy
+                squares += (column[rows, None] - column[None, :last]) ** 2
+            distances = np.sqrt(squares)
+            distances[np.arange(last)[None, :] >= rows[:, None]] = np.inf
+            nearest = np.argmin(distances, axis=1)
+            closest = distances[np.arange(len(rows)), nearest]
+            hit = closest < bound[rows]
+            best[rows[hit]], found[rows[hit]] = closest[hit], nearest[hit]
         return best, found
 
     def observe(self, outcomes: Outcomes) -> None:
@@ -279,7 +302,8 @@ class ALPGMM(Strategy):
     def _fit(self, tasks: np.ndarray, alps: np.ndarray) -> None:
         data = np.column_stack([self._unit[tasks], alps])
         counts = range(self.min_components, min(self.max_components, len(data)) + 1)
-        best = best_mixture(data, counts, self.rng, criterion=self.criterion)
+        warm = self.previous_fits if self.warm_start else None
+        best = best_mixture(data, counts, self.rng, criterion=self.criterion, warm_start=warm)
         if best is not None:
             self.means = best.means
             self.covariances = best.covariances

@@ -8,7 +8,7 @@ import numpy as np
 
 from stepladder._checks import number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._gmm import best_mixture
+from stepladder.strategies._gmm import WarmStarts, best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Snap, episode_scores, unit_features
 from stepladder.strategies.base import Proposal, Strategy
@@ -35,6 +35,10 @@ class CovarGMM(Strategy):
       uniform over the pool; otherwise Gaussian ``i`` with probability ∝ ``max(0,
       cov_i(time, score))`` (``absolute_lp=True``: ``|cov|``; uniform when all are 0), a
       draw from it, the task part clipped to the box and snapped to the nearest task.
+    - ``warm_start=True`` (not in the authors' Covar-GMM, which builds new mixtures for every
+      fit; borrowed from their ALP-GMM's ``warm_start``): each ``k``'s fit after its first
+      starts EM from that ``k``'s previous fit instead of k-means, as scikit-learn's
+      ``GaussianMixture(warm_start=True)``. The previous fits are learned state.
 
     Decisions: the mixture's ``random_state`` comes from the curriculum's generator; the
     uniform draws cover the pool's tasks (as ``alp_gmm``). Cost: O(batch) per step
@@ -53,7 +57,7 @@ class CovarGMM(Strategy):
 
     family = "teachers"
     feedback = ("rewards",)
-    learned = ("episodes", "tasks", "scores", "means", "covariances")
+    learned = ("episodes", "tasks", "scores", "means", "covariances", "previous_fits")
 
     def __init__(
         self,
@@ -63,6 +67,7 @@ class CovarGMM(Strategy):
         max_components: int = 10,
         random_fraction: float = 0.2,
         absolute_lp: bool = False,
+        warm_start: bool = False,
     ) -> None:
         self.fit_every = positive_int("fit_every", fit_every)
         self.min_components = positive_int("min_components", min_components)
@@ -70,6 +75,9 @@ class CovarGMM(Strategy):
         if self.max_components < self.min_components:
             raise ValueError("max_components must be >= min_components")
         self.random_fraction = number("random_fraction", random_fraction, low=0.0, high=1.0)
+        if not isinstance(warm_start, bool):
+            raise ValueError(f"warm_start must be True or False, got {warm_start!r}")
+        self.warm_start = warm_start
         if not isinstance(absolute_lp, bool):
             raise ValueError(f"absolute_lp must be True or False, got {absolute_lp!r}")
         self.absolute_lp = absolute_lp
@@ -84,6 +92,7 @@ class CovarGMM(Strategy):
         self.means = np.zeros((0, d))
         self.covariances = np.zeros((0, d, d))
         self._factors = np.zeros((0, d, d))
+        self.previous_fits = WarmStarts(d)  # the last fit of each count (warm_start=True)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
@@ -117,7 +126,8 @@ class CovarGMM(Strategy):
         """Keep the AIC-best of the mixtures with min..max components (NumPy EM, as
         scikit-learn's ``GaussianMixture``: see :mod:`stepladder.strategies._gmm`)."""
         counts = range(self.min_components, min(self.max_components, len(data)) + 1)
-        best = best_mixture(data, counts, self.rng)
+        warm = self.previous_fits if self.warm_start else None
+        best = best_mixture(data, counts, self.rng, warm_start=warm)
         if best is not None:
             self.means = best.means
             self.covariances = best.covariances
