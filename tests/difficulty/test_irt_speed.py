@@ -266,6 +266,7 @@ def test_threaded_newton_blocks_give_the_same_fit(monkeypatch, responses):
 
     whole = IRT("2pl").fit(responses)
     monkeypatch.setattr(irt_module, "NEWTON_CELLS", 41 * 7)
+    monkeypatch.setattr(irt_module, "THREADED_MIN_RESPONSES", 0)  # threads on this small log
     fits = []
     for threads in (1, 2):
         monkeypatch.setattr(_design, "worker_threads", lambda threads=threads: threads)
@@ -366,11 +367,13 @@ def test_m_step_drops_nodes_without_posterior_mass():
 def test_item_fit_beside_the_standard_errors_equals_the_lazy_one(monkeypatch, responses):
     """On two worker threads the fit computes infit/outfit beside the standard errors; on one
     the item table computes them when asked: the same values."""
+    from stepladder.difficulty import _design
     from stepladder.difficulty import irt as irt_module
 
+    monkeypatch.setattr(irt_module, "THREADED_MIN_RESPONSES", 0)
     fits = {}
     for threads in (1, 2):
-        monkeypatch.setattr(irt_module, "worker_threads", lambda threads=threads: threads)
+        monkeypatch.setattr(_design, "worker_threads", lambda threads=threads: threads)
         model = IRT("2pl").fit(responses)
         assert (model._item_fit is not None) == (threads == 2)
         fits[threads] = model.item_fit()
@@ -427,3 +430,20 @@ def test_float32_score_products_match_float64(responses, model):
         np.testing.assert_allclose(sums[np.float32][pair], sums[np.float64][pair], rtol=1e-5)
     cross = sums[np.float64][0, 1]
     np.testing.assert_allclose(sums[np.float32][0, 1], cross, atol=1e-5 * np.abs(cross).max())
+
+
+def test_small_fits_run_their_blocks_in_turn_with_the_same_result(monkeypatch, responses):
+    """Below THREADED_MIN_RESPONSES the blocks run in turn (no item fit on a background
+    thread); on two worker threads, forced, the fit is exactly the same."""
+    from stepladder.difficulty import _design
+    from stepladder.difficulty import irt as irt_module
+
+    monkeypatch.setattr(_design, "worker_threads", lambda: 2)
+    small = IRT("2pl").fit(responses)
+    assert len(responses) < irt_module.THREADED_MIN_RESPONSES and small._item_fit is None
+    monkeypatch.setattr(irt_module, "THREADED_MIN_RESPONSES", 0)
+    threaded = IRT("2pl").fit(responses)
+    assert threaded._item_fit is not None
+    np.testing.assert_array_equal(small.items_.difficulty, threaded.items_.difficulty)
+    np.testing.assert_array_equal(small.se_["difficulty"], threaded.se_["difficulty"])
+    np.testing.assert_array_equal(small.abilities_, threaded.abilities_)

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 
 from stepladder.difficulty.responses import CHUNK_ROWS, Responses, chunked_bincount
 
-__all__ = ["ResponseMatrices", "blas_on_one_thread", "in_threads", "sum_in_threads"]
+__all__ = [
+    "ResponseMatrices",
+    "blas_on_one_thread",
+    "blocks_in_turn",
+    "in_threads",
+    "sum_in_threads",
+    "usable_threads",
+]
 
 T = TypeVar("T")
 
@@ -395,8 +402,33 @@ def in_threads(function: Callable[[int], T], starts: Iterable[int]) -> list[T]:
     return list(pool.map(function, starts))  # re-raises the first error
 
 
-#: Marks the pool's worker threads (see :func:`in_threads`).
+#: Marks the pool's worker threads, and callers whose blocks run in turn (see
+#: :func:`in_threads`, :func:`blocks_in_turn`).
 _WORKER = threading.local()
+
+
+def usable_threads() -> int:
+    """The threads :func:`in_threads` would use from here: 1 inside a worker or while
+    :func:`blocks_in_turn` is active, else :func:`worker_threads`."""
+    return 1 if getattr(_WORKER, "busy", False) else worker_threads()
+
+
+@contextmanager
+def blocks_in_turn(in_turn: bool = True) -> Iterator[None]:
+    """While active (and ``in_turn``), :func:`in_threads` runs this thread's blocks one after
+    another: for small work, where handing blocks to the workers costs more than it saves.
+
+    Example:
+        >>> with blocks_in_turn():
+        ...     in_threads(lambda start: start, range(3))
+        [0, 1, 2]
+    """
+    before = getattr(_WORKER, "busy", False)
+    _WORKER.busy = before or in_turn
+    try:
+        yield
+    finally:
+        _WORKER.busy = before
 
 
 def _mark_worker() -> None:

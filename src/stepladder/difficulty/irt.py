@@ -37,9 +37,10 @@ from stepladder.difficulty._design import (
     PATTERN_SHARE,
     ResponseMatrices,
     blas_on_one_thread,
+    blocks_in_turn,
     in_threads,
     sum_in_threads,
-    worker_threads,
+    usable_threads,
 )
 from stepladder.difficulty._logistic import expit, log_expit
 from stepladder.difficulty._priors import location_prior, slope_prior
@@ -279,10 +280,12 @@ class IRT(Grader):
 
         With ``constant_items="exclude"``, ``items_`` and ``se_`` still have one entry per
         item of ``responses`` (NaN for the excluded ones); ``fitted_`` marks the fitted items.
-        The work runs in blocks on the worker threads, with BLAS on one thread per call
-        (:func:`~stepladder.difficulty._design.blas_on_one_thread`).
+        BLAS runs on one thread per call
+        (:func:`~stepladder.difficulty._design.blas_on_one_thread`); from
+        ``THREADED_MIN_RESPONSES`` responses on, the blocks run side by side on the worker
+        threads, below in turn (the same results: each block's are fixed).
         """
-        with blas_on_one_thread():
+        with blocks_in_turn(len(responses) < THREADED_MIN_RESPONSES), blas_on_one_thread():
             return self._fit(responses)
 
     def _fit(self, responses: Responses) -> Self:
@@ -335,7 +338,7 @@ class IRT(Grader):
         self.abilities_ = abilities
         self.se_abilities_ = se_abilities
         item_fit = None
-        if self.standard_errors and worker_threads() > 1:
+        if self.standard_errors and usable_threads() > 1:
             # The item table needs infit/outfit: compute them beside the standard errors
             # (on a thread of its own, one chunk at a time), so that the two overlap.
             item_fit = _Background(
@@ -606,6 +609,10 @@ def _exact_loglik(matrices: ResponseMatrices, state: _State, model: str,
     loglik = float(matrices.learner_total(total))
     return (loglik, posterior) if with_posterior else loglik
 
+
+#: Responses from which a fit runs its blocks on the worker threads (below, the hand-offs
+#: cost more than the threads save: a 20,000 x 5 fit took 2-3x the CPU on two threads).
+THREADED_MIN_RESPONSES = 2_000_000
 
 #: Learner x item cells per block of :func:`_exact_loglik` (16 MiB float64 copies; fewer,
 #: larger BLAS calls than cache-sized blocks, which cost thread wake-ups on a busy machine).
