@@ -447,3 +447,26 @@ def test_small_fits_run_their_blocks_in_turn_with_the_same_result(monkeypatch, r
     np.testing.assert_array_equal(small.items_.difficulty, threaded.items_.difficulty)
     np.testing.assert_array_equal(small.se_["difficulty"], threaded.se_["difficulty"])
     np.testing.assert_array_equal(small.abilities_, threaded.abilities_)
+
+
+def test_dense_matrices_of_an_ordered_log_in_two_halves(monkeypatch):
+    """A log ordered by learner is filled in two halves that meet at a learner's first row,
+    on one or two worker threads: the same matrices as the sums of every row, repeats and
+    a learner permutation included."""
+    from stepladder.difficulty import _design
+
+    rng = np.random.default_rng(5)
+    learner = np.sort(rng.integers(0, 40, 3_000))
+    item = rng.integers(0, 25, 3_000)  # with repeated (learner, item) pairs
+    responses = Responses.from_long(learner, item, rng.integers(0, 2, 3_000).astype(float))
+    shape = (responses.n_learners, responses.n_items)
+    assert _design._ordered(responses.learner)
+    rows = rng.permutation(shape[0])
+    flat = rows[responses.learner] * shape[1] + responses.item
+    expected = np.bincount(flat, responses.successes, shape[0] * shape[1]).reshape(shape)
+    counts = np.bincount(flat, minlength=shape[0] * shape[1]).reshape(shape)
+    for threads in (1, 2):
+        monkeypatch.setattr(_design, "worker_threads", lambda threads=threads: threads)
+        y, n = _dense_matrices(responses, shape, chunk=97, rows=rows)
+        np.testing.assert_array_equal(y, expected.astype(np.float32))
+        np.testing.assert_array_equal(n, counts.astype(np.float32))
