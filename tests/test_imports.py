@@ -60,7 +60,11 @@ def _loaded_after(code: str) -> set[str]:
 
 def test_import_stepladder_loads_no_submodule():
     loaded = _loaded_after("import stepladder")
-    assert sorted(m for m in loaded if m.startswith("stepladder")) == ["stepladder"]
+    # (stepladder._lazy is the few lines that make the names load on first use)
+    assert sorted(m for m in loaded if m.startswith("stepladder")) == [
+        "stepladder",
+        "stepladder._lazy",
+    ]
 
 
 def test_grade_command_loads_only_what_grading_needs(tmp_path):

@@ -14,8 +14,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from stepladder._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from stepladder import strategies
@@ -66,16 +67,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module behind a public name on first use, and keep the name."""
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module 'stepladder' has no attribute {name!r}")
-    module = importlib.import_module(where)
-    value = module if where == f"stepladder.{name}" else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE, globals())
