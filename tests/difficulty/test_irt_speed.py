@@ -381,14 +381,20 @@ def test_item_fit_beside_the_standard_errors_equals_the_lazy_one(monkeypatch, re
         np.testing.assert_array_equal(fits[1][name], fits[2][name])
 
 
-def test_background_hands_its_error_to_the_caller():
-    from stepladder.difficulty.irt import _Background
+def test_an_error_of_the_item_fit_beside_the_standard_errors_reaches_the_caller(
+    monkeypatch, responses
+):
+    from stepladder.difficulty import _design
+    from stepladder.difficulty import irt as irt_module
 
-    def fail() -> None:
+    def fail(*args: object) -> None:
         raise ValueError("bad block")
 
+    monkeypatch.setattr(irt_module, "THREADED_MIN_RESPONSES", 0)
+    monkeypatch.setattr(_design, "worker_threads", lambda: 2)
+    monkeypatch.setattr(irt_module, "_item_fit_statistics", fail)
     with pytest.raises(ValueError, match="bad block"):
-        _Background(fail).result()
+        IRT("2pl").fit(responses)
 
 
 def test_windowed_posterior_equals_the_whole_grid():

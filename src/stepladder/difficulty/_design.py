@@ -413,9 +413,9 @@ def in_threads(function: Callable[[int], T], starts: Iterable[int]) -> list[T]:
         >>> out.tolist()
         [0.0, 0.0, 2.0, 2.0, 4.0, 4.0]
     """
-    threads = worker_threads()
+    threads = usable_threads()
     starts = list(starts)
-    if threads == 1 or len(starts) == 1 or getattr(_WORKER, "busy", False):
+    if threads == 1 or len(starts) == 1:
         # (Inside a worker, blocks run in turn: waiting on the pool from the pool could
         # leave every worker waiting for work queued behind it.)
         return [function(start) for start in starts]

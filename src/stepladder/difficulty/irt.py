@@ -22,9 +22,8 @@ N(0, 1) ability prior so perfect scores stay finite; 1PL/2PL only).
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
@@ -339,11 +338,11 @@ class IRT(Grader):
         self.se_abilities_ = se_abilities
         item_fit = None
         if self.standard_errors and usable_threads() > 1:
-            # The item table needs infit/outfit: compute them beside the standard errors
-            # (on a thread of its own, one chunk at a time), so that the two overlap.
-            item_fit = _Background(
-                _item_fit_statistics, self.items_, abilities, responses, threaded=False
-            )
+            # The item table needs infit/outfit: compute them beside the standard errors,
+            # on a thread of their own (one chunk at a time), so that the two overlap.
+            background = ThreadPoolExecutor(1, thread_name_prefix="stepladder-item-fit")
+            item_fit = background.submit(_item_fit_in_turn, self.items_, abilities, responses)
+            background.shutdown(wait=False)  # the thread ends with its one task
         if not self.standard_errors:
             se = {name: np.full(len(state.a), np.nan) for name in _PARAMETER_NAMES}
         elif posterior is None:
@@ -1251,41 +1250,18 @@ def _response_probabilities(items: ItemParameters, theta: np.ndarray, responses:
     return items.guessing[i] + (1 - items.slipping[i] - items.guessing[i]) * f
 
 
-class _Background:
-    """``function(*args, **kwargs)`` run on a thread of its own; :meth:`result` waits for it
-    and returns its value (or raises its exception).
-
-    Example:
-        >>> _Background(sum, [1, 2, 3]).result()
-        6
-    """
-
-    def __init__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self._value: Any = None
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self._value = function(*args, **kwargs)
-            except BaseException as error:  # handed to the caller by result()
-                self._error = error
-
-        self._thread = threading.Thread(target=run, name="stepladder-background", daemon=True)
-        self._thread.start()
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
+def _item_fit_in_turn(items: ItemParameters, abilities: np.ndarray,
+                     responses: Responses) -> dict[str, np.ndarray]:  # fmt: skip
+    """:func:`_item_fit_statistics` with its chunks in turn on the calling thread."""
+    with blocks_in_turn():
+        return _item_fit_statistics(items, abilities, responses)
 
 
 def _item_fit_statistics(items: ItemParameters, abilities: np.ndarray, responses: Responses,
-                         chunk: int = CHUNK_ROWS,
-                         threaded: bool = True) -> dict[str, np.ndarray]:  # fmt: skip
+                         chunk: int = CHUNK_ROWS) -> dict[str, np.ndarray]:  # fmt: skip
     """Infit and outfit (see :meth:`IRT.item_fit`), summed over blocks of ``chunk`` rows so
     that no float64 array the length of the log is ever made (the blocks on the worker
-    threads when ``threaded``; the sums are the same either way). The sigmoid is 1 / (1 +
+    threads; the sums are the same on any number). The sigmoid is 1 / (1 +
     exp(-z)) with NumPy's vectorised exp (SciPy's expit is a scalar loop, 5x slower)."""
     n_items = responses.n_items
     a, b = items.discrimination, items.difficulty
@@ -1317,12 +1293,7 @@ def _item_fit_statistics(items: ItemParameters, abilities: np.ndarray, responses
         return out
 
     # Chunks side by side on the worker threads, their sums added in chunk order.
-    starts, totals = range(0, len(responses), chunk), np.zeros((4, n_items))
-    if threaded:
-        totals = sum_in_threads(sums, starts, totals)
-    else:
-        for start in starts:
-            totals += sums(start)
+    totals = sum_in_threads(sums, range(0, len(responses), chunk), np.zeros((4, n_items)))
     squared_sum, variance_sum, ratio_sum, counts = totals
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"infit": squared_sum / variance_sum, "outfit": ratio_sum / counts}
