@@ -28,12 +28,8 @@ import datetime
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +44,7 @@ from _markdown import (  # benchmarks/_markdown.py
     result_args,
     update_section,
 )
-from irt_vs_peers import MIB, TIMES, exit_on_sigterm, log, simulate_log, vm_hwm
+from irt_vs_peers import MIB, TIMES, exit_on_sigterm, log, run_measured, simulate_log
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +56,6 @@ QUICK_SHAPE = (200, 500)
 CORES = 2
 WALL_GOAL_S = 2.0
 RECOVERY = {"difficulty": 0.99, "discrimination": 0.90, "ability": None}  # Spearman goals
-POLL_S = 0.02
 COLUMNS = ["learner_id", "item_id", "correct"]
 
 #: The least any Python tool must do: start, import NumPy and Parquet, read three columns.
@@ -124,49 +119,18 @@ def pin() -> None:
 
 
 def run_child(command: Sequence[str], threads: int, name: Path, timeout: float) -> Run:
-    """Run ``command`` to its end: wall time, CPU time from ``wait4`` and polled ``VmHWM``."""
-    peak, done, env = 0, threading.Event(), child_env(threads)
-    with open(f"{name}.out", "wb") as out, open(f"{name}.err", "wb") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            list(command),
-            stdout=out,
-            stderr=err,
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-            preexec_fn=pin,
-        )
-
-        def poll() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, vm_hwm(process.pid) or 0)
-                done.wait(POLL_S)
-
-        poller = threading.Thread(target=poll, daemon=True)
-        killer = threading.Timer(timeout, os.killpg, (process.pid, signal.SIGKILL))
-        poller.start()
-        killer.start()
-        try:  # wait for the exit without reaping it, so that the poller never sees a new pid
-            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-            wall = time.perf_counter() - started
-        except BaseException:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise
-        finally:
-            done.set()
-            killer.cancel()
-            poller.join()
-            _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    if process.returncode != 0:
-        lines = Path(f"{name}.err").read_text(encoding="utf-8", errors="replace").splitlines()
-        why = (lines or ["no message"])[-1] if wall < timeout else f"ran past {timeout:.0f} s"
+    """Run ``command`` to its end (:func:`run_measured`, pinned, on ``threads`` threads):
+    wall time, CPU time from ``wait4`` and polled ``VmHWM``; a failed run stops the script."""
+    out, err = Path(f"{name}.out"), Path(f"{name}.err")
+    measured = run_measured(command, timeout=timeout, stdout=out, stderr=err,
+                            env=child_env(threads), preexec_fn=pin)  # fmt: skip
+    if measured.returncode != 0:
+        lines = err.read_text(encoding="utf-8", errors="replace").splitlines()
+        why = f"ran past {timeout:.0f} s" if measured.timed_out else (lines or ["no message"])[-1]
         raise SystemExit(f"{' '.join(command[:4])} ... failed: {why}")
-    peak = peak or usage.ru_maxrss * 1024  # no /proc: ru_maxrss, which may hold the launcher's
-    stdout = Path(f"{name}.out").read_text(encoding="utf-8")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_stime, peak, stdout)
+    stdout = out.read_text(encoding="utf-8")
+    return Run(measured.seconds, measured.cpu_seconds, measured.system_seconds,
+               measured.peak_rss_bytes, stdout)  # fmt: skip
 
 
 def write_log(workdir: Path, learners: int, items: int, missing: float, seed: int) -> int:

@@ -47,6 +47,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -256,54 +257,92 @@ def vm_hwm(pid: int | str = "self") -> int | None:
 
 @dataclass
 class Measured:
-    """One child process: how it ended, its wall time and peak resident set."""
+    """One child process: how it ended, its wall time, peak resident set and CPU time."""
 
     returncode: int | None  # None when it was killed for running past the timeout
     seconds: float
     peak_rss_bytes: int | None  # VmHWM at the last poll (ru_maxrss where /proc is missing)
     timed_out: bool
+    cpu_seconds: float  # user + system over all its threads (from wait4)
+    system_seconds: float
+
+
+#: Seconds between polls of a child's peak resident set.
+POLL_S = 0.02
 
 
 def run_measured(
-    command: Sequence[str], *, timeout: float, stdout: Path, stderr: Path, cwd: Path = ROOT
+    command: Sequence[str],
+    *,
+    timeout: float,
+    stdout: Path,
+    stderr: Path,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    preexec_fn: Any = None,
 ) -> Measured:
-    """Run ``command``, polling its own peak RSS (``VmHWM``) until it ends; kill on timeout.
+    """Run ``command`` (with ``env`` and ``preexec_fn`` as ``subprocess.Popen`` takes them),
+    polling its own peak RSS (``VmHWM``) on a thread until it ends; kill on timeout.
 
-    The poll (every 50 ms) also gives a peak for a process that crashes or is killed; a
-    process that reports its own ``VmHWM`` at its end is more exact still. On timeout the
-    whole process group is killed.
+    The wall time is taken the moment the child exits (it is waited for without being
+    reaped, so that the poller never reads a new process under its pid); its CPU time
+    comes from ``wait4``. The poll also gives a peak for a process that crashes or is
+    killed; a process that reports its own ``VmHWM`` at its end is more exact still. On
+    timeout the whole process group is killed.
     """
+    peak: int | None = None
+    done, timed_out = threading.Event(), threading.Event()
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen(
-            list(command), stdout=out, stderr=err, cwd=cwd, start_new_session=True
+            list(command),
+            stdout=out,
+            stderr=err,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            preexec_fn=preexec_fn,
         )
-        deadline = started + timeout
-        timed_out = False
-        polled: int | None = None
-        try:
-            while True:
+
+        def poll() -> None:
+            nonlocal peak
+            while not done.is_set():
                 hwm = vm_hwm(process.pid)
                 if hwm is not None:
-                    polled = max(polled or 0, hwm)
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.perf_counter() > deadline:
-                    timed_out = True
-                    os.killpg(process.pid, signal.SIGKILL)
-                    pid, status, usage = os.wait4(process.pid, 0)
-                    break
-                time.sleep(0.05)
+                    peak = max(peak or 0, hwm)
+                done.wait(POLL_S)
+
+        def kill() -> None:
+            timed_out.set()
+            os.killpg(process.pid, signal.SIGKILL)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        killer = threading.Timer(timeout, kill)
+        poller.start()
+        killer.start()
+        try:
+            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+            seconds = time.perf_counter() - started
         except BaseException:  # interrupted: take the child (its own session) down too
             os.killpg(process.pid, signal.SIGKILL)
-            os.wait4(process.pid, 0)
             raise
-        seconds = time.perf_counter() - started
+        finally:
+            done.set()
+            killer.cancel()
+            poller.join()
+            _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    if polled is None:  # no /proc: ru_maxrss, which may include this process's own peak
-        polled = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
-    return Measured(None if timed_out else process.returncode, seconds, polled, timed_out)
+    if peak is None:  # no /proc: ru_maxrss, which may include this process's own peak
+        peak = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
+    killed = timed_out.is_set()
+    return Measured(
+        None if killed else process.returncode,
+        seconds,
+        peak,
+        killed,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_stime,
+    )
 
 
 # ------------------------------------------------------------------------ the comparison
