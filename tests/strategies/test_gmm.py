@@ -1,4 +1,4 @@
-"""The NumPy Gaussian mixture fits against scikit-learn's GaussianMixture, the reference."""
+"""The Gaussian mixture fits, NumPy and compiled, against scikit-learn's GaussianMixture."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ import warnings
 import numpy as np
 import pytest
 
-from stepladder.strategies._gmm import best_mixture, fit_mixture, fit_mixtures, kmeans_labels
+from stepladder.strategies._gmm import (
+    _seeding_draws,
+    best_mixture,
+    compiled_fits,
+    fit_mixture,
+    fit_mixtures,
+    kmeans_labels,
+)
+
+_HAS_NUMBA = compiled_fits("auto") is not None
+#: every fit test runs on both engines (the compiled one where numba is installed)
+ENGINES = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not _HAS_NUMBA, reason="numba"))]
 
 
 def _alp_like(seed: int, n: int = 250) -> np.ndarray:
@@ -28,12 +39,14 @@ def _sklearn_fit(x: np.ndarray, k: int, seed: int):
         return model.fit(x)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_fits_match_scikit_learn_and_pick_the_same_k(seed: int) -> None:
+def test_fits_match_scikit_learn_and_pick_the_same_k(seed: int, engine: str) -> None:
     x = _alp_like(seed)
     ours, theirs = [], []
     for k in range(2, 11):
-        fit, reference = fit_mixture(x, k, seed=100 * seed + k), _sklearn_fit(x, k, 100 * seed + k)
+        fit = fit_mixture(x, k, seed=100 * seed + k, engine=engine)
+        reference = _sklearn_fit(x, k, 100 * seed + k)
         assert fit.iterations == reference.n_iter_ and fit.converged == reference.converged_
         assert fit.log_likelihood == pytest.approx(reference.score(x), abs=1e-9)
         np.testing.assert_allclose(fit.weights, reference.weights_, atol=1e-9)
@@ -46,24 +59,34 @@ def test_fits_match_scikit_learn_and_pick_the_same_k(seed: int) -> None:
     assert np.argmin(ours) == np.argmin(theirs)
 
 
-def test_kmeans_labels_match_scikit_learn() -> None:
+def _kmeans(x: np.ndarray, k: int, seed: int, engine: str) -> np.ndarray:
+    """Labels of the NumPy path's k-means (:func:`kmeans_labels`) or the compiled one."""
+    if engine == "numpy":
+        return kmeans_labels(x, k, np.random.RandomState(seed))
+    centred = np.ascontiguousarray((x - x.mean(axis=0)).T)
+    tolerance = np.var(x, axis=0).mean() * 1e-4
+    draws = _seeding_draws(k, np.random.RandomState(seed))
+    return compiled_fits("numba").kmeans(centred, k, draws, tolerance, 300)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_kmeans_labels_match_scikit_learn(engine: str) -> None:
     cluster = pytest.importorskip("sklearn.cluster")
     for seed in range(5):
         x = _alp_like(seed)
         for k in (2, 5, 10):
             reference = cluster.KMeans(k, n_init=1, random_state=seed).fit(x).labels_
-            labels = kmeans_labels(x, k, np.random.RandomState(seed))
-            np.testing.assert_array_equal(labels, reference)
+            np.testing.assert_array_equal(_kmeans(x, k, seed, engine), reference)
 
 
-def test_kmeans_on_duplicate_points_matches_scikit_learn() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_kmeans_on_duplicate_points_matches_scikit_learn(engine: str) -> None:
     cluster = pytest.importorskip("sklearn.cluster")
     x = np.r_[np.zeros((5, 2)), np.ones((3, 2)), [[0.5, 0.2], [0.5, 0.2]]]  # 3 distinct
     for seed in range(4):
         for k in (2, 3):
             reference = cluster.KMeans(k, n_init=1, random_state=seed).fit(x).labels_
-            labels = kmeans_labels(x, k, np.random.RandomState(seed))
-            np.testing.assert_array_equal(labels, reference)
+            np.testing.assert_array_equal(_kmeans(x, k, seed, engine), reference)
 
 
 def test_mixture_counts_parameters_and_scores() -> None:
@@ -76,8 +99,9 @@ def test_mixture_counts_parameters_and_scores() -> None:
     np.testing.assert_array_equal(fit.means, fit_mixture(x, 3, seed=0).means)  # seeded
 
 
-def test_fit_stops_at_max_iter_unconverged() -> None:
-    fit = fit_mixture(_alp_like(1), 6, seed=0, max_iter=2)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fit_stops_at_max_iter_unconverged(engine: str) -> None:
+    fit = fit_mixture(_alp_like(1), 6, seed=0, max_iter=2, engine=engine)
     assert fit.iterations == 2 and not fit.converged
 
 
@@ -89,12 +113,14 @@ def _covar_like(seed: int, n: int = 250) -> np.ndarray:
     return np.column_stack([tasks, times, rewards])
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("data", [_alp_like, _covar_like])
-def test_fits_run_side_by_side_match_scikit_learn(data) -> None:
-    # all nine candidates in one stacked run, each as scikit-learn fits it alone
+def test_fits_run_side_by_side_match_scikit_learn(data, engine: str) -> None:
+    # all nine candidates in one run (stacked in NumPy), each as scikit-learn fits it alone
     x = data(5)
     seeds = [11 * k + 3 for k in range(2, 11)]
-    for k, fit in zip(range(2, 11), fit_mixtures(x, range(2, 11), seeds), strict=True):
+    fits = fit_mixtures(x, range(2, 11), seeds, engine=engine)
+    for k, fit in zip(range(2, 11), fits, strict=True):
         reference = _sklearn_fit(x, k, 11 * k + 3)
         assert fit.iterations == reference.n_iter_ and fit.converged == reference.converged_
         assert fit.log_likelihood == pytest.approx(reference.score(x), abs=1e-9)
@@ -103,25 +129,27 @@ def test_fits_run_side_by_side_match_scikit_learn(data) -> None:
         np.testing.assert_allclose(fit.covariances, reference.covariances_, atol=1e-9)
 
 
-def test_best_mixture_picks_scikit_learns_lowest_aic() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_best_mixture_picks_scikit_learns_lowest_aic(engine: str) -> None:
     x = _covar_like(2)
     rng = np.random.default_rng(4)
     seeds = np.random.default_rng(4).integers(0, 2**31 - 1, size=9)  # as best_mixture draws
     scores = [_sklearn_fit(x, k, int(s)).aic(x) for k, s in zip(range(2, 11), seeds, strict=True)]
-    best = best_mixture(x, range(2, 11), rng)
+    best = best_mixture(x, range(2, 11), rng, engine=engine)
     assert len(best.weights) == 2 + int(np.argmin(scores))
     assert best.aic() == pytest.approx(min(scores), abs=1e-6)
 
 
-def test_a_singular_fit_is_skipped_and_the_others_kept() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_singular_fit_is_skipped_and_the_others_kept(engine: str) -> None:
     # 3 distinct points: a 4-component fit has a covariance of rank 0 plus reg_covar
     # (positive definite), but with reg_covar=0 a cluster of one point is singular
     x = np.r_[np.zeros((5, 2)), np.ones((3, 2)), [[0.5, 0.2], [0.5, 0.9]]]
-    fits = fit_mixtures(x, [1, 4], [0, 0], reg_covar=0.0)
+    fits = fit_mixtures(x, [1, 4], [0, 0], reg_covar=0.0, engine=engine)
     assert fits[0] is not None and fits[1] is None
     np.testing.assert_allclose(fits[0].means, [x.mean(axis=0)])
     with pytest.raises(np.linalg.LinAlgError):
-        fit_mixture(x, 4, seed=0, reg_covar=0.0)
+        fit_mixture(x, 4, seed=0, reg_covar=0.0, engine=engine)
 
 
 def test_e_step_equals_logsumexp_also_far_from_every_component() -> None:
@@ -143,8 +171,9 @@ def test_e_step_equals_logsumexp_also_far_from_every_component() -> None:
         )
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("data", [_alp_like, _covar_like])
-def test_warm_started_fits_match_scikit_learns_warm_start(data) -> None:
+def test_warm_started_fits_match_scikit_learns_warm_start(data, engine: str) -> None:
     # scikit-learn's GaussianMixture(warm_start=True), refitted on 4 windows of new points;
     # before the third, every other count starts afresh (a new estimator, no start here)
     mixture = pytest.importorskip("sklearn.mixture")
@@ -165,7 +194,7 @@ def test_warm_started_fits_match_scikit_learns_warm_start(data) -> None:
             starts = [None if c % 2 else start for c, start in enumerate(starts)]
             models = [estimator(k, s) if c % 2 else m for c, (k, s, m) in
                       enumerate(zip(ks, seeds, models, strict=True))]  # fmt: skip
-        fits = fit_mixtures(x, ks, seeds, warm_start=starts)
+        fits = fit_mixtures(x, ks, seeds, warm_start=starts, engine=engine)
         for fit, model in zip(fits, models, strict=True):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -203,3 +232,49 @@ def test_warm_starts_save_and_load_exactly_and_reject_bad_state() -> None:
         WarmStarts(dimensions=3).load_state_dict({**state, "counts": state["counts"] * 0})
     with pytest.raises(ValueError, match="cannot start the 3-component"):
         fit_mixtures(x, [3], [0], warm_start=[warm.fits[2]])
+
+
+@pytest.mark.skipif(not _HAS_NUMBA, reason="numba")
+def test_compiled_exp_is_within_an_ulp_of_numpys() -> None:
+    shifted_exp = compiled_fits("numba")._shifted_exp
+    rng = np.random.default_rng(0)
+    values = np.r_[-rng.random(20_000) * 700, 0.0, -1e-300, -np.log(2) / 2, -708.0, -800.0]
+    top = rng.normal(size=len(values))
+    total = np.ones(len(values))
+    found = values + top
+    expected = np.exp(np.maximum(found - top, -708.0))
+    shifted_exp(found, top, total, np.empty(len(values), dtype=np.int64))
+    assert (np.abs(found - expected) <= np.spacing(expected)).all()
+    np.testing.assert_array_equal(total, 1.0 + found)
+
+
+@pytest.mark.skipif(not _HAS_NUMBA, reason="numba")
+def test_engines_agree_on_points_with_ties_and_empty_clusters() -> None:
+    # ALP-like data with many equal ALPs (rewards in eighths) and repeated tasks: the
+    # compiled fits take the NumPy path's steps (same iterations, same failures)
+    rng = np.random.default_rng(3)
+    for trial in range(6):
+        tasks = rng.integers(0, 40, 250)
+        x = np.column_stack([rng.random((40, 2))[tasks], rng.integers(0, 9, 250) / 8])
+        seeds = [trial * 10 + k for k in range(2, 11)]
+        numpy_fits = fit_mixtures(x, range(2, 11), seeds, engine="numpy")
+        numba_fits = fit_mixtures(x, range(2, 11), seeds, engine="numba")
+        for ours, theirs in zip(numba_fits, numpy_fits, strict=True):
+            assert (ours is None) == (theirs is None)
+            if ours is not None:
+                assert ours.iterations == theirs.iterations
+                assert ours.log_likelihood == pytest.approx(theirs.log_likelihood, abs=1e-9)
+                np.testing.assert_allclose(ours.means, theirs.means, atol=1e-9)
+                np.testing.assert_allclose(ours.covariances, theirs.covariances, atol=1e-9)
+
+
+def test_engine_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepladder.strategies import _gmm
+
+    assert compiled_fits("numpy") is None
+    with pytest.raises(ValueError, match="engine must be one of auto, numba, numpy, got 'c'"):
+        compiled_fits("c")
+    monkeypatch.setattr(_gmm, "_numba_module", lambda: None)  # as without numba
+    assert compiled_fits("auto") is None
+    with pytest.raises(ImportError, match=r"pip install 'stepladder\[fast\]'"):
+        compiled_fits("numba")

@@ -23,6 +23,13 @@ inf)`` (:func:`_e_step`), and the moments are taken about the data mean.
 ``GaussianMixture(warm_start=True)`` refitted on new data: EM starts from the previous fit of
 the same count, without k-means, and stops by the same rule (the tests compare sequences of
 refits with scikit-learn's, to 1e-9 and the same iterations).
+
+With numba installed (``pip install 'stepladder[fast]'``), the fits run compiled
+(:mod:`._gmm_numba`: one call per fit, about 1.5 ms for the 9 fits, 6x less than the NumPy
+path; the first fit of an install compiles, about 8 s, then cached). ``engine`` (
+:func:`compiled_fits`) chooses; both reproduce scikit-learn to rounding (the tests compare
+both), so a run's proposals can differ between the two only where a decision rests on
+rounding, as Covar-GMM's weights on near-zero covariances.
 """
 
 from __future__ import annotations
@@ -390,6 +397,7 @@ def fit_mixtures(
     reg_covar: float = 1e-6,
     max_iter: int = 100,
     warm_start: Sequence[Mixture | None] | None = None,
+    engine: str = "auto",
 ) -> list[Mixture | None]:
     """:func:`fit_mixture` for each ``(ks[c], seeds[c])``, run side by side (None where a
     covariance is not positive definite).
@@ -405,7 +413,8 @@ def fit_mixtures(
     1 + d + d (d + 1) / 2) per step, instead of the (components, d, points) arrays of the
     textbook form. The points are centred first, for precision. A candidate that stops
     leaves the stack, so the last steps run on the slow ones alone. Each candidate takes
-    exactly the steps of its own fit.
+    exactly the steps of its own fit. ``engine``: see :func:`compiled_fits` (compiled,
+    the candidates are fitted one by one, each in one call).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -418,6 +427,9 @@ def fit_mixtures(
     ks = np.array(ks, dtype=np.int64)
     count, slots = len(ks), int(ks.max())
     starts = _check_starts(warm_start, ks, d)
+    compiled = compiled_fits(engine)
+    if compiled is not None:
+        return _fit_compiled(compiled, x, ks, seeds, starts, tol, reg_covar, max_iter)
     cold = np.array([start is None for start in starts], dtype=bool)
     shift = x.mean(axis=0)
     features, product, halves = _moments(x - shift)
@@ -486,6 +498,78 @@ def fit_mixtures(
         done = converged | (iterations >= max_iter)
 
 
+ENGINES = ("auto", "numba", "numpy")
+
+
+@cache
+def _numba_module() -> Any:
+    """:mod:`._gmm_numba` (compiled on first use), or None without numba."""
+    try:
+        from stepladder.strategies import _gmm_numba
+    except ImportError:
+        return None
+    return _gmm_numba
+
+
+def compiled_fits(engine: str = "auto") -> Any:
+    """The compiled fits (:mod:`._gmm_numba`) that ``engine`` asks for, or None for NumPy.
+
+    ``"auto"``: compiled where numba is installed (``pip install stepladder[fast]``), else
+    NumPy; ``"numba"``: compiled, an ImportError without numba; ``"numpy"``: NumPy.
+
+    Example:
+        >>> compiled_fits("numpy") is None
+        True
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "numpy":
+        return None
+    module = _numba_module()
+    if module is None and engine == "numba":
+        raise ImportError("engine='numba' needs numba: pip install 'stepladder[fast]'")
+    return module
+
+
+def _fit_compiled(
+    compiled: Any,
+    x: np.ndarray,
+    ks: np.ndarray,
+    seeds: list[int],
+    starts: list[Mixture | None],
+    tol: float,
+    reg_covar: float,
+    max_iter: int,
+) -> list[Mixture | None]:
+    """:func:`fit_mixtures` by the compiled fits, one call per candidate."""
+    n, d = x.shape
+    shift = x.mean(axis=0)
+    points = np.ascontiguousarray((x - shift).T)
+    features = _moments(x - shift)[0]
+    tolerance = float(np.var(x - shift, axis=0).mean() * 1e-4)  # k-means's, as scikit-learn
+    no_labels = np.zeros(0, dtype=np.int64)
+    fits: list[Mixture | None] = []
+    for k, seed, start in zip(ks.tolist(), seeds, starts, strict=True):
+        if start is None:
+            draws = _seeding_draws(k, _seeded(seed))
+            labels = compiled.kmeans(points, k, draws, tolerance, 300)
+            weights, means, covariances = np.empty(k), np.empty((k, d)), np.empty((k, d, d))
+            bound = -np.inf
+        else:
+            labels = no_labels
+            weights, means = start.weights.copy(), start.means - shift
+            covariances, bound = start.covariances.copy(), start.lower_bound
+        fitted, density, iterations, converged, bound = compiled.fit(
+            features, shift, labels, weights, means, covariances, bound, tol, reg_covar, max_iter
+        )
+        fits.append(
+            Mixture(weights, means + shift, covariances, density, n, iterations, converged, bound)
+            if fitted
+            else None
+        )
+    return fits
+
+
 def fit_mixture(
     x: np.ndarray,
     k: int,
@@ -494,12 +578,13 @@ def fit_mixture(
     tol: float = 1e-3,
     reg_covar: float = 1e-6,
     max_iter: int = 100,
+    engine: str = "auto",
 ) -> Mixture:
     """EM fit of a k-component full-covariance mixture, as scikit-learn's ``GaussianMixture``.
 
     Starts from the k-means clusters (:func:`kmeans_labels` with ``RandomState(seed)``) and
     alternates E and M steps until the mean log-likelihood lower bound changes by less than
-    ``tol`` or ``max_iter`` steps ran. Raises ``numpy.linalg.LinAlgError`` where a
+    ``tol`` or ``max_iter`` steps ran (``engine``: :func:`compiled_fits`). Raises ``numpy.linalg.LinAlgError`` where a
     covariance is not positive definite (scikit-learn raises ``ValueError`` there).
 
     Example:
@@ -509,7 +594,9 @@ def fit_mixture(
         >>> np.round(fit.means, 2).tolist(), fit.converged
         ([[7.87, 7.95], [-0.07, 0.1]], True)
     """
-    fit = fit_mixtures(x, [k], [seed], tol=tol, reg_covar=reg_covar, max_iter=max_iter)[0]
+    fit = fit_mixtures(
+        x, [k], [seed], tol=tol, reg_covar=reg_covar, max_iter=max_iter, engine=engine
+    )[0]
     if fit is None:
         raise np.linalg.LinAlgError(f"a covariance of the {k}-component fit is singular")
     return fit
@@ -610,14 +697,15 @@ def best_mixture(
     *,
     criterion: str = "aic",
     warm_start: WarmStarts | None = None,
+    engine: str = "auto",
 ) -> Mixture | None:
     """The fit with the lowest AIC (or BIC) over the component counts in ``components``.
 
     As ALP-GMM and Covar-GMM do every ``fit_every`` episodes. Each count's fit is seeded by
     one draw from ``rng`` (drawn even when that fit fails), so runs are reproducible; counts
     whose fit meets a singular covariance are skipped. None if every fit failed. The fits
-    run side by side (:func:`fit_mixtures`). With ``warm_start``, each count starts from its
-    last fit there (k-means for its first), and the new fits replace them.
+    run side by side (:func:`fit_mixtures`, by ``engine``). With ``warm_start``, each count
+    starts from its last fit there (k-means for its first), and the new fits replace them.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -631,7 +719,7 @@ def best_mixture(
     seeds = [int(rng.integers(0, 2**31 - 1)) for _ in ks]
     best, best_score = None, math.inf
     starts = None if warm_start is None else warm_start.starts(ks)
-    fits = fit_mixtures(x, ks, seeds, warm_start=starts)
+    fits = fit_mixtures(x, ks, seeds, warm_start=starts, engine=engine)
     if warm_start is not None:
         warm_start.keep(ks, fits)
     for fit in fits:

@@ -8,7 +8,7 @@ import numpy as np
 
 from stepladder._checks import choice, number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._gmm import WarmStarts, best_mixture
+from stepladder.strategies._gmm import ENGINES, WarmStarts, best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Segments, Snap, episode_scores, segments
 from stepladder.strategies.base import Proposal, Strategy
@@ -172,6 +172,7 @@ class ALPGMM(Strategy):
         criterion: str = "aic",
         random_fraction: float = 0.2,
         warm_start: bool = False,
+        engine: str = "auto",
     ) -> None:
         self.fit_every = positive_int("fit_every", fit_every)
         self.min_components = positive_int("min_components", min_components)
@@ -183,6 +184,7 @@ class ALPGMM(Strategy):
         if not isinstance(warm_start, bool):
             raise ValueError(f"warm_start must be True or False, got {warm_start!r}")
         self.warm_start = warm_start
+        self.engine = choice("engine", engine, ENGINES)
 
     def _setup(self) -> None:
         features = _task_features(self)
@@ -303,7 +305,9 @@ class ALPGMM(Strategy):
         data = np.column_stack([self._unit[tasks], alps])
         counts = range(self.min_components, min(self.max_components, len(data)) + 1)
         warm = self.previous_fits if self.warm_start else None
-        best = best_mixture(data, counts, self.rng, criterion=self.criterion, warm_start=warm)
+        best = best_mixture(
+            data, counts, self.rng, criterion=self.criterion, warm_start=warm, engine=self.engine
+        )
         if best is not None:
             self.means = best.means
             self.covariances = best.covariances

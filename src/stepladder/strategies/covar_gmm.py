@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from stepladder._checks import number, positive_int
+from stepladder._checks import choice, number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._gmm import WarmStarts, best_mixture
+from stepladder.strategies._gmm import ENGINES, WarmStarts, best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Snap, episode_scores, unit_features
 from stepladder.strategies.base import Proposal, Strategy
@@ -68,6 +68,7 @@ class CovarGMM(Strategy):
         random_fraction: float = 0.2,
         absolute_lp: bool = False,
         warm_start: bool = False,
+        engine: str = "auto",
     ) -> None:
         self.fit_every = positive_int("fit_every", fit_every)
         self.min_components = positive_int("min_components", min_components)
@@ -78,6 +79,7 @@ class CovarGMM(Strategy):
         if not isinstance(warm_start, bool):
             raise ValueError(f"warm_start must be True or False, got {warm_start!r}")
         self.warm_start = warm_start
+        self.engine = choice("engine", engine, ENGINES)
         if not isinstance(absolute_lp, bool):
             raise ValueError(f"absolute_lp must be True or False, got {absolute_lp!r}")
         self.absolute_lp = absolute_lp
@@ -127,7 +129,7 @@ class CovarGMM(Strategy):
         scikit-learn's ``GaussianMixture``: see :mod:`stepladder.strategies._gmm`)."""
         counts = range(self.min_components, min(self.max_components, len(data)) + 1)
         warm = self.previous_fits if self.warm_start else None
-        best = best_mixture(data, counts, self.rng, warm_start=warm)
+        best = best_mixture(data, counts, self.rng, warm_start=warm, engine=self.engine)
         if best is not None:
             self.means = best.means
             self.covariances = best.covariances
