@@ -278,3 +278,29 @@ def test_engine_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert compiled_fits("auto") is None
     with pytest.raises(ImportError, match=r"pip install 'stepladder\[fast\]'"):
         compiled_fits("numba")
+
+
+@pytest.mark.parametrize("name", ["alp_gmm", "covar_gmm"])
+def test_strategies_fit_on_the_engine_asked_for(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepladder import Curriculum, ItemPool, Outcomes
+    from stepladder.strategies import _gmm
+
+    pool = ItemPool(size=500, features=np.random.default_rng(0).random((500, 2)))
+    with pytest.raises(ValueError, match="engine must be one of auto, numba, numpy"):
+        Curriculum(pool, name, engine="fortran")
+    means = {}
+    for engine in ["numpy", "numba"] if _HAS_NUMBA else ["numpy"]:
+        cur = Curriculum(pool, name, seed=1, engine=engine, fit_every=100)
+        assert cur.strategy.engine == engine
+        rng = np.random.default_rng(2)  # the same rewards on both engines
+        for _ in range(3):
+            tasks = cur.propose(64).indices
+            rewards = (rng.random((64, 4)) < pool.features[tasks, :1]).astype(float)
+            cur.observe(Outcomes(tasks, rewards=rewards))
+        means[engine] = cur.strategy.means
+        assert len(means[engine]) >= 2  # fitted
+    if _HAS_NUMBA:
+        np.testing.assert_allclose(means["numba"], means["numpy"], atol=1e-9)
+    monkeypatch.setattr(_gmm, "_numba_module", lambda: None)  # as without numba
+    with pytest.raises(ImportError, match="needs numba"):
+        Curriculum(pool, name, engine="numba")

@@ -44,9 +44,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "ENGINES",
     "Mixture",
     "WarmStarts",
     "best_mixture",
+    "checked_engine",
+    "compiled_fits",
     "fit_mixture",
     "fit_mixtures",
     "kmeans_labels",
@@ -531,6 +534,19 @@ def compiled_fits(engine: str = "auto") -> Any:
     return module
 
 
+def checked_engine(engine: str) -> str:
+    """``engine`` once checked: one of :data:`ENGINES`, and numba installed for ``"numba"``
+    (an ImportError now, not at the first fit).
+
+    Example:
+        >>> checked_engine("auto")
+        'auto'
+    """
+    if engine == "numba" or engine not in ENGINES:
+        compiled_fits(engine)
+    return engine
+
+
 def _fit_compiled(
     compiled: Any,
     x: np.ndarray,
@@ -584,8 +600,9 @@ def fit_mixture(
 
     Starts from the k-means clusters (:func:`kmeans_labels` with ``RandomState(seed)``) and
     alternates E and M steps until the mean log-likelihood lower bound changes by less than
-    ``tol`` or ``max_iter`` steps ran (``engine``: :func:`compiled_fits`). Raises ``numpy.linalg.LinAlgError`` where a
-    covariance is not positive definite (scikit-learn raises ``ValueError`` there).
+    ``tol`` or ``max_iter`` steps ran (``engine``: :func:`compiled_fits`). Raises
+    ``numpy.linalg.LinAlgError`` where a covariance is not positive definite (scikit-learn
+    raises ``ValueError`` there).
 
     Example:
         >>> rng = np.random.default_rng(0)
