@@ -303,9 +303,17 @@ def _normalise(resp: np.ndarray, top: np.ndarray, total: np.ndarray, bits: np.nd
     total[:] = 0.0
     for j in range(k):
         _shifted_exp(resp[j], top, total, bits)
+    # sum of log(total): each total lies in [1, k] (its largest term is 1), so the log of
+    # the product of up to `run` totals (at most k^run < 1e261) replaces `run` logs
     density = 0.0
+    run = max(1, int(600.0 / math.log(max(k, 2))))
+    for start in range(0, n, run):
+        product = 1.0
+        for i in range(start, min(start + run, n)):
+            product *= total[i]
+        density += math.log(product)
     for i in range(n):
-        density += math.log(total[i]) + top[i]
+        density += top[i]
         total[i] = 1.0 / total[i]
     for j in range(k):
         for i in range(n):
