@@ -131,6 +131,19 @@ def test_public_names_load_on_first_use():
     assert {"stepladder.curriculum", "stepladder.strategies"} <= loaded
 
 
+def test_numba_loads_at_the_first_mixture_fit_only():
+    # the strategies' registry and a Gaussian-mixture teacher before its first fit: no numba
+    loaded = _loaded_after(
+        "import numpy as np\n"
+        "from stepladder import Curriculum, ItemPool, strategies\n"
+        "strategies.available()\n"
+        "pool = ItemPool(size=10, features=np.linspace(0, 1, 10)[:, None])\n"
+        "Curriculum(pool, 'alp_gmm', seed=0).propose(4)"
+    )
+    assert "stepladder.strategies.alp_gmm" in loaded
+    assert not {m for m in loaded if m.startswith("numba") or m.endswith("_gmm_numba")}
+
+
 def test_public_names_are_listed_and_unknown_ones_fail():
     assert set(stepladder.__all__) <= set(dir(stepladder))
     assert "Curriculum" in stepladder.__all__ and "__version__" in stepladder.__all__
