@@ -350,7 +350,7 @@ def unit_features(pool: ItemPool, name: str) -> np.ndarray:
 class Snap:
     """The task nearest to each point of the unit box: O(1) expected per point, at any pool size.
 
-    With 1 to 3 dimensions the tasks are sorted into a grid of about ``size / 2`` cells
+    With 1 to 3 dimensions the tasks are sorted into a grid of about ``size`` cells
     whose edges are the per-dimension quantiles of the tasks (so skewed parameters still
     fill the cells evenly), built once (O(size log size)). A query looks at the 3^d cells
     around its own, then at rings of cells around them, until no unvisited cell can hold a
@@ -376,7 +376,7 @@ class Snap:
     #: Most dimensions served by the grid; more go to a kd-tree.
     GRID_DIMENSIONS = 3
     #: Tasks per grid cell, on average.
-    OCCUPANCY = 2
+    OCCUPANCY = 1
 
     def __init__(self, unit: np.ndarray) -> None:
         unit = np.asarray(unit, dtype=np.float64)
@@ -399,7 +399,7 @@ class Snap:
         index = np.int32 if size < 2**31 else np.int64
         self.order = np.argsort(cells, kind="stable").astype(index)  # tasks by cell, then index
         self.coordinates = unit[self.order]  # their coordinates, one row per task
-        self.starts = np.searchsorted(cells[self.order], np.arange(side**d + 1))
+        self.starts = np.searchsorted(cells[self.order], np.arange(side**d + 1)).astype(index)
         self.strides = side ** np.arange(d - 1, -1, -1)
         self._runs: list[np.ndarray] = []  # runs of cells visited in each round
 
