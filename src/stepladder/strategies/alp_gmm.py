@@ -34,6 +34,8 @@ class _PlayedTasks:
     kd-tree; a new part is merged with the one before while it holds at least a quarter as
     many tasks (the logarithmic method), so there are O(log tasks) trees, a task is re-indexed
     O(log tasks) times in all, and a query asks every tree: nothing scans the played tasks.
+    Each part keeps its tasks' coordinates (the trees' data), so a merge concatenates them
+    instead of reading the pool's rows again (random reads of a large array).
     """
 
     def __init__(self, unit: np.ndarray) -> None:
