@@ -121,7 +121,9 @@ class ALPGMM(Strategy):
       neighbours compare with. The played tasks live in kd-trees of geometrically shrinking
       sizes (the logarithmic method); tasks first played earlier in the same batch are found
       among the pairs of batch tasks closer than their distance to the history: the
-      neighbour is exact (ties go to the task played first), no scan of the history.
+      neighbour is exact, with no scan of the history. Ties go to the task played first
+      between the history and the batch, between kd-trees and within the batch; among
+      equally near tasks of one kd-tree, to the tree's own choice.
     - Every ``fit_every`` episodes, fit a Gaussian mixture with ``k`` components (full
       covariances) for ``k`` in ``min_components .. max_components`` on the last
       ``fit_every`` points ``(x, alp)`` (then dropped) and keep the lowest AIC
