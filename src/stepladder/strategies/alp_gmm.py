@@ -257,10 +257,11 @@ class ALPGMM(Strategy):
         found = np.full(m, -1, dtype=np.int64)
         if m < 2:  # the first point has no earlier one
             return best, found
-        finite = np.sort(bound[np.isfinite(bound)])
+        finite = bound[np.isfinite(bound)]
         radius = -np.inf  # rows with larger bounds: compared with every earlier point
         if len(finite) > _FAR_ROWS:
-            radius = finite[-_FAR_ROWS - 1]
+            cut = len(finite) - _FAR_ROWS - 1
+            radius = np.partition(finite, cut)[cut]
             pairs = _tree(points).query_pairs(radius, output_type="ndarray")
             before, row = pairs[:, 0], pairs[:, 1]  # before < row
             distance = np.sqrt(sum((c[row] - c[before]) ** 2 for c in points.T))
@@ -271,7 +272,8 @@ class ALPGMM(Strategy):
             best[row[first]], found[row[first]] = distance[first], before[first]
         far = np.flatnonzero(bound > radius)
         far = far[far > 0]
-        for rows in np.array_split(far, -(-len(far) // 256)) if len(far) else ():
+        for start in range(0, len(far), 256):
+            rows = far[start : start + 256]
             last = int(rows.max())  # each row against every point before it
             squares = np.zeros((len(rows), last))
             for column in points.T:  # a sum over a short last axis is slow in NumPy
