@@ -258,3 +258,10 @@ def test_played_tasks_nearest_against_brute_force_over_many_insertions(lattice: 
         oldest = np.where(tied, part_of[None], len(played.parts)).min(axis=1)
         np.testing.assert_array_equal(part_of[position], oldest)
     assert 1 < len(played.parts) < 8 and len(played) == start
+    for part, points in zip(played.parts, played.points, strict=True):  # kept through merges
+        np.testing.assert_array_equal(points, unit[part])
+    resumed = _PlayedTasks(unit)
+    resumed.load_state_dict(played.state_dict())
+    points = rng.random((200, 2))
+    for a, b in zip(resumed.nearest(points), played.nearest(points), strict=True):
+        np.testing.assert_array_equal(a, b)

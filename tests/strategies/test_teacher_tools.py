@@ -74,3 +74,32 @@ def test_snap_on_a_few_tasks_and_points_outside_the_box() -> None:
     snap = Snap(np.array([[0.5, 0.5]]))
     assert snap(np.array([[2.0, -1.0], [0.0, 0.0]])).tolist() == [0, 0]
     assert snap(np.zeros((0, 2))).tolist() == []
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_snap_rounds_visit_each_ring_of_cells_once(d: int) -> None:
+    snap = Snap(np.random.default_rng(0).random((4**d * 8, d)))
+    assert snap.side >= 4
+    seen = set()
+    for round_ in range(3):
+        radius, runs = snap._round(round_)
+        cells = [
+            (*run[: d - 1], last) for run in runs.tolist() for last in range(run[-2], run[-1] + 1)
+        ]
+        assert len(cells) == len(set(cells)) and not seen & set(cells)
+        seen |= set(cells)
+        k = 1 if round_ == 0 else round_ + 1  # the whole 3^d block first, then one ring
+        ring = np.stack(np.meshgrid(*[np.arange(-k, k + 1)] * d, indexing="ij"), -1)
+        ring = ring.reshape(-1, d)
+        ring = ring if round_ == 0 else ring[np.abs(ring).max(axis=1) == k]
+        assert set(cells) == set(map(tuple, ring.tolist())) and radius == k
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_snap_on_grids_of_one_and_two_cells_per_side(d: int) -> None:
+    rng = np.random.default_rng(10 + d)
+    for size in [1, 2, 3, 5, 9, 17, 40]:
+        unit = np.round(rng.random((size, d)) * 3) / 3  # ties and repeated tasks
+        points = np.r_[rng.random((60, d)) * 1.4 - 0.2, unit]  # outside the box too
+        gaps = ((np.clip(points, 0, 1)[:, None] - unit[None]) ** 2).sum(axis=2)
+        np.testing.assert_array_equal(Snap(unit)(points), gaps.argmin(axis=1))

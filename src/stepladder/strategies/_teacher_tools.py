@@ -350,15 +350,18 @@ def unit_features(pool: ItemPool, name: str) -> np.ndarray:
 class Snap:
     """The task nearest to each point of the unit box: O(1) expected per point, at any pool size.
 
-    With 1 to 3 dimensions the tasks are sorted into a grid of about ``size / 2`` cells
+    With 1 to 3 dimensions the tasks are sorted into a grid of about ``size`` cells
     whose edges are the per-dimension quantiles of the tasks (so skewed parameters still
-    fill the cells evenly), built once (O(size log size)). A query looks at its own cell,
-    then at rings of cells around it, until no unvisited cell can hold a nearer task: a few
-    NumPy calls for the whole batch, and the candidates scanned per point do not grow with
-    the pool (a kd-tree query grows with its depth, and cache misses, at millions of tasks).
-    Ties in distance go to the lowest task index. With more dimensions the rings would hold
-    3^d cells: there a kd-tree answers (``scipy.spatial.cKDTree``, the first of ties its own).
-    Points are clipped to the unit box first.
+    fill the cells evenly), built once (O(size log size)). A query looks at the 3^d cells
+    around its own, then at rings of cells around them, until no unvisited cell can hold a
+    nearer task: a few NumPy calls for the whole batch, and the candidates scanned per point
+    do not grow with the pool (a kd-tree query grows with its depth, and cache misses, at
+    millions of tasks). The cells are stored in row-major order, so the cells of a ring that
+    share all coordinates but the last are one contiguous run of tasks (3^(d-1) runs per
+    point for the first look). Ties in distance go to the lowest task index. With more
+    dimensions the rings would hold 3^d cells: there a kd-tree answers
+    (``scipy.spatial.cKDTree``, the first of ties its own). Points are clipped to the unit
+    box first.
 
     Example:
         >>> Snap(np.array([[0.0], [0.5], [1.0]]))(np.array([[0.2], [0.9]])).tolist()
@@ -373,7 +376,7 @@ class Snap:
     #: Most dimensions served by the grid; more go to a kd-tree.
     GRID_DIMENSIONS = 3
     #: Tasks per grid cell, on average.
-    OCCUPANCY = 2
+    OCCUPANCY = 1
 
     def __init__(self, unit: np.ndarray) -> None:
         unit = np.asarray(unit, dtype=np.float64)
@@ -395,30 +398,41 @@ class Snap:
             cells = cells * side + self._cell(i, column)
         index = np.int32 if size < 2**31 else np.int64
         self.order = np.argsort(cells, kind="stable").astype(index)  # tasks by cell, then index
-        self.columns = unit[self.order].T.copy()  # their coordinates, one row per dimension
-        self.starts = np.searchsorted(cells[self.order], np.arange(side**d + 1))
+        self.coordinates = unit[self.order]  # their coordinates, one row per task
+        self.starts = np.searchsorted(cells[self.order], np.arange(side**d + 1)).astype(index)
         self.strides = side ** np.arange(d - 1, -1, -1)
-        # cells visited: the 3^d block around a point's cell first, then one ring at a time
-        self._rings = [self._block(min(1, side - 1))]
+        self._runs: list[np.ndarray] = []  # runs of cells visited in each round
 
     def _cell(self, dim: int, values: np.ndarray) -> np.ndarray:
         """Cell of each value along ``dim`` (a value on an edge belongs to the upper cell)."""
         at = np.searchsorted(self.edges[dim], values, side="right") - 1
         return np.minimum(at, self.side - 1)
 
-    def _block(self, k: int) -> np.ndarray:
-        """Offsets (s, d) of the cells at Chebyshev distance at most ``k``."""
-        d = len(self.strides)
-        axes = np.meshgrid(*[np.arange(-k, k + 1)] * d, indexing="ij")
-        return np.stack(axes, axis=-1).reshape(-1, d)
+    def _round(self, round_: int) -> tuple[int, np.ndarray]:
+        """(Chebyshev radius reached, runs of cells new in that round).
 
-    def _ring(self, round_: int) -> tuple[int, np.ndarray]:
-        """(Chebyshev radius reached, offsets of the cells new in that round)."""
-        while len(self._rings) <= round_:
-            k = len(self._rings) + 1
-            block = self._block(k)
-            self._rings.append(block[np.abs(block).max(axis=1) == k])
-        return min(round_ + 1, self.side - 1), self._rings[round_]
+        Round 0 visits the cells at Chebyshev distance at most 1 from the point's own (at
+        most 0 on a grid of one cell per side), round r >= 1 those at distance r + 1. A run
+        is a row ``(o_1, .., o_{d-1}, low, high)``: the cells at offsets o along the first
+        d - 1 dimensions and ``low .. high`` along the last, consecutive in storage.
+        """
+        d = len(self.strides)
+        while len(self._runs) <= round_:
+            k = min(1, self.side - 1) if not self._runs else len(self._runs) + 1
+            rows = np.zeros((1, 0), dtype=np.int64)  # offsets along the first d - 1 dims
+            if d > 1:
+                axes = np.meshgrid(*[np.arange(-k, k + 1)] * (d - 1), indexing="ij")
+                rows = np.stack(axes, axis=-1).reshape(-1, d - 1)
+            edge = np.abs(rows).max(axis=1, initial=0) == k
+            if not self._runs:  # the whole block: every row runs from -k to k
+                edge[:] = True
+            whole = np.column_stack([rows[edge], np.tile([-k, k], (int(edge.sum()), 1))])
+            # rows inside the ring's faces: the two end cells along the last dimension
+            inner = np.repeat(rows[~edge], 2, axis=0)
+            ends = np.column_stack([inner, np.tile([[-k, -k], [k, k]], (len(inner) // 2, 1))])
+            self._runs.append(np.r_[whole, ends].astype(np.int64))
+        radius = min(1, self.side - 1) if round_ == 0 else round_ + 1
+        return min(radius, self.side - 1), self._runs[round_]
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         if not len(points):
@@ -427,52 +441,56 @@ class Snap:
         if self.tree is not None:
             return np.asarray(self.tree.query(points)[1], dtype=np.int64)
         m, d = points.shape
+        side = self.side
         home = np.column_stack([self._cell(i, points[:, i]) for i in range(d)])
         best = np.full(m, np.inf)  # squared distance of the nearest task found so far
         task = np.full(m, np.iinfo(np.int64).max)
         active = np.arange(m)
-        for round_ in range(self.side):
-            k, ring = self._ring(round_)
-            inside = np.ones((len(active), len(ring)), dtype=bool)
-            flat = np.zeros((len(active), len(ring)), dtype=np.int64)
-            for i in range(d):
-                cells = home[active, i][:, None] + ring[:, i]
-                inside &= (cells >= 0) & (cells < self.side)
-                flat += cells * self.strides[i]
-            flat[~inside] = 0
-            low = self.starts[flat]
-            counts = np.where(inside, self.starts[flat + 1] - low, 0).reshape(-1)
+        for round_ in range(side):
+            k, runs = self._round(round_)
+            # first and last cell of each run of each active point; runs off the grid: empty
+            row = np.zeros((len(active), len(runs)), dtype=np.int64)
+            inside = np.ones((len(active), len(runs)), dtype=bool)
+            for i in range(d - 1):
+                cells = home[active, i][:, None] + runs[:, i]
+                inside &= (cells >= 0) & (cells < side)
+                row += cells * self.strides[i]
+            last = home[active, d - 1][:, None]
+            low = np.maximum(last + runs[:, d - 1], 0)
+            high = np.minimum(last + runs[:, d], side - 1)
+            inside &= low <= high
+            row[~inside] = 0  # a run off the grid: the empty run 0 .. -1
+            low[~inside], high[~inside] = 0, -1
+            first = self.starts[row + low].reshape(-1)
+            counts = self.starts[row + high + 1].reshape(-1) - first
             per_query = counts.reshape(len(active), -1).sum(axis=1)
             total = int(per_query.sum())
             if total:
-                cell_of = np.repeat(np.arange(len(counts)), counts)
-                at = low.reshape(-1)[cell_of] + np.arange(total)
-                at -= (np.cumsum(counts) - counts)[cell_of]
-                query = active[cell_of // len(ring)]
-                gaps = np.zeros(total)
-                for i in range(d):
-                    gaps += (self.columns[i, at] - points[query, i]) ** 2
-                # the nearest candidate of each query (candidates come grouped by query),
-                # the lowest task index among equally near ones
+                # storage positions of the candidates, grouped by query
+                at = np.arange(total) + np.repeat(first - (np.cumsum(counts) - counts), counts)
+                near = np.repeat(points[active], per_query, axis=0)
+                candidates = np.take(self.coordinates, at, axis=0)  # faster than [at]
+                gaps = (candidates[:, 0] - near[:, 0]) ** 2
+                for i in range(1, d):
+                    gaps += (candidates[:, i] - near[:, i]) ** 2
+                # the nearest candidate of each query, the lowest task index among equally
+                # near ones (task indices read only for those: few reads of a large array)
                 held = np.flatnonzero(per_query)
                 starts = (np.cumsum(per_query) - per_query)[held]
                 nearest = np.minimum.reduceat(gaps, starts)
-                found = np.where(
-                    gaps == np.repeat(nearest, per_query[held]),
-                    self.order[at].astype(np.int64),
-                    task.dtype.type(np.iinfo(np.int64).max),
-                )
-                first = np.minimum.reduceat(found, starts)
+                tied = np.flatnonzero(gaps == np.repeat(nearest, per_query[held]))
+                ties = np.searchsorted(tied, starts)  # each query's first nearest candidate
+                lowest = np.minimum.reduceat(self.order[at[tied]], ties).astype(np.int64)
                 q = active[held]
-                better = (nearest < best[q]) | ((nearest == best[q]) & (first < task[q]))
-                best[q[better]], task[q[better]] = nearest[better], first[better]
+                better = (nearest < best[q]) | ((nearest == best[q]) & (lowest < task[q]))
+                best[q[better]], task[q[better]] = nearest[better], lowest[better]
             # tasks outside the cells seen lie beyond the nearest face of their block
             reach = np.full(len(active), np.inf)
             for i in range(d):
                 below, above = home[active, i] - k, home[active, i] + k + 1
                 coordinate = points[active, i]
                 ahead = coordinate - self.edges[i, np.maximum(below, 0)]
-                behind = self.edges[i, np.minimum(above, self.side)] - coordinate
+                behind = self.edges[i, np.minimum(above, side)] - coordinate
                 reach = np.minimum(reach, np.minimum(ahead, behind))
             active = active[best[active] >= reach**2]
             if not len(active):

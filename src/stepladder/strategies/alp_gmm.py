@@ -34,29 +34,32 @@ class _PlayedTasks:
     kd-tree; a new part is merged with the one before while it holds at least a quarter as
     many tasks (the logarithmic method), so there are O(log tasks) trees, a task is re-indexed
     O(log tasks) times in all, and a query asks every tree: nothing scans the played tasks.
+    Each part keeps its tasks' coordinates (the trees' data), so a merge concatenates them
+    instead of reading the pool's rows again (random reads of a large array).
     """
 
     def __init__(self, unit: np.ndarray) -> None:
         self.unit = unit
-        self.parts: list[np.ndarray] = []
+        self.parts: list[np.ndarray] = []  # the tasks of each part
+        self.points: list[np.ndarray] = []  # their coordinates (a merge reads no ``unit``)
         self.trees: list[Any] = []
 
     def __len__(self) -> int:
         return sum(len(part) for part in self.parts)
 
-    def add(self, tasks: np.ndarray) -> None:
-        """Append tasks played for the first time, in order of first play."""
-
+    def add(self, tasks: np.ndarray, points: np.ndarray | None = None) -> None:
+        """Append tasks played for the first time, in order of first play (``points``: their
+        rows of ``unit``, where the caller has them)."""
         if not len(tasks):
             return
         self.parts.append(np.asarray(tasks, dtype=np.int64))
+        self.points.append(np.take(self.unit, tasks, axis=0) if points is None else points)
         self.trees.append(None)
         while len(self.parts) >= 2 and 4 * len(self.parts[-1]) >= len(self.parts[-2]):
-            merged = np.concatenate(self.parts[-2:])
-            del self.parts[-2:], self.trees[-2:]
-            self.parts.append(merged)
-            self.trees.append(None)
-        self.trees[-1] = _tree(self.unit[self.parts[-1]])
+            self.parts[-2:] = [np.concatenate(self.parts[-2:])]
+            self.points[-2:] = [np.concatenate(self.points[-2:])]
+            del self.trees[-1]
+        self.trees[-1] = _tree(self.points[-1])
 
     def nearest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance, task) of the nearest played task to each point (inf, -1 when none).
@@ -86,7 +89,8 @@ class _PlayedTasks:
         if len(tasks) and (tasks.min() < 0 or tasks.max() >= len(self.unit)):
             raise ValueError(f"played tasks outside 0..{len(self.unit) - 1}")
         self.parts = np.split(tasks, np.cumsum(sizes)[:-1]) if len(sizes) else []
-        self.trees = [_tree(self.unit[part]) for part in self.parts]
+        self.points = [np.take(self.unit, part, axis=0) for part in self.parts]
+        self.trees = [_tree(points) for points in self.points]
 
 
 def _task_features(strategy: Strategy) -> np.ndarray:
@@ -117,7 +121,9 @@ class ALPGMM(Strategy):
       neighbours compare with. The played tasks live in kd-trees of geometrically shrinking
       sizes (the logarithmic method); tasks first played earlier in the same batch are found
       among the pairs of batch tasks closer than their distance to the history: the
-      neighbour is exact (ties go to the task played first), no scan of the history.
+      neighbour is exact, with no scan of the history. Ties go to the task played first
+      between the history and the batch, between kd-trees and within the batch; among
+      equally near tasks of one kd-tree, to the tree's own choice.
     - Every ``fit_every`` episodes, fit a Gaussian mixture with ``k`` components (full
       covariances) for ``k`` in ``min_components .. max_components`` on the last
       ``fit_every`` points ``(x, alp)`` (then dropped) and keep the lowest AIC
@@ -210,11 +216,9 @@ class ALPGMM(Strategy):
         super().load_state_dict(state)
         self._factors = np.linalg.cholesky(self.covariances)  # derived: Cholesky factors
 
-    def _alps(
-        self, tasks: np.ndarray, rewards: np.ndarray, s: Segments
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(ALP of each episode, positions of first plays): in episode order, as if observed
-        one by one. ``s`` groups the batch by task."""
+    def _alps(self, tasks: np.ndarray, rewards: np.ndarray, s: Segments) -> np.ndarray:
+        """ALP of each episode, in episode order, as if observed one by one; the tasks played
+        for the first time join the played ones. ``s`` groups the batch by task."""
         m = len(tasks)
         # latest reward of task u before episode i: its last occurrence before i in the
         # batch, else its latest reward before the batch
@@ -231,17 +235,18 @@ class ALPGMM(Strategy):
         reference = tasks.copy()  # a replayed task is its own nearest neighbour
         fresh = np.flatnonzero(~played)  # first plays, in episode order
         if len(fresh):
-            points = self._unit[tasks[fresh]]
+            points = np.take(self._unit, tasks[fresh], axis=0)  # faster than [...]
             best, nearest = self.played.nearest(points)
             closer, task = self._nearest_earlier(points, best)
             use = closer < best  # ties go to the task played first
             nearest[use] = tasks[fresh][task[use]]
             reference[fresh] = nearest
+            self.played.add(tasks[fresh], points)
         alps = np.zeros(m)
         known = reference >= 0
         positions = np.flatnonzero(known)
         alps[known] = np.abs(rewards[known] - latest_before(reference[known], positions))
-        return alps, fresh
+        return alps
 
     @staticmethod
     def _nearest_earlier(points: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -257,10 +262,11 @@ class ALPGMM(Strategy):
         found = np.full(m, -1, dtype=np.int64)
         if m < 2:  # the first point has no earlier one
             return best, found
-        finite = np.sort(bound[np.isfinite(bound)])
+        finite = bound[np.isfinite(bound)]
         radius = -np.inf  # rows with larger bounds: compared with every earlier point
         if len(finite) > _FAR_ROWS:
-            radius = finite[-_FAR_ROWS - 1]
+            cut = len(finite) - _FAR_ROWS - 1
+            radius = np.partition(finite, cut)[cut]
             pairs = _tree(points).query_pairs(radius, output_type="ndarray")
             before, row = pairs[:, 0], pairs[:, 1]  # before < row
             distance = np.sqrt(sum((c[row] - c[before]) ** 2 for c in points.T))
@@ -271,7 +277,8 @@ class ALPGMM(Strategy):
             best[row[first]], found[row[first]] = distance[first], before[first]
         far = np.flatnonzero(bound > radius)
         far = far[far > 0]
-        for rows in np.array_split(far, -(-len(far) // 256)) if len(far) else ():
+        for start in range(0, len(far), 256):
+            rows = far[start : start + 256]
             last = int(rows.max())  # each row against every point before it
             squares = np.zeros((len(rows), last))
             for column in points.T:  # a sum over a short last axis is slow in NumPy
@@ -289,8 +296,7 @@ class ALPGMM(Strategy):
         if not len(tasks):
             return
         s = segments(tasks)
-        alps, fresh = self._alps(tasks, rewards, s)
-        self.played.add(tasks[fresh])
+        alps = self._alps(tasks, rewards, s)
         self.latest[s.keys] = rewards[s.order[np.cumsum(s.lengths) - 1]]
         self.known[s.keys] = True
         pending_tasks = np.concatenate([self.tasks, tasks])
