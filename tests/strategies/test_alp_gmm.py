@@ -206,7 +206,7 @@ def _brute_nearest_earlier(points: np.ndarray, bound: np.ndarray) -> tuple[list,
 
 @pytest.mark.parametrize("lattice", [False, True])
 def test_nearest_earlier_point_of_a_batch_against_brute_force(lattice: bool) -> None:
-    from stepladder.strategies.alp_gmm import ALPGMM
+    from stepladder.strategies.alp_gmm import _nearest_earlier
 
     rng = np.random.default_rng(3)
     for trial in range(12):
@@ -221,47 +221,57 @@ def test_nearest_earlier_point_of_a_batch_against_brute_force(lattice: bool) -> 
         }[trial % 3]
         if lattice:
             bound = np.where(np.isfinite(bound), np.round(bound * 12) / 12, bound)
-        best, found = ALPGMM._nearest_earlier(points, bound)
+        best, found = _nearest_earlier(points, bound)
         expected_best, expected_found = _brute_nearest_earlier(points, bound)
         np.testing.assert_array_equal(found, expected_found)
         np.testing.assert_array_equal(best, expected_best)
 
 
-@pytest.mark.parametrize("lattice", [False, True])
-def test_played_tasks_nearest_against_brute_force_over_many_insertions(lattice: bool) -> None:
+def _numba_engines() -> list:
+    from stepladder.strategies._engines import numba_installed
+
+    return ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+        not numba_installed(), reason="numba"))]  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", _numba_engines())
+@pytest.mark.parametrize(("dimensions", "lattice"), [(2, False), (2, True), (1, True), (3, True)])
+def test_first_plays_find_the_nearest_earlier_task_the_first_played_of_ties(
+    dimensions: int, lattice: bool, engine: str
+) -> None:
+    from stepladder.strategies._engines import compiled_module
     from stepladder.strategies.alp_gmm import _PlayedTasks
 
+    compiled = compiled_module(engine, "_nearest_numba")
     rng = np.random.default_rng(4)
-    unit = rng.random((3000, 2))
+    unit = rng.random((3000, dimensions))
     if lattice:  # exact ties between tasks, and repeated points
         unit = np.round(unit * 8) / 8
-    played = _PlayedTasks(unit)
+    played = _PlayedTasks(unit, compiled)
+    assert (played.compiled is None) == (engine == "numpy")
     order = rng.permutation(3000)
     start = 0
     for _ in range(40):
         size = int(rng.integers(1, 120))
-        played.add(order[start : start + size])
+        tasks = order[start : start + size]
+        found = played.first_plays(tasks, unit[tasks])
+        earlier = order[: start + size]  # brute force: every task played before each
+        gaps = np.sqrt(((unit[tasks][:, None] - unit[earlier][None]) ** 2).sum(axis=2))
+        gaps[np.arange(size)[:, None] + start <= np.arange(start + size)[None]] = np.inf
+        first = np.argmin(gaps, axis=1)  # the first played of the nearest
+        expected = np.where(np.isfinite(gaps.min(axis=1)), earlier[first], -1)
+        np.testing.assert_array_equal(found, expected)
         start += size
-        tasks = order[:start]  # in order of first play
-        points = rng.random((50, 2))
-        if lattice:
-            points = np.round(points * 16) / 16
-        best, task = played.nearest(points)
-        distances = np.sqrt(((points[:, None] - unit[tasks][None]) ** 2).sum(axis=2))
-        np.testing.assert_allclose(best, distances.min(axis=1), rtol=1e-15)
-        found = np.sqrt(((points - unit[task]) ** 2).sum(axis=1))
-        np.testing.assert_allclose(found, best, rtol=1e-15)  # a nearest task
-        # of the tied ones, one of the oldest part that holds one
-        part_of = np.repeat(np.arange(len(played.parts)), [len(p) for p in played.parts])
-        position = np.argsort(tasks)[np.searchsorted(np.sort(tasks), task)]
-        tied = distances <= distances.min(axis=1, keepdims=True) * (1 + 1e-15)
-        oldest = np.where(tied, part_of[None], len(played.parts)).min(axis=1)
-        np.testing.assert_array_equal(part_of[position], oldest)
-    assert 1 < len(played.parts) < 8 and len(played) == start
+    assert len(played) == start and 1 < len(played.sizes) < 8
     for part, points in zip(played.parts, played.points, strict=True):  # kept through merges
         np.testing.assert_array_equal(points, unit[part])
-    resumed = _PlayedTasks(unit)
-    resumed.load_state_dict(played.state_dict())
-    points = rng.random((200, 2))
-    for a, b in zip(resumed.nearest(points), played.nearest(points), strict=True):
-        np.testing.assert_array_equal(a, b)
+    # the state loads into either structure and both go on with the same answers
+    state = played.state_dict()
+    np.testing.assert_array_equal(state["tasks"], order[:start])
+    tasks = order[start : start + 100]
+    expected = played.first_plays(tasks, unit[tasks])
+    for other in ("numpy", engine):
+        resumed = _PlayedTasks(unit, compiled_module(other, "_nearest_numba"))
+        resumed.load_state_dict(state)
+        np.testing.assert_array_equal(resumed.first_plays(tasks, unit[tasks]), expected)
+        assert resumed.sizes == played.sizes

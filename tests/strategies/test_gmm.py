@@ -269,12 +269,12 @@ def test_engines_agree_on_points_with_ties_and_empty_clusters() -> None:
 
 
 def test_engine_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stepladder.strategies import _gmm
+    from stepladder.strategies import _engines
 
     assert compiled_fits("numpy") is None
     with pytest.raises(ValueError, match="engine must be one of auto, numba, numpy, got 'c'"):
         compiled_fits("c")
-    monkeypatch.setattr(_gmm, "_numba_module", lambda: None)  # as without numba
+    monkeypatch.setattr(_engines, "numba_installed", lambda: False)  # as without numba
     assert compiled_fits("auto") is None
     with pytest.raises(ImportError, match=r"pip install 'stepladder\[fast\]'"):
         compiled_fits("numba")
@@ -283,7 +283,7 @@ def test_engine_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("name", ["alp_gmm", "covar_gmm"])
 def test_strategies_fit_on_the_engine_asked_for(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from stepladder import Curriculum, ItemPool, Outcomes
-    from stepladder.strategies import _gmm
+    from stepladder.strategies import _engines
 
     pool = ItemPool(size=500, features=np.random.default_rng(0).random((500, 2)))
     with pytest.raises(ValueError, match="engine must be one of auto, numba, numpy"):
@@ -301,6 +301,6 @@ def test_strategies_fit_on_the_engine_asked_for(name: str, monkeypatch: pytest.M
         assert len(means[engine]) >= 2  # fitted
     if _HAS_NUMBA:
         np.testing.assert_allclose(means["numba"], means["numpy"], atol=1e-9)
-    monkeypatch.setattr(_gmm, "_numba_module", lambda: None)  # as without numba
+    monkeypatch.setattr(_engines, "numba_installed", lambda: False)  # as without numba
     with pytest.raises(ImportError, match="needs numba"):
         Curriculum(pool, name, engine="numba")

@@ -64,10 +64,26 @@ def test_snap_finds_the_nearest_task_lowest_index_on_ties(d: int, lattice: bool)
         unit = np.round(unit * 4) / 4
     points = np.r_[rng.random((400, d)), unit[:50], np.zeros((1, d)), np.ones((1, d))]
     gaps = ((points[:, None, :] - unit[None, :, :]) ** 2).sum(axis=2)
-    found = Snap(unit)(points)
-    np.testing.assert_array_equal(gaps[np.arange(len(points)), found], gaps.min(axis=1))
-    if d <= Snap.GRID_DIMENSIONS:  # the grid: the lowest index among the nearest
-        np.testing.assert_array_equal(found, gaps.argmin(axis=1))
+    # the lowest index among the nearest: on the grid, from the kd-tree (after MAX_ROUNDS
+    # rounds, or in 4-D) and with the kd-tree answering after the first round
+    np.testing.assert_array_equal(Snap(unit)(points), gaps.argmin(axis=1))
+    hurried = Snap(unit)
+    hurried.MAX_ROUNDS = 1
+    np.testing.assert_array_equal(hurried(points), gaps.argmin(axis=1))
+
+
+def test_snap_on_skewed_tasks_sends_far_points_to_the_kd_tree() -> None:
+    rng = np.random.default_rng(7)
+    unit = np.clip(rng.normal(0.5, 0.08, (20_000, 2)), 0, 1)  # dense centre, empty edges
+    points = rng.random((300, 2))
+    snap = Snap(unit)
+    found = snap(points)
+    gaps = ((points[:, None, :] - unit[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(found, gaps.argmin(axis=1))
+    assert snap.tree is not None  # the points in the empty edges went there
+    uniform = Snap(rng.random((20_000, 2)))
+    uniform(points)
+    assert uniform.tree is None  # no point needed it
 
 
 def test_snap_on_a_few_tasks_and_points_outside_the_box() -> None:

@@ -43,12 +43,12 @@ from typing import Any
 
 import numpy as np
 
+from stepladder.strategies._engines import compiled_module
+
 __all__ = [
-    "ENGINES",
     "Mixture",
     "WarmStarts",
     "best_mixture",
-    "checked_engine",
     "compiled_fits",
     "fit_mixture",
     "fit_mixtures",
@@ -501,50 +501,15 @@ def fit_mixtures(
         done = converged | (iterations >= max_iter)
 
 
-ENGINES = ("auto", "numba", "numpy")
-
-
-@cache
-def _numba_module() -> Any:
-    """:mod:`._gmm_numba` (compiled on first use), or None without numba."""
-    try:
-        from stepladder.strategies import _gmm_numba
-    except ImportError:
-        return None
-    return _gmm_numba
-
-
 def compiled_fits(engine: str = "auto") -> Any:
-    """The compiled fits (:mod:`._gmm_numba`) that ``engine`` asks for, or None for NumPy.
-
-    ``"auto"``: compiled where numba is installed (``pip install stepladder[fast]``), else
-    NumPy; ``"numba"``: compiled, an ImportError without numba; ``"numpy"``: NumPy.
+    """The compiled fits (:mod:`._gmm_numba`) that ``engine`` asks for, or None for NumPy
+    (:func:`~stepladder.strategies._engines.compiled_module`).
 
     Example:
         >>> compiled_fits("numpy") is None
         True
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "numpy":
-        return None
-    module = _numba_module()
-    if module is None and engine == "numba":
-        raise ImportError("engine='numba' needs numba: pip install 'stepladder[fast]'")
-    return module
-
-
-def checked_engine(engine: str) -> str:
-    """``engine`` once checked: one of :data:`ENGINES`, and numba installed for ``"numba"``
-    (an ImportError now, not at the first fit).
-
-    Example:
-        >>> checked_engine("auto")
-        'auto'
-    """
-    if engine == "numba" or engine not in ENGINES:
-        compiled_fits(engine)
-    return engine
+    return compiled_module(engine, "_gmm_numba")
 
 
 def _fit_compiled(

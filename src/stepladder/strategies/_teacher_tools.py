@@ -358,10 +358,15 @@ class Snap:
     do not grow with the pool (a kd-tree query grows with its depth, and cache misses, at
     millions of tasks). The cells are stored in row-major order, so the cells of a ring that
     share all coordinates but the last are one contiguous run of tasks (3^(d-1) runs per
-    point for the first look). Ties in distance go to the lowest task index. With more
-    dimensions the rings would hold 3^d cells: there a kd-tree answers
-    (``scipy.spatial.cKDTree``, the first of ties its own). Points are clipped to the unit
-    box first.
+    point for the first look). Ties in distance go to the lowest task index. Where the
+    tasks are skewed, the quantile cells are narrow in one direction and wide in another, and
+    a point far from the dense part would need many rings: a point still open after
+    ``MAX_ROUNDS`` rounds asks a kd-tree of all tasks instead (``scipy.spatial.cKDTree``,
+    built on first need: O(log size) a point; at 10^6 normal tasks in 2-D about a fifth of
+    the points go there). With more dimensions the rings would hold 3^d cells: there the
+    kd-tree answers every point. The kd-tree's answers follow the same tie rule: the tasks
+    within its nearest distance are compared by the grid's own arithmetic. Points are
+    clipped to the unit box first.
 
     Example:
         >>> Snap(np.array([[0.0], [0.5], [1.0]]))(np.array([[0.2], [0.9]])).tolist()
@@ -377,15 +382,17 @@ class Snap:
     GRID_DIMENSIONS = 3
     #: Tasks per grid cell, on average.
     OCCUPANCY = 1
+    #: Rounds of rings a point may take in the grid before it asks the kd-tree.
+    MAX_ROUNDS = 4
 
     def __init__(self, unit: np.ndarray) -> None:
         unit = np.asarray(unit, dtype=np.float64)
         size, d = unit.shape
-        self.tree: Any = None
+        self.tree: Any = None  # built on first need
         if d > self.GRID_DIMENSIONS or d == 0:
-            from scipy.spatial import cKDTree
-
-            self.tree = cKDTree(unit, balanced_tree=False, compact_nodes=False)
+            self.side = 0
+            self.order = np.arange(size)
+            self.coordinates = unit
             return
         side = self.side = max(1, int((size / self.OCCUPANCY) ** (1 / d)))
         # cell edges at the quantiles of each dimension, edges[i, 0] = -inf, edges[i, side] = inf
@@ -438,8 +445,8 @@ class Snap:
         if not len(points):
             return np.zeros(0, dtype=np.int64)
         points = np.clip(np.asarray(points, dtype=np.float64), 0.0, 1.0)
-        if self.tree is not None:
-            return np.asarray(self.tree.query(points)[1], dtype=np.int64)
+        if not self.side:
+            return self._by_tree(points)
         m, d = points.shape
         side = self.side
         home = np.column_stack([self._cell(i, points[:, i]) for i in range(d)])
@@ -447,6 +454,9 @@ class Snap:
         task = np.full(m, np.iinfo(np.int64).max)
         active = np.arange(m)
         for round_ in range(side):
+            if round_ == self.MAX_ROUNDS:  # skewed tasks: the rest ask the kd-tree
+                task[active] = self._by_tree(points[active])
+                break
             k, runs = self._round(round_)
             # first and last cell of each run of each active point; runs off the grid: empty
             row = np.zeros((len(active), len(runs)), dtype=np.int64)
@@ -496,3 +506,26 @@ class Snap:
             if not len(active):
                 break
         return task
+
+    def _by_tree(self, points: np.ndarray) -> np.ndarray:
+        """The nearest task to each point by a kd-tree of all tasks, the lowest task index
+        among equally near ones (squared distances summed as the grid sums them)."""
+        if self.tree is None:
+            from scipy.spatial import cKDTree
+
+            self.tree = cKDTree(self.coordinates, balanced_tree=False, compact_nodes=False)
+        distance, _ = self.tree.query(points)
+        # every task within the nearest distance (a hair more: the tree's own rounding)
+        near = self.tree.query_ball_point(points, distance * (1 + 1e-9), return_sorted=False)
+        lengths = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
+        at = np.concatenate(near).astype(np.int64)
+        starts = np.cumsum(lengths) - lengths
+        candidates = np.take(self.coordinates, at, axis=0)
+        near_points = np.repeat(points, lengths, axis=0)
+        gaps = (candidates[:, 0] - near_points[:, 0]) ** 2
+        for i in range(1, points.shape[1]):
+            gaps += (candidates[:, i] - near_points[:, i]) ** 2
+        nearest = np.minimum.reduceat(gaps, starts)
+        tied = np.flatnonzero(gaps == np.repeat(nearest, lengths))
+        ties = np.searchsorted(tied, starts)  # each point's first nearest candidate
+        return np.minimum.reduceat(self.order[at[tied]], ties).astype(np.int64)

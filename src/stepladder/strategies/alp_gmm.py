@@ -8,7 +8,8 @@ import numpy as np
 
 from stepladder._checks import choice, number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._gmm import WarmStarts, best_mixture, checked_engine
+from stepladder.strategies._engines import checked_engine, compiled_module
+from stepladder.strategies._gmm import WarmStarts, best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Segments, Snap, episode_scores, segments
 from stepladder.strategies.base import Proposal, Strategy
@@ -28,69 +29,188 @@ def _tree(points: np.ndarray) -> Any:
 
 
 class _PlayedTasks:
-    """Distinct played tasks, for exact nearest-neighbour queries as the set grows.
+    """Distinct played tasks, in order of first play, for exact nearest-earlier queries.
 
-    The tasks (in order of first play) are split into consecutive parts, each with its own
-    kd-tree; a new part is merged with the one before while it holds at least a quarter as
-    many tasks (the logarithmic method), so there are O(log tasks) trees, a task is re-indexed
-    O(log tasks) times in all, and a query asks every tree: nothing scans the played tasks.
-    Each part keeps its tasks' coordinates (the trees' data), so a merge concatenates them
-    instead of reading the pool's rows again (random reads of a large array).
+    :meth:`first_plays` gives each task played for the first time its nearest task played
+    before it (the history, then the batch's earlier first plays; ties go to the task played
+    first) and adds it. Two structures give the same answers:
+
+    - compiled (numba installed, at most ``Snap.GRID_DIMENSIONS`` dimensions): a grid of
+      cells over the unit cube (``_nearest_numba``), each first play asks the rings of cells
+      around its own, then joins the grid, one at a time;
+    - NumPy: the tasks are split into consecutive parts, each with its own kd-tree; a new
+      part is merged with the one before while it holds at least a quarter as many tasks
+      (the logarithmic method), so there are O(log tasks) trees, a task is re-indexed
+      O(log tasks) times in all, and a query asks every tree. A part keeps its tasks'
+      coordinates, so a merge reads no pool rows. The batch's earlier first plays are
+      searched by :func:`_nearest_earlier`.
+
+    Nothing scans the played tasks. The state (the tasks and the parts' sizes, which both
+    structures keep) loads into either.
     """
 
-    def __init__(self, unit: np.ndarray) -> None:
+    def __init__(self, unit: np.ndarray, compiled: Any = None) -> None:
         self.unit = unit
-        self.parts: list[np.ndarray] = []  # the tasks of each part
+        self.compiled = compiled if unit.shape[1] <= Snap.GRID_DIMENSIONS else None
+        self.sizes: list[int] = []  # tasks per part (the logarithmic method's parts)
+        self.parts: list[np.ndarray] = []  # kd-trees: the tasks of each part
         self.points: list[np.ndarray] = []  # their coordinates (a merge reads no ``unit``)
         self.trees: list[Any] = []
+        self.order = np.zeros(0, dtype=np.int64)  # grid: the tasks (room for more)
+        self.coordinates = np.zeros((0, unit.shape[1]))  # their coordinates
+        self.side, self.head, self.following = 0, np.zeros(0), np.zeros(0)
 
     def __len__(self) -> int:
-        return sum(len(part) for part in self.parts)
+        return sum(self.sizes)
+
+    def first_plays(self, tasks: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The nearest earlier task (-1: none) of each task played for the first time, in
+        order of first play (``points``: their rows of ``unit``); they join the played."""
+        if self.compiled is None:
+            best, nearest = self.nearest(points)
+            closer, position = _nearest_earlier(points, best)
+            use = closer < best  # ties go to the task played first
+            nearest[use] = tasks[position[use]]
+            self.add(tasks, points)
+            return nearest
+        count, m = len(self), len(tasks)
+        side = self.compiled.side_for(count + m, self.unit.shape[1])
+        if count + m > len(self.order):  # room for more: double, at most every task
+            room = min(max(count + m, 2 * len(self.order)), len(self.unit))
+            self.order = np.resize(self.order, room)
+            self.coordinates = np.resize(self.coordinates, (room, self.unit.shape[1]))
+            self.side = 0  # the links grow with the room
+        self.order[count : count + m] = tasks
+        self.coordinates[count : count + m] = points
+        if side != self.side:
+            self.head, self.following = self.compiled.rebuild(self.coordinates, count, side)
+            self.side = side
+        found, distances = np.empty(m, dtype=np.int64), np.empty(m)
+        self.compiled.nearest_then_add(
+            self.coordinates, count, self.head, self.following, side, found, distances
+        )
+        self._grow(m)
+        return np.where(found >= 0, self.order[np.maximum(found, 0)], -1)
+
+    def _grow(self, new: int) -> bool:
+        """Count a new part of ``new`` tasks; whether it merged with the one before."""
+        self.sizes.append(new)
+        merged = False
+        while len(self.sizes) >= 2 and 4 * self.sizes[-1] >= self.sizes[-2]:
+            self.sizes[-2:] = [self.sizes[-2] + self.sizes[-1]]
+            merged = True
+        return merged
 
     def add(self, tasks: np.ndarray, points: np.ndarray | None = None) -> None:
-        """Append tasks played for the first time, in order of first play (``points``: their
-        rows of ``unit``, where the caller has them)."""
+        """Append tasks played for the first time, in order of first play, to the kd-trees
+        (``points``: their rows of ``unit``, where the caller has them)."""
         if not len(tasks):
             return
         self.parts.append(np.asarray(tasks, dtype=np.int64))
         self.points.append(np.take(self.unit, tasks, axis=0) if points is None else points)
-        self.trees.append(None)
-        while len(self.parts) >= 2 and 4 * len(self.parts[-1]) >= len(self.parts[-2]):
+        self._grow(len(tasks))
+        while len(self.parts) > len(self.sizes):
             self.parts[-2:] = [np.concatenate(self.parts[-2:])]
             self.points[-2:] = [np.concatenate(self.points[-2:])]
-            del self.trees[-1]
-        self.trees[-1] = _tree(self.points[-1])
+        self.trees[len(self.parts) - 1 :] = [_tree(self.points[-1])]
 
     def nearest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(distance, task) of the nearest played task to each point (inf, -1 when none).
+        """(distance, task) of the nearest played task to each point in the kd-trees (inf,
+        -1 when none).
 
-        Ties go to the task played first (the older tree, then the kd-tree's choice). The
-        trees are asked oldest (largest) first; the later ones only for tasks nearer than the
-        farthest found so far (``distance_upper_bound``: a shorter search).
+        Ties go to the task played first: the older tree, then, within a tree, the first of
+        the tasks at the same distance (a query for two neighbours finds the ties; the rare
+        tied points ask the tree for every task at that distance). The trees are asked
+        oldest (largest) first; the later ones only for tasks nearer than the farthest found
+        so far (``distance_upper_bound``: a shorter search).
         """
         best = np.full(len(points), np.inf)
         task = np.full(len(points), -1, dtype=np.int64)
-        for part, tree in zip(self.parts, self.trees, strict=True):
-            distance, position = tree.query(points, distance_upper_bound=best.max())
+        for part, coordinates, tree in zip(self.parts, self.points, self.trees, strict=True):
+            if len(part) < 2:
+                distance, position = tree.query(points, distance_upper_bound=best.max())
+            else:
+                distances, positions = tree.query(points, k=2, distance_upper_bound=best.max())
+                distance, position = distances[:, 0].copy(), positions[:, 0].copy()
+                tied = (distances[:, 1] == distance) & np.isfinite(distance)
+                for row in np.flatnonzero(tied):
+                    near = np.asarray(tree.query_ball_point(points[row], distance[row] * 1.001))
+                    pairs = zip(coordinates[near].T, points[row], strict=True)
+                    gaps = np.sqrt(sum((c - x) ** 2 for c, x in pairs))
+                    position[row] = near[gaps == distance[row]].min()
             closer = distance < best
             best[closer], task[closer] = distance[closer], part[position[closer]]
         return best, task
 
     def state_dict(self) -> dict[str, Any]:
-        tasks = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
-        return {"tasks": tasks, "sizes": np.array([len(p) for p in self.parts], dtype=np.int64)}
+        if self.compiled is not None:
+            tasks = self.order[: len(self)].copy()
+        else:
+            tasks = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
+        return {"tasks": tasks, "sizes": np.array(self.sizes, dtype=np.int64)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-
         tasks = np.asarray(state["tasks"], dtype=np.int64).reshape(-1)
         sizes = np.asarray(state["sizes"], dtype=np.int64).reshape(-1)
         if sizes.sum() != len(tasks) or (sizes <= 0).any():
             raise ValueError("played tasks: part sizes do not add up to the tasks")
         if len(tasks) and (tasks.min() < 0 or tasks.max() >= len(self.unit)):
             raise ValueError(f"played tasks outside 0..{len(self.unit) - 1}")
+        self.sizes = sizes.tolist()
+        if self.compiled is not None:
+            self.order = tasks
+            self.coordinates = np.take(self.unit, tasks, axis=0)
+            self.side = self.compiled.side_for(len(tasks), self.unit.shape[1])
+            self.head, self.following = self.compiled.rebuild(
+                self.coordinates, len(tasks), self.side
+            )
+            return
         self.parts = np.split(tasks, np.cumsum(sizes)[:-1]) if len(sizes) else []
         self.points = [np.take(self.unit, part, axis=0) for part in self.parts]
         self.trees = [_tree(points) for points in self.points]
+
+
+def _nearest_earlier(points: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distance, position) of the nearest point before each, where closer than ``bound``.
+
+    (inf, -1) where none is; ties go to the first point. The points whose bound is among
+    the ``_FAR_ROWS`` largest are compared with every point before them; for the others,
+    the pairs of points within the largest of their bounds (``cKDTree.query_pairs``:
+    few once many tasks were played, as the bounds shrink) hold every candidate.
+    """
+    m = len(points)
+    best = np.full(m, np.inf)
+    found = np.full(m, -1, dtype=np.int64)
+    if m < 2:  # the first point has no earlier one
+        return best, found
+    finite = bound[np.isfinite(bound)]
+    radius = -np.inf  # rows with larger bounds: compared with every earlier point
+    if len(finite) > _FAR_ROWS:
+        cut = len(finite) - _FAR_ROWS - 1
+        radius = np.partition(finite, cut)[cut]
+        pairs = _tree(points).query_pairs(radius, output_type="ndarray")
+        before, row = pairs[:, 0], pairs[:, 1]  # before < row
+        distance = np.sqrt(sum((c[row] - c[before]) ** 2 for c in points.T))
+        keep = (distance < bound[row]) & (bound[row] <= radius)
+        row, before, distance = row[keep], before[keep], distance[keep]
+        first = np.lexsort((before, distance, row))  # by row, nearest, earliest
+        first = first[np.r_[True, row[first][1:] != row[first][:-1]]] if len(first) else first
+        best[row[first]], found[row[first]] = distance[first], before[first]
+    far = np.flatnonzero(bound > radius)
+    far = far[far > 0]
+    for start in range(0, len(far), 256):
+        rows = far[start : start + 256]
+        last = int(rows.max())  # each row against every point before it
+        squares = np.zeros((len(rows), last))
+        for column in points.T:  # a sum over a short last axis is slow in NumPy
+            squares += (column[rows, None] - column[None, :last]) ** 2
+        distances = np.sqrt(squares)
+        distances[np.arange(last)[None, :] >= rows[:, None]] = np.inf
+        nearest = np.argmin(distances, axis=1)
+        closest = distances[np.arange(len(rows)), nearest]
+        hit = closest < bound[rows]
+        best[rows[hit]], found[rows[hit]] = closest[hit], nearest[hit]
+    return best, found
 
 
 def _task_features(strategy: Strategy) -> np.ndarray:
@@ -206,7 +326,7 @@ class ALPGMM(Strategy):
         self.alps = np.zeros(0)  # their ALP
         self.latest = np.zeros(self.pool.size)  # latest reward of each task, where known
         self.known = np.zeros(self.pool.size, dtype=bool)  # played before
-        self.played = _PlayedTasks(self._unit)
+        self.played = _PlayedTasks(self._unit, compiled_module(self.engine, "_nearest_numba"))
         self.means = np.zeros((0, d))
         self.covariances = np.zeros((0, d, d))
         self._factors = np.zeros((0, d, d))
@@ -236,60 +356,12 @@ class ALPGMM(Strategy):
         fresh = np.flatnonzero(~played)  # first plays, in episode order
         if len(fresh):
             points = np.take(self._unit, tasks[fresh], axis=0)  # faster than [...]
-            best, nearest = self.played.nearest(points)
-            closer, task = self._nearest_earlier(points, best)
-            use = closer < best  # ties go to the task played first
-            nearest[use] = tasks[fresh][task[use]]
-            reference[fresh] = nearest
-            self.played.add(tasks[fresh], points)
+            reference[fresh] = self.played.first_plays(tasks[fresh], points)
         alps = np.zeros(m)
         known = reference >= 0
         positions = np.flatnonzero(known)
         alps[known] = np.abs(rewards[known] - latest_before(reference[known], positions))
         return alps
-
-    @staticmethod
-    def _nearest_earlier(points: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(distance, position) of the nearest point before each, where closer than ``bound``.
-
-        (inf, -1) where none is; ties go to the first point. The points whose bound is among
-        the ``_FAR_ROWS`` largest are compared with every point before them; for the others,
-        the pairs of points within the largest of their bounds (``cKDTree.query_pairs``:
-        few once many tasks were played, as the bounds shrink) hold every candidate.
-        """
-        m = len(points)
-        best = np.full(m, np.inf)
-        found = np.full(m, -1, dtype=np.int64)
-        if m < 2:  # the first point has no earlier one
-            return best, found
-        finite = bound[np.isfinite(bound)]
-        radius = -np.inf  # rows with larger bounds: compared with every earlier point
-        if len(finite) > _FAR_ROWS:
-            cut = len(finite) - _FAR_ROWS - 1
-            radius = np.partition(finite, cut)[cut]
-            pairs = _tree(points).query_pairs(radius, output_type="ndarray")
-            before, row = pairs[:, 0], pairs[:, 1]  # before < row
-            distance = np.sqrt(sum((c[row] - c[before]) ** 2 for c in points.T))
-            keep = (distance < bound[row]) & (bound[row] <= radius)
-            row, before, distance = row[keep], before[keep], distance[keep]
-            first = np.lexsort((before, distance, row))  # by row, nearest, earliest
-            first = first[np.r_[True, row[first][1:] != row[first][:-1]]] if len(first) else first
-            best[row[first]], found[row[first]] = distance[first], before[first]
-        far = np.flatnonzero(bound > radius)
-        far = far[far > 0]
-        for start in range(0, len(far), 256):
-            rows = far[start : start + 256]
-            last = int(rows.max())  # each row against every point before it
-            squares = np.zeros((len(rows), last))
-            for column in points.T:  # a sum over a short last axis is slow in NumPy
-                squares += (column[rows, None] - column[None, :last]) ** 2
-            distances = np.sqrt(squares)
-            distances[np.arange(last)[None, :] >= rows[:, None]] = np.inf
-            nearest = np.argmin(distances, axis=1)
-            closest = distances[np.arange(len(rows)), nearest]
-            hit = closest < bound[rows]
-            best[rows[hit]], found[rows[hit]] = closest[hit], nearest[hit]
-        return best, found
 
     def observe(self, outcomes: Outcomes) -> None:
         tasks, rewards = episode_scores(outcomes)

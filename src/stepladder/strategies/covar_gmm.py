@@ -8,7 +8,8 @@ import numpy as np
 
 from stepladder._checks import number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._gmm import WarmStarts, best_mixture, checked_engine
+from stepladder.strategies._engines import checked_engine
+from stepladder.strategies._gmm import WarmStarts, best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Snap, episode_scores, unit_features
 from stepladder.strategies.base import Proposal, Strategy
