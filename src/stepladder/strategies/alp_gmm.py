@@ -235,15 +235,16 @@ class ALPGMM(Strategy):
     pool's ``features``, rescaled to ``[0, 1]`` per dimension by the pool's min and max.
 
     - ALP of an episode on task ``x`` with reward ``r``: ``alp = |r - r_nn|`` where ``r_nn``
-      is the reward of the nearest previously seen task (Euclidean, kd-trees; 0 for the first
+      is the reward of the nearest previously seen task (Euclidean; 0 for the first
       episode); (x, r) then joins the history. Decision: for a task played before (distance
       0) ``r_nn`` is its own latest reward, and a task's latest reward is the one its
-      neighbours compare with. The played tasks live in kd-trees of geometrically shrinking
-      sizes (the logarithmic method); tasks first played earlier in the same batch are found
-      among the pairs of batch tasks closer than their distance to the history: the
-      neighbour is exact, with no scan of the history. Ties go to the task played first
-      between the history and the batch, between kd-trees and within the batch; among
-      equally near tasks of one kd-tree, to the tree's own choice.
+      neighbours compare with. Ties go to the task played first. The nearest is exact and
+      nothing scans the history (``_PlayedTasks``): with numba (``engine``, below; up to 3
+      task dimensions), the played tasks live in a grid of cells and each first play asks
+      the cells around it, one at a time, compiled; in NumPy, in kd-trees of geometrically
+      shrinking sizes (the logarithmic method), and tasks first played earlier in the same
+      batch are found among the pairs of batch tasks closer than their distance to the
+      history. Both give the same ALPs.
     - Every ``fit_every`` episodes, fit a Gaussian mixture with ``k`` components (full
       covariances) for ``k`` in ``min_components .. max_components`` on the last
       ``fit_every`` points ``(x, alp)`` (then dropped) and keep the lowest AIC
@@ -252,10 +253,11 @@ class ALPGMM(Strategy):
       The fits are scikit-learn's ``GaussianMixture(k, covariance_type="full",
       random_state=seed)``, as the authors' code, reproduced (``_gmm``: the same fits to
       rounding, no scikit-learn needed); a ``k`` whose fit meets a singular covariance is
-      skipped (scikit-learn raises). ``engine="auto"`` compiles the fits with numba where
-      it is installed (``pip install 'stepladder[fast]'``: about 1.5 ms of CPU for the 9
-      fits), else runs them in NumPy (about 9 ms); ``"numba"`` or ``"numpy"`` insist. The
-      two agree to rounding, so a proposal can differ between them only at a near-tie.
+      skipped (scikit-learn raises). ``engine="auto"`` compiles the fits and the nearest
+      task search with numba where it is installed (``pip install 'stepladder[fast]'``:
+      about 1.3 ms of CPU for the 9 fits), else runs them in NumPy (about 9 ms);
+      ``"numba"`` or ``"numpy"`` insist. The fits agree to rounding, so a proposal can
+      differ between the engines only at a near-tie (as k-means on lattice tasks).
       ``warm_start=True`` is the authors' ``warm_start`` parameter (off there too): each
       ``k`` keeps its ``GaussianMixture(warm_start=True)``, so each fit after its first
       starts EM from that ``k``'s previous fit instead of k-means (``_gmm.WarmStarts``; a
