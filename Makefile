@@ -46,6 +46,7 @@ NETTED = --strategies uniform,mopps,cures,pcl,adarft,cdas,gain,dump,sec
 # Long benchmarks: each script rewrites its own section of docs/benchmarks.md.
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/hot_path.py
+	$(BIN)/python benchmarks/gmm_fits.py
 	$(BIN)/python benchmarks/knapsack_speed.py
 	$(BIN)/python benchmarks/sim_strategies.py
 	mkdir -p bench-out

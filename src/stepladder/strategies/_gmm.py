@@ -25,7 +25,7 @@ the same count, without k-means, and stops by the same rule (the tests compare s
 refits with scikit-learn's, to 1e-9 and the same iterations).
 
 With numba installed (``pip install 'stepladder[fast]'``), the fits run compiled
-(:mod:`._gmm_numba`: one call per fit, about 1.5 ms for the 9 fits, 6x less than the NumPy
+(:mod:`._gmm_numba`: one call per fit, about 1.3 ms for the 9 fits, 7x less than the NumPy
 path; the first fit of an install compiles, about 8 s, then cached). ``engine`` (
 :func:`compiled_fits`) chooses; both reproduce scikit-learn to rounding (the tests compare
 both), so a run's proposals can differ between the two only where a decision rests on

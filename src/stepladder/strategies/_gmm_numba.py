@@ -3,7 +3,7 @@
 NumPy runs an EM step of the stacked candidates in about 70 calls, and at 250 points the
 calls, not the arithmetic, set the cost: about 9 ms of CPU for ALP-GMM's 9 fits. Compiled,
 a fit is one call: its loops run over contiguous rows of points (vectorised by LLVM), the
-two products of each EM step are BLAS calls, and the 9 fits take about 1.5 ms.
+two products of each EM step are BLAS calls, and the 9 fits take about 1.3 ms.
 
 The arithmetic is the NumPy path's, step for step: the same k-means++ seeding from the same
 draws, Lloyd iterations and empty-cluster moves; the same EM on the responsibility-weighted

@@ -92,14 +92,12 @@ class _PlayedTasks:
         self._grow(m)
         return np.where(found >= 0, self.order[np.maximum(found, 0)], -1)
 
-    def _grow(self, new: int) -> bool:
-        """Count a new part of ``new`` tasks; whether it merged with the one before."""
+    def _grow(self, new: int) -> None:
+        """Count a new part of ``new`` tasks, merged with the parts before it while it holds
+        at least a quarter as many as the one before."""
         self.sizes.append(new)
-        merged = False
         while len(self.sizes) >= 2 and 4 * self.sizes[-1] >= self.sizes[-2]:
             self.sizes[-2:] = [self.sizes[-2] + self.sizes[-1]]
-            merged = True
-        return merged
 
     def add(self, tasks: np.ndarray, points: np.ndarray | None = None) -> None:
         """Append tasks played for the first time, in order of first play, to the kd-trees
