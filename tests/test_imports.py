@@ -131,8 +131,8 @@ def test_public_names_load_on_first_use():
     assert {"stepladder.curriculum", "stepladder.strategies"} <= loaded
 
 
-def test_numba_loads_at_the_first_mixture_fit_only():
-    # the strategies' registry and a Gaussian-mixture teacher before its first fit: no numba
+def test_numba_loads_at_a_mixture_teachers_first_observe_only():
+    # the strategies' registry and a Gaussian-mixture teacher that has only proposed: no numba
     loaded = _loaded_after(
         "import numpy as np\n"
         "from stepladder import Curriculum, ItemPool, strategies\n"

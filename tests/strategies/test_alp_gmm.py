@@ -239,16 +239,14 @@ def _numba_engines() -> list:
 def test_first_plays_find_the_nearest_earlier_task_the_first_played_of_ties(
     dimensions: int, lattice: bool, engine: str
 ) -> None:
-    from stepladder.strategies._engines import compiled_module
     from stepladder.strategies.alp_gmm import _PlayedTasks
 
-    compiled = compiled_module(engine, "_nearest_numba")
     rng = np.random.default_rng(4)
     unit = rng.random((3000, dimensions))
     if lattice:  # exact ties between tasks, and repeated points
         unit = np.round(unit * 8) / 8
-    played = _PlayedTasks(unit, compiled)
-    assert (played.compiled is None) == (engine == "numpy")
+    played = _PlayedTasks(unit, engine)
+    assert played.grid == (engine == "numba")
     order = rng.permutation(3000)
     start = 0
     for _ in range(40):
@@ -271,7 +269,7 @@ def test_first_plays_find_the_nearest_earlier_task_the_first_played_of_ties(
     tasks = order[start : start + 100]
     expected = played.first_plays(tasks, unit[tasks])
     for other in ("numpy", engine):
-        resumed = _PlayedTasks(unit, compiled_module(other, "_nearest_numba"))
+        resumed = _PlayedTasks(unit, other)
         resumed.load_state_dict(state)
         np.testing.assert_array_equal(resumed.first_plays(tasks, unit[tasks]), expected)
         assert resumed.sizes == played.sizes

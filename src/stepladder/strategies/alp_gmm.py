@@ -8,7 +8,7 @@ import numpy as np
 
 from stepladder._checks import choice, number, positive_int
 from stepladder.outcomes import Outcomes
-from stepladder.strategies._engines import checked_engine, compiled_module
+from stepladder.strategies._engines import checked_engine, compiled_module, numba_installed
 from stepladder.strategies._gmm import WarmStarts, best_mixture
 from stepladder.strategies._registry import register
 from stepladder.strategies._teacher_tools import Segments, Snap, episode_scores, segments
@@ -49,9 +49,11 @@ class _PlayedTasks:
     structures keep) loads into either.
     """
 
-    def __init__(self, unit: np.ndarray, compiled: Any = None) -> None:
+    def __init__(self, unit: np.ndarray, engine: str = "numpy") -> None:
         self.unit = unit
-        self.compiled = compiled if unit.shape[1] <= Snap.GRID_DIMENSIONS else None
+        self.grid = (  # the compiled grid (numba imported on first use), else kd-trees
+            engine != "numpy" and numba_installed() and unit.shape[1] <= Snap.GRID_DIMENSIONS
+        )
         self.sizes: list[int] = []  # tasks per part (the logarithmic method's parts)
         self.parts: list[np.ndarray] = []  # kd-trees: the tasks of each part
         self.points: list[np.ndarray] = []  # their coordinates (a merge reads no ``unit``)
@@ -66,7 +68,7 @@ class _PlayedTasks:
     def first_plays(self, tasks: np.ndarray, points: np.ndarray) -> np.ndarray:
         """The nearest earlier task (-1: none) of each task played for the first time, in
         order of first play (``points``: their rows of ``unit``); they join the played."""
-        if self.compiled is None:
+        if not self.grid:
             best, nearest = self.nearest(points)
             closer, position = _nearest_earlier(points, best)
             use = closer < best  # ties go to the task played first
@@ -74,7 +76,8 @@ class _PlayedTasks:
             self.add(tasks, points)
             return nearest
         count, m = len(self), len(tasks)
-        side = self.compiled.side_for(count + m, self.unit.shape[1])
+        compiled = compiled_module("numba", "_nearest_numba")
+        side = compiled.side_for(count + m, self.unit.shape[1])
         if count + m > len(self.order):  # room for more: double, at most every task
             room = min(max(count + m, 2 * len(self.order)), len(self.unit))
             self.order = np.resize(self.order, room)
@@ -83,10 +86,10 @@ class _PlayedTasks:
         self.order[count : count + m] = tasks
         self.coordinates[count : count + m] = points
         if side != self.side:
-            self.head, self.following = self.compiled.rebuild(self.coordinates, count, side)
+            self.head, self.following = compiled.rebuild(self.coordinates, count, side)
             self.side = side
         found, distances = np.empty(m, dtype=np.int64), np.empty(m)
-        self.compiled.nearest_then_add(
+        compiled.nearest_then_add(
             self.coordinates, count, self.head, self.following, side, found, distances
         )
         self._grow(m)
@@ -141,7 +144,7 @@ class _PlayedTasks:
         return best, task
 
     def state_dict(self) -> dict[str, Any]:
-        if self.compiled is not None:
+        if self.grid:
             tasks = self.order[: len(self)].copy()
         else:
             tasks = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
@@ -155,13 +158,10 @@ class _PlayedTasks:
         if len(tasks) and (tasks.min() < 0 or tasks.max() >= len(self.unit)):
             raise ValueError(f"played tasks outside 0..{len(self.unit) - 1}")
         self.sizes = sizes.tolist()
-        if self.compiled is not None:
+        if self.grid:  # the grid is built at the next first plays
             self.order = tasks
             self.coordinates = np.take(self.unit, tasks, axis=0)
-            self.side = self.compiled.side_for(len(tasks), self.unit.shape[1])
-            self.head, self.following = self.compiled.rebuild(
-                self.coordinates, len(tasks), self.side
-            )
+            self.side = 0
             return
         self.parts = np.split(tasks, np.cumsum(sizes)[:-1]) if len(sizes) else []
         self.points = [np.take(self.unit, part, axis=0) for part in self.parts]
@@ -326,7 +326,7 @@ class ALPGMM(Strategy):
         self.alps = np.zeros(0)  # their ALP
         self.latest = np.zeros(self.pool.size)  # latest reward of each task, where known
         self.known = np.zeros(self.pool.size, dtype=bool)  # played before
-        self.played = _PlayedTasks(self._unit, compiled_module(self.engine, "_nearest_numba"))
+        self.played = _PlayedTasks(self._unit, self.engine)
         self.means = np.zeros((0, d))
         self.covariances = np.zeros((0, d, d))
         self._factors = np.zeros((0, d, d))
