@@ -66,11 +66,10 @@ def nearest_then_add(
     following: np.ndarray,
     side: int,
     found: np.ndarray,
-    distances: np.ndarray,
 ) -> None:
     """For ``p = count, count + 1, ..``, as many as ``found`` holds: the nearest of
-    ``points[:p]`` to ``points[p]`` into ``found`` (-1: none) and its Euclidean distance into
-    ``distances``, then ``points[p]`` joins the grid. Ties go to the lower index."""
+    ``points[:p]`` to ``points[p]`` (Euclidean) into ``found`` (-1: none), then ``points[p]``
+    joins the grid. Ties go to the lower index."""
     d = points.shape[1]
     centre = np.empty(d, dtype=np.int64)
     offset = np.empty(d, dtype=np.int64)
@@ -112,7 +111,7 @@ def nearest_then_add(
                 if a < 0:
                     break
                 offset[a] += 1
-        found[step], distances[step] = nearest, best
+        found[step] = nearest
         cell = _cell(point, side)
         following[p] = head[cell]
         head[cell] = p

@@ -88,10 +88,8 @@ class _PlayedTasks:
         if side != self.side:
             self.head, self.following = compiled.rebuild(self.coordinates, count, side)
             self.side = side
-        found, distances = np.empty(m, dtype=np.int64), np.empty(m)
-        compiled.nearest_then_add(
-            self.coordinates, count, self.head, self.following, side, found, distances
-        )
+        found = np.empty(m, dtype=np.int64)
+        compiled.nearest_then_add(self.coordinates, count, self.head, self.following, side, found)
         self._grow(m)
         return np.where(found >= 0, self.order[np.maximum(found, 0)], -1)
 
