@@ -246,7 +246,7 @@ def test_first_plays_find_the_nearest_earlier_task_the_first_played_of_ties(
     if lattice:  # exact ties between tasks, and repeated points
         unit = np.round(unit * 8) / 8
     played = _PlayedTasks(unit, engine)
-    assert played.grid == (engine == "numba")
+    played.grid = engine == "numba"  # the grid even where its speed heuristic would not take it
     order = rng.permutation(3000)
     start = 0
     for _ in range(40):
@@ -270,6 +270,21 @@ def test_first_plays_find_the_nearest_earlier_task_the_first_played_of_ties(
     expected = played.first_plays(tasks, unit[tasks])
     for other in ("numpy", engine):
         resumed = _PlayedTasks(unit, other)
+        resumed.grid = other == "numba"
         resumed.load_state_dict(state)
         np.testing.assert_array_equal(resumed.first_plays(tasks, unit[tasks]), expected)
         assert resumed.sizes == played.sizes
+
+
+def test_played_tasks_take_the_grid_where_tasks_are_spread_evenly() -> None:
+    from stepladder.strategies._engines import numba_installed
+    from stepladder.strategies.alp_gmm import _PlayedTasks, evenly_spread
+
+    rng = np.random.default_rng(0)
+    uniform, normal = rng.random((20_000, 2)), rng.normal(0.5, 0.1, (20_000, 2))
+    lattice = np.round(rng.random((20_000, 2)) * 30) / 30  # repeated values: empty bins
+    assert evenly_spread(uniform) and not evenly_spread(normal)
+    assert not evenly_spread(lattice) and evenly_spread(rng.random((40, 2)))  # too few to tell
+    assert _PlayedTasks(uniform, "auto").grid == numba_installed()
+    assert not _PlayedTasks(normal, "auto").grid and not _PlayedTasks(uniform, "numpy").grid
+    assert not _PlayedTasks(rng.random((1000, 4)), "auto").grid  # 4-D: kd-trees

@@ -28,6 +28,28 @@ def _tree(points: np.ndarray) -> Any:
     return cKDTree(points, balanced_tree=False, compact_nodes=False)
 
 
+def evenly_spread(unit: np.ndarray, bins: int = 32, spread: float = 4.0) -> bool:
+    """Whether the tasks fill the unit box about evenly, as a uniform grid needs: along each
+    dimension, the widths of the ``bins`` quantile bins (of at most 65,536 tasks, evenly
+    strided) lie within ``spread`` times each other.
+
+    Where they do not (say normal parameters: the tails' bins are 40 times the centre's),
+    the first plays that land in sparse parts would ask many rings of a uniform grid, and
+    kd-trees answer faster.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> evenly_spread(rng.random((10_000, 2))), evenly_spread(rng.beta(5, 5, (10_000, 2)))
+        (True, False)
+    """
+    sample = unit[:: max(1, len(unit) // 65_536)]
+    if len(sample) < 2 * bins:
+        return True  # too few tasks to tell; any structure is fast on so few
+    edges = np.quantile(sample, np.linspace(0.0, 1.0, bins + 1), axis=0)
+    widths = np.diff(edges, axis=0)
+    return bool((widths.max(axis=0) <= spread * widths.min(axis=0)).all())
+
+
 class _PlayedTasks:
     """Distinct played tasks, in order of first play, for exact nearest-earlier queries.
 
@@ -35,9 +57,10 @@ class _PlayedTasks:
     before it (the history, then the batch's earlier first plays; ties go to the task played
     first) and adds it. Two structures give the same answers:
 
-    - compiled (numba installed, at most ``Snap.GRID_DIMENSIONS`` dimensions): a grid of
-      cells over the unit cube (``_nearest_numba``), each first play asks the rings of cells
-      around its own, then joins the grid, one at a time;
+    - compiled (numba installed, at most ``Snap.GRID_DIMENSIONS`` dimensions, tasks spread
+      about evenly: :func:`evenly_spread`): a grid of cells over the unit cube
+      (``_nearest_numba``), each first play asks the rings of cells around its own, then
+      joins the grid, one at a time;
     - NumPy: the tasks are split into consecutive parts, each with its own kd-tree; a new
       part is merged with the one before while it holds at least a quarter as many tasks
       (the logarithmic method), so there are O(log tasks) trees, a task is re-indexed
@@ -52,7 +75,10 @@ class _PlayedTasks:
     def __init__(self, unit: np.ndarray, engine: str = "numpy") -> None:
         self.unit = unit
         self.grid = (  # the compiled grid (numba imported on first use), else kd-trees
-            engine != "numpy" and numba_installed() and unit.shape[1] <= Snap.GRID_DIMENSIONS
+            engine != "numpy"
+            and numba_installed()
+            and unit.shape[1] <= Snap.GRID_DIMENSIONS
+            and evenly_spread(unit)
         )
         self.sizes: list[int] = []  # tasks per part (the logarithmic method's parts)
         self.parts: list[np.ndarray] = []  # kd-trees: the tasks of each part
@@ -236,11 +262,11 @@ class ALPGMM(Strategy):
       0) ``r_nn`` is its own latest reward, and a task's latest reward is the one its
       neighbours compare with. Ties go to the task played first. The nearest is exact and
       nothing scans the history (``_PlayedTasks``): with numba (``engine``, below; up to 3
-      task dimensions), the played tasks live in a grid of cells and each first play asks
-      the cells around it, one at a time, compiled; in NumPy, in kd-trees of geometrically
-      shrinking sizes (the logarithmic method), and tasks first played earlier in the same
-      batch are found among the pairs of batch tasks closer than their distance to the
-      history. Both give the same ALPs.
+      task dimensions, spread about evenly), the played tasks live in a grid of cells and
+      each first play asks the cells around it, one at a time, compiled; else in kd-trees
+      of geometrically shrinking sizes (the logarithmic method), and tasks first played
+      earlier in the same batch are found among the pairs of batch tasks closer than their
+      distance to the history. Both give the same ALPs.
     - Every ``fit_every`` episodes, fit a Gaussian mixture with ``k`` components (full
       covariances) for ``k`` in ``min_components .. max_components`` on the last
       ``fit_every`` points ``(x, alp)`` (then dropped) and keep the lowest AIC
