@@ -478,20 +478,8 @@ class Snap:
             if total:
                 # storage positions of the candidates, grouped by query
                 at = np.arange(total) + np.repeat(first - (np.cumsum(counts) - counts), counts)
-                near = np.repeat(points[active], per_query, axis=0)
-                candidates = np.take(self.coordinates, at, axis=0)  # faster than [at]
-                gaps = (candidates[:, 0] - near[:, 0]) ** 2
-                for i in range(1, d):
-                    gaps += (candidates[:, i] - near[:, i]) ** 2
-                # the nearest candidate of each query, the lowest task index among equally
-                # near ones (task indices read only for those: few reads of a large array)
-                held = np.flatnonzero(per_query)
-                starts = (np.cumsum(per_query) - per_query)[held]
-                nearest = np.minimum.reduceat(gaps, starts)
-                tied = np.flatnonzero(gaps == np.repeat(nearest, per_query[held]))
-                ties = np.searchsorted(tied, starts)  # each query's first nearest candidate
-                lowest = np.minimum.reduceat(self.order[at[tied]], ties).astype(np.int64)
-                q = active[held]
+                q = active[np.flatnonzero(per_query)]
+                nearest, lowest = self._nearest_of(points[q], at, per_query[per_query > 0])
                 better = (nearest < best[q]) | ((nearest == best[q]) & (lowest < task[q]))
                 best[q[better]], task[q[better]] = nearest[better], lowest[better]
             # tasks outside the cells seen lie beyond the nearest face of their block
@@ -518,14 +506,22 @@ class Snap:
         # every task within the nearest distance (a hair more: the tree's own rounding)
         near = self.tree.query_ball_point(points, distance * (1 + 1e-9), return_sorted=False)
         lengths = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
-        at = np.concatenate(near).astype(np.int64)
-        starts = np.cumsum(lengths) - lengths
-        candidates = np.take(self.coordinates, at, axis=0)
-        near_points = np.repeat(points, lengths, axis=0)
-        gaps = (candidates[:, 0] - near_points[:, 0]) ** 2
+        return self._nearest_of(points, np.concatenate(near).astype(np.int64), lengths)[1]
+
+    def _nearest_of(
+        self, points: np.ndarray, at: np.ndarray, counts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(squared distance, task) of the nearest candidate of each point: its ``counts``
+        (all above 0) candidates are the tasks at storage positions ``at``, grouped by point.
+        Ties go to the lowest task index (task indices are read only for the nearest ones:
+        few reads of a large array)."""
+        near = np.repeat(points, counts, axis=0)
+        candidates = np.take(self.coordinates, at, axis=0)  # faster than [at]
+        gaps = (candidates[:, 0] - near[:, 0]) ** 2
         for i in range(1, points.shape[1]):
-            gaps += (candidates[:, i] - near_points[:, i]) ** 2
+            gaps += (candidates[:, i] - near[:, i]) ** 2
+        starts = np.cumsum(counts) - counts
         nearest = np.minimum.reduceat(gaps, starts)
-        tied = np.flatnonzero(gaps == np.repeat(nearest, lengths))
+        tied = np.flatnonzero(gaps == np.repeat(nearest, counts))
         ties = np.searchsorted(tied, starts)  # each point's first nearest candidate
-        return np.minimum.reduceat(self.order[at[tied]], ties).astype(np.int64)
+        return nearest, np.minimum.reduceat(self.order[at[tied]], ties).astype(np.int64)
