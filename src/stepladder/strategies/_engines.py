@@ -32,13 +32,7 @@ def compiled_module(engine: str, name: str) -> ModuleType | None:
         >>> compiled_module("numpy", "_gmm_numba") is None
         True
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "numpy":
-        return None
-    if not numba_installed():
-        if engine == "numba":
-            raise ImportError("engine='numba' needs numba: pip install 'stepladder[fast]'")
+    if checked_engine(engine) == "numpy" or not numba_installed():
         return None
     return importlib.import_module(f"stepladder.strategies.{name}")
 

@@ -525,9 +525,10 @@ def _fit_compiled(
     """:func:`fit_mixtures` by the compiled fits, one call per candidate."""
     n, d = x.shape
     shift = x.mean(axis=0)
-    points = np.ascontiguousarray((x - shift).T)
-    features = _moments(x - shift)[0]
-    tolerance = float(np.var(x - shift, axis=0).mean() * 1e-4)  # k-means's, as scikit-learn
+    centred = x - shift
+    points = np.ascontiguousarray(centred.T)
+    features = _moments(centred)[0]
+    tolerance = float(np.var(centred, axis=0).mean() * 1e-4)  # k-means's, as scikit-learn
     no_labels = np.zeros(0, dtype=np.int64)
     fits: list[Mixture | None] = []
     for k, seed, start in zip(ks.tolist(), seeds, starts, strict=True):

@@ -40,10 +40,10 @@ class CovarGMM(Strategy):
       fit; borrowed from their ALP-GMM's ``warm_start``): each ``k``'s fit after its first
       starts EM from that ``k``'s previous fit instead of k-means, as scikit-learn's
       ``GaussianMixture(warm_start=True)``. The previous fits are learned state.
-
-    - ``engine``: how the mixtures are fitted (:func:`~stepladder.strategies._gmm.
-      compiled_fits`): ``"auto"`` compiles them with numba where it is installed
-      (``pip install 'stepladder[fast]'``), else NumPy; ``"numba"`` or ``"numpy"`` insist.
+    - ``engine``: how the mixtures are fitted
+      (:func:`~stepladder.strategies._gmm.compiled_fits`): ``"auto"`` compiles them with
+      numba where it is installed (``pip install 'stepladder[fast]'``), else NumPy;
+      ``"numba"`` or ``"numpy"`` insist.
       Both reproduce scikit-learn to rounding, but the weights rest on covariances that are
       often at rounding level (a component whose scores do not change), so the two can
       propose differently: a run resumes exactly on the engine it started with.
