@@ -362,11 +362,11 @@ class Snap:
     tasks are skewed, the quantile cells are narrow in one direction and wide in another, and
     a point far from the dense part would need many rings: a point still open after
     ``MAX_ROUNDS`` rounds asks a kd-tree of all tasks instead (``scipy.spatial.cKDTree``,
-    O(log size) a point, built on first need: a one-off 0.18 s of CPU at 10^6 tasks in 2-D,
-    2.7 s at 10^7, paid by the step that first needs it). With more dimensions the rings
-    would hold 3^d cells: there the kd-tree answers every point. The kd-tree's answers follow
-    the same tie rule: the tasks within its nearest distance are compared by the grid's own
-    arithmetic. Points are clipped to the unit box first.
+    O(log size) a point, built once, O(size log size), by the step that first needs it).
+    With more dimensions the rings would hold 3^d cells: there the kd-tree answers every
+    point. The kd-tree's answers follow the same tie rule: the tasks within its nearest
+    distance are compared by the grid's own arithmetic. Points are clipped to the unit box
+    first.
 
     Example:
         >>> Snap(np.array([[0.0], [0.5], [1.0]]))(np.array([[0.2], [0.9]])).tolist()
